@@ -1,0 +1,3 @@
+from podaudit.cli import main
+
+main()

@@ -1,0 +1,84 @@
+"""From a mirror pod name to the node(s) whose kubelet may run it, and then to the file.
+
+A mirror pod is named ``<name>-<node>`` (generatePodName). The API's ``spec.nodeName`` is
+the authority when the pod is known there; otherwise every node whose name is a suffix is
+a candidate (nodes ``node`` and ``a-node`` both fit ``static-a-node``), and each is read.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from podaudit.cluster.api import ApiPod
+from podaudit.cluster.source import Cluster, NodeHandle
+from podaudit.kubelet.resolve import NodeView, StaticPod, analyze_node
+
+
+@dataclass(frozen=True)
+class Candidate:
+    node: NodeHandle
+    reason: str
+
+
+@dataclass(frozen=True)
+class Match:
+    view: NodeView
+    pod: StaticPod
+
+
+@dataclass
+class FindResult:
+    query: str
+    namespace: str | None
+    candidates: list[Candidate]
+    matches: list[Match]
+    api_pods: list[ApiPod] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)
+
+
+def candidate_nodes(name: str, namespace: str | None, cluster: Cluster) -> tuple[list[Candidate], list[ApiPod]]:
+    """Nodes to read for this pod: the API's word first, else every suffix that fits."""
+    api_pods = cluster.api.pods_named(name, namespace) if cluster.api else []
+    found: dict[str, Candidate] = {}
+    for pod in api_pods:
+        node = cluster.node(pod.node_name or "")
+        if node is not None and node.name not in found:
+            found[node.name] = Candidate(node, f"spec.nodeName of pod {pod.namespace}/{pod.name} in the API")
+    if found:
+        return list(found.values()), api_pods
+    lowered = name.lower()
+    for node in cluster.nodes:
+        if node.only or lowered.endswith("-" + node.name.lower()):
+            reason = "the only node given" if node.only else f"the name ends with -{node.name}"
+            found[node.name] = Candidate(node, reason)
+    return list(found.values()), api_pods
+
+
+def find_pod(name: str, namespace: str | None, cluster: Cluster) -> FindResult:
+    """Read each candidate node and keep the static pods whose mirror name is ``name``."""
+    candidates, api_pods = candidate_nodes(name, namespace, cluster)
+    result = FindResult(name, namespace, candidates, [], api_pods, list(cluster.notes))
+    if cluster.api is None:
+        result.notes.append("no API view: the node was chosen from the pod name's suffix")
+    for candidate in candidates:
+        node = candidate.node.open()
+        view = analyze_node(node.snapshot, node)
+        result.matches += [
+            Match(view, pod) for pod in view.static_pods
+            if pod.mirror_name == name and namespace in (None, pod.namespace)
+        ]
+    if not result.matches:
+        result.suggestions = _closest(name, cluster, [c.node for c in candidates])
+    return result
+
+
+def _closest(name: str, cluster: Cluster, read: list[NodeHandle]) -> list[str]:
+    """The nearest known pod names, from the API and from the nodes already worth reading."""
+    known = {p.name for p in cluster.api.pods} if cluster.api else set()
+    if not known:
+        for handle in read or cluster.nodes:
+            node = handle.open()
+            known |= {p.mirror_name for p in analyze_node(node.snapshot, node).static_pods}
+    return difflib.get_close_matches(name, sorted(known), n=5, cutoff=0.5)

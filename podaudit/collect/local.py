@@ -1,0 +1,163 @@
+"""The local collector: this machine, or a node's root filesystem under ``--root DIR``.
+
+It reads procfs for kubelet processes (exact argv from ``proc/<pid>/cmdline``), then serves
+the kubelet model file by file, reading through the chosen kubelet's own root
+(``proc/<pid>/root``) so a kubelet in a container or another mount namespace is read as it
+sees its files. Everything read is recorded in a ``NodeSnapshot``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import replace
+from typing import Any
+
+from podaudit.collect.rootfs import RootFS
+from podaudit.kubelet.process import choose_kubelet, kubelet_kind
+from podaudit.model import DirListing, FileRecord, NodeSnapshot, ProcessRecord
+
+META_FILE = "podaudit.meta.json"
+
+
+class LocalNode:
+    """A NodeReader over a root directory that records what it reads."""
+
+    def __init__(self, root: str = "/", label: str | None = None) -> None:
+        self.host = RootFS(root)
+        self.snapshot = NodeSnapshot(label or (os.path.basename(os.path.abspath(root)) or "localhost"))
+        self.meta = _load_meta(self.host)
+        self.snapshot.processes = find_kubelet_processes(self.host)
+        chosen = choose_kubelet(self.snapshot.processes)
+        self.view = self._process_root(chosen.pid) if chosen else self.host
+        self.snapshot.hostname = self._hostname()
+
+    def file(self, path: str) -> FileRecord:
+        cached = self.snapshot.files.get(path)
+        if cached is None:
+            cached = self._with_meta(self.view.read(path))
+            self.snapshot.files[path] = cached
+        return cached
+
+    def listdir(self, path: str) -> DirListing:
+        cached = self.snapshot.dirs.get(path)
+        if cached is None:
+            cached = self.view.listdir(path)
+            self.snapshot.dirs[path] = cached
+        return cached
+
+    def _with_meta(self, record: FileRecord) -> FileRecord:
+        entry = self.meta.get(record.target or record.path) if record.kind in {"file", "dir", "other"} else None
+        overrides = {**self.meta.get("*", {}), **(entry or {})} if record.kind in {"file", "dir", "other"} else {}
+        return replace(record, **overrides) if overrides else record
+
+    def _process_root(self, pid: int) -> RootFS:
+        """The root the kubelet sees: this root, or the process's own (a container's)."""
+        link = f"/proc/{pid}/root"
+        if self.host.kernel or os.path.islink(os.path.join(self.host.root, "proc/self")):
+            # Live procfs: the kernel follows the magic link into the process's mount namespace.
+            host_link = os.path.join(self.host.root, link.lstrip("/"))
+            try:
+                same = os.path.samefile(host_link, self.host.root)
+            except OSError:
+                return self.host
+            return self.host if same else RootFS(host_link, kernel=True)
+        try:
+            resolved = self.host.resolve(link)
+        except OSError:
+            return self.host
+        if not os.path.isdir(resolved.host_path) or resolved.node_path == "/":
+            return self.host
+        return RootFS(resolved.host_path)
+
+    def _hostname(self) -> str | None:
+        sources = ["/etc/hostname"] if self.view is not self.host else ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        for path in sources:
+            record = self.view.read(path, limit=4096)
+            if record.data:
+                name = record.data.decode("utf-8", "replace").strip()
+                if name:
+                    return name
+        return None
+
+
+def find_kubelet_processes(host: RootFS) -> list[ProcessRecord]:
+    """Every kubelet-like process under ``proc/``, with exact argv, exe, cwd and start time."""
+    listing = host.listdir("/proc")
+    boot = _boot_time(host)
+    found = []
+    for name in sorted(listing.names or (), key=lambda n: (len(n), n)):
+        if not name.isdigit():
+            continue
+        record = host.read(f"/proc/{name}/cmdline", limit=1 << 20)
+        if not record.data:
+            continue
+        argv = tuple(a.decode("utf-8", "surrogateescape") for a in record.data.rstrip(b"\0").split(b"\0"))
+        exe = host.readlink(f"/proc/{name}/exe")
+        if kubelet_kind(argv, exe) is None:
+            continue
+        found.append(ProcessRecord(int(name), argv, exe, host.readlink(f"/proc/{name}/cwd"),
+                                   _start_time(host, name, boot)))
+    return found
+
+
+def _boot_time(host: RootFS) -> float | None:
+    record = host.read("/proc/stat", limit=1 << 20)
+    for line in (record.data or b"").splitlines():
+        if line.startswith(b"btime "):
+            try:
+                return float(line.split()[1])
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def _start_time(host: RootFS, pid: str, boot: float | None) -> float | None:
+    """proc/<pid>/stat field 22 is the start time in clock ticks after boot."""
+    record = host.read(f"/proc/{pid}/stat", limit=1 << 16)
+    if boot is None or not record.data:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    fields = record.data.rpartition(b")")[2].split()
+    try:
+        ticks = int(fields[19])
+    except (IndexError, ValueError):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _load_meta(host: RootFS) -> dict[str, dict[str, Any]]:
+    """Modes, owners and mtimes from the snapshot side file; '*' holds the defaults."""
+    if host.kernel:
+        return {}
+    record = host.read("/" + META_FILE, limit=64 << 20)
+    if not record.data:
+        return {}
+    try:
+        doc = json.loads(record.data)
+    except ValueError:
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    meta: dict[str, dict[str, Any]] = {"*": _clean_meta(doc.get("default"))}
+    paths = doc.get("paths")
+    for path, entry in (paths.items() if isinstance(paths, dict) else ()):
+        meta[str(path)] = _clean_meta(entry)
+    return meta
+
+
+def _clean_meta(entry: Any) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        return {}
+    clean: dict[str, Any] = {}
+    mode = entry.get("mode")
+    if isinstance(mode, str):
+        with contextlib.suppress(ValueError):
+            clean["mode"] = int(mode, 8)
+    for key in ("uid", "gid"):
+        if isinstance(entry.get(key), int):
+            clean[key] = entry[key]
+    if isinstance(entry.get("mtime"), (int, float)):
+        clean["mtime"] = float(entry["mtime"])
+    return clean

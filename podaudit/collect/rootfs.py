@@ -1,0 +1,142 @@
+"""Reading files under a root directory exactly as ``chroot`` would.
+
+With ``--root DIR`` every absolute path and every symbolic link is resolved inside DIR: a link
+to ``/opt/manifests`` means ``DIR/opt/manifests``, never this machine's ``/opt``. The live
+root (``/``) and a live ``/proc/<pid>/root`` are left to the kernel, whose resolution is the
+real one (it follows the magic link into the process's mount namespace).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass
+
+from podaudit.model import MAX_FILE_BYTES, DirListing, FileRecord
+
+MAX_SYMLINKS = 40  # Linux's MAXSYMLINKS: one more is ELOOP.
+
+
+@dataclass(frozen=True)
+class Resolved:
+    host_path: str  # where to read it on this machine
+    node_path: str  # the same path as the node sees it, symlinks resolved
+
+
+def describe_oserror(exc: OSError) -> str:
+    """A short, actionable reason for a failed read."""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied (run as root, or with sudo)"
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "missing"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "name too long"
+    return exc.strerror or str(exc)
+
+
+class RootFS:
+    """A filesystem seen from ``root``; ``kernel`` means let the kernel resolve links."""
+
+    def __init__(self, root: str, *, kernel: bool | None = None) -> None:
+        self.root = os.path.abspath(root)
+        self.kernel = self.root == "/" if kernel is None else kernel
+
+    def resolve(self, path: str) -> Resolved:
+        """Map a node path to a host path, resolving symlinks inside the root; raises OSError."""
+        if self.kernel:
+            return Resolved(self._join(path), os.path.normpath("/" + path))
+        return self._emulate(path)
+
+    def _join(self, node_path: str) -> str:
+        rel = os.path.normpath("/" + node_path).lstrip("/")
+        return os.path.join(self.root, rel) if rel else self.root
+
+    def _emulate(self, path: str) -> Resolved:
+        pending = [p for p in path.split("/") if p]
+        current: list[str] = []
+        hops = 0
+        while pending:
+            part = pending.pop(0)
+            if part == ".":
+                continue
+            if part == "..":
+                if current:
+                    current.pop()
+                continue
+            candidate = self._join("/".join([*current, part]))
+            try:
+                st = os.lstat(candidate)
+            except OSError as exc:
+                if exc.errno in (errno.ENOENT, errno.ENOTDIR) and not pending:
+                    current.append(part)
+                    break
+                raise
+            if stat.S_ISLNK(st.st_mode):
+                hops += 1
+                if hops > MAX_SYMLINKS:
+                    raise OSError(errno.ELOOP, "Too many levels of symbolic links", path)
+                target = os.readlink(candidate)
+                if target.startswith("/"):
+                    current = []
+                pending = [p for p in target.split("/") if p] + pending
+                continue
+            if pending and not stat.S_ISDIR(st.st_mode):
+                raise OSError(errno.ENOTDIR, "Not a directory", path)
+            current.append(part)
+        node_path = "/" + "/".join(current)
+        return Resolved(self._join(node_path), node_path)
+
+    def read(self, path: str, limit: int = MAX_FILE_BYTES) -> FileRecord:
+        """Stat (following links) and read up to ``limit`` bytes; errors become data."""
+        try:
+            where = self.resolve(path)
+            st = os.stat(where.host_path)
+        except OSError as exc:
+            reason = describe_oserror(exc)
+            return FileRecord(path, "missing" if reason == "missing" else "error", error=reason)
+        target = where.node_path if where.node_path != os.path.normpath("/" + path) else None
+        meta = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
+                "mtime": st.st_mtime, "size": st.st_size}
+        if stat.S_ISDIR(st.st_mode):
+            return FileRecord(path, "dir", target=target, **meta)  # type: ignore[arg-type]
+        if not stat.S_ISREG(st.st_mode):
+            return FileRecord(path, "other", target=target, **meta)  # type: ignore[arg-type]
+        data, error = _read_capped(where.host_path, st.st_size, limit)
+        return FileRecord(path, "file", data=data, error=error, target=target, **meta)  # type: ignore[arg-type]
+
+    def listdir(self, path: str) -> DirListing:
+        try:
+            names = os.listdir(self.resolve(path).host_path)
+        except OSError as exc:
+            return DirListing(path, None, describe_oserror(exc))
+        return DirListing(path, tuple(names))
+
+    def readlink(self, path: str) -> str | None:
+        """The target of one link, not followed; None when it is not a readable link."""
+        try:
+            parent = self.resolve(os.path.dirname(path) or "/")
+            return os.readlink(os.path.join(parent.host_path, os.path.basename(path)))
+        except OSError:
+            return None
+
+
+def _read_capped(host_path: str, size: int, limit: int) -> tuple[bytes | None, str | None]:
+    # utilio.ReadAtMost fails once the limit is reached: a file of exactly 10 MiB is refused too.
+    if size >= limit:
+        return None, f"too large: {size} bytes; the kubelet refuses files of {limit} bytes or more"
+    try:
+        # O_NONBLOCK: the file was a regular file at stat time, but never hang on a swapped-in FIFO.
+        fd = os.open(host_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        return None, describe_oserror(exc)
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(limit)
+    except OSError as exc:
+        return None, describe_oserror(exc)
+    if len(data) >= limit:
+        return None, f"too large: the kubelet refuses files of {limit} bytes or more"
+    return data, None

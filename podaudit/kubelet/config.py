@@ -1,0 +1,149 @@
+"""KubeletConfiguration files: ``--config`` and the ``--config-dir`` drop-ins.
+
+Mirrors cmd/kubelet/app/server.go: ``loadConfigFile`` (a relative path in the file is made
+absolute against the file's own directory, configfiles.Load / resolveRelativePaths), then
+``mergeKubeletConfigurations`` (every ``*.conf`` under --config-dir, walked in lexical order,
+applied as an RFC 7386 JSON merge patch).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from podaudit.kubelet.yamlload import DecodeError, decode_document
+from podaudit.model import NodeReader, Step
+
+CONFIG_API_VERSION = "kubelet.config.k8s.io/v1beta1"
+CONFIG_KIND = "KubeletConfiguration"
+# Fields whose value is a path (KubeletConfigurationPathRefs) that we read.
+PATH_FIELDS = ("staticPodPath",)
+
+
+@dataclass(frozen=True)
+class ConfigDoc:
+    """One decoded KubeletConfiguration file."""
+
+    path: str
+    data: dict[str, Any]
+    key_lines: dict[str, int]
+    error: str | None = None
+
+
+@dataclass
+class MergedConfig:
+    """The config after the file and the drop-ins, with where each top-level key was last set."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    origin: dict[str, Step] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def load_config_doc(reader: NodeReader, path: str) -> ConfigDoc:
+    """Read and decode one KubeletConfiguration file; errors become ``ConfigDoc.error``."""
+    record = reader.file(path)
+    if not record.readable or record.data is None:
+        reason = record.error or ("is a directory" if record.kind == "dir" else record.kind)
+        return ConfigDoc(path, {}, {}, f"cannot read {path}: {reason}")
+    return parse_config_doc(path, record.data)
+
+
+def parse_config_doc(path: str, data: bytes) -> ConfigDoc:
+    """Decode bytes as a KubeletConfiguration; never raises."""
+    try:
+        decoded = decode_document(data)
+    except DecodeError as exc:
+        return ConfigDoc(path, {}, {}, f"{path}: {exc}")
+    value = decoded.value
+    if not isinstance(value, dict):
+        return ConfigDoc(path, {}, {}, f"{path}: not a KubeletConfiguration (no mapping)")
+    kind, api = value.get("kind"), value.get("apiVersion")
+    if kind != CONFIG_KIND or api != CONFIG_API_VERSION:
+        return ConfigDoc(
+            path, {}, decoded.key_lines,
+            f"{path}: kind/apiVersion is {kind}/{api}, the kubelet wants "
+            f"{CONFIG_KIND}/{CONFIG_API_VERSION} and refuses to start",
+        )
+    return ConfigDoc(path, value, decoded.key_lines)
+
+
+def absolutize_paths(doc: ConfigDoc) -> ConfigDoc:
+    """configfiles.Load: relative path fields are resolved against the file's directory."""
+    data = dict(doc.data)
+    base = posixpath.dirname(doc.path)
+    for key in PATH_FIELDS:
+        value = data.get(key)
+        if isinstance(value, str) and value and not value.startswith("/"):
+            data[key] = posixpath.normpath(posixpath.join(base, value))
+    return ConfigDoc(doc.path, data, doc.key_lines, doc.error)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: maps merge, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def dropin_files(reader: NodeReader, directory: str) -> tuple[list[str], list[str]]:
+    """The ``*.conf`` files under a --config-dir, in filepath.WalkDir order, and problems."""
+    files: list[str] = []
+    problems: list[str] = []
+    _walk(reader, directory, files, problems, depth=0)
+    return files, problems
+
+
+def _walk(reader: NodeReader, directory: str, out: list[str], problems: list[str], depth: int) -> None:
+    listing = reader.listdir(directory)
+    if listing.names is None:
+        problems.append(f"--config-dir {directory}: {listing.error}")
+        return
+    for name in sorted(listing.names):
+        path = posixpath.join(directory, name)
+        kind = reader.file(path).kind
+        # WalkDir does not follow symlinks to directories; a depth cap guards against loops.
+        if kind == "dir" and depth < 16:
+            _walk(reader, path, out, problems, depth + 1)
+        elif posixpath.splitext(name)[1] == ".conf" or name == ".conf":
+            out.append(path)
+
+
+def merge_config(base: ConfigDoc | None, dropins: list[ConfigDoc]) -> MergedConfig:
+    """Apply drop-ins over the base file, tracking which file last set each key."""
+    merged = MergedConfig()
+    if base is not None:
+        merged.files.append(base.path)
+        if base.error:
+            merged.problems.append(base.error)
+        else:
+            merged.data = dict(base.data)
+            for key in base.data:
+                merged.origin[key] = _origin(base, key, "--config")
+    for doc in dropins:
+        merged.files.append(doc.path)
+        if doc.error:
+            merged.problems.append(doc.error)
+            continue
+        merged.data = merge_patch(merged.data, doc.data)
+        for key, value in doc.data.items():
+            if key in {"apiVersion", "kind"}:
+                continue
+            if value is None:
+                merged.origin.pop(key, None)
+            else:
+                merged.origin[key] = _origin(doc, key, "--config-dir")
+    return merged
+
+
+def _origin(doc: ConfigDoc, key: str, how: str) -> Step:
+    value = doc.data.get(key)
+    shown = value if isinstance(value, (str, int, float, bool)) else "{...}"
+    return Step(f"{key}: {shown} ({how} file)", doc.path, doc.key_lines.get(key))

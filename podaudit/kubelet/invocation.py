@@ -1,0 +1,120 @@
+"""How the node's kubelet is (or would be) started: its arguments and where each came from.
+
+Ground truth is the running process's ``/proc/<pid>/cmdline``. When no kubelet runs, the
+command line is rebuilt from its systemd unit (what ``systemctl start`` would run now).
+Embedded kubelets (k3s, MicroK8s ``kubelite``) get their kubelet arguments from the
+distribution's own flags and files (see ``podaudit.kubelet.distro``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from podaudit.kubelet import distro
+from podaudit.kubelet.process import choose_kubelet, kubelet_kind, split_title
+from podaudit.kubelet.systemd import UnitCommand, resolve_unit
+from podaudit.model import Arg, NodeReader, NodeSnapshot, ProcessRecord, Step
+
+ArgvSource = Literal["process", "systemd", "none"]
+# Units tried, in order, when no kubelet process runs.
+KUBELET_UNITS = (
+    "kubelet.service", "k3s.service", "k3s-agent.service", "rke2-server.service",
+    "rke2-agent.service", "snap.microk8s.daemon-kubelite.service",
+)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The kubelet's effective arguments (program excluded) and how they were found."""
+
+    kind: str
+    argv_source: ArgvSource
+    program: str | None
+    args: tuple[Arg, ...]
+    cwd: str
+    process: ProcessRecord | None = None
+    unit: UnitCommand | None = None
+    discovery: tuple[Step, ...] = ()
+    distro_defaults: dict[str, Arg] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+
+
+def find_invocation(snapshot: NodeSnapshot, reader: NodeReader) -> Invocation:
+    """The running kubelet's arguments, else what its systemd unit would start."""
+    process = choose_kubelet(snapshot.processes)
+    if process is not None:
+        return _from_process(process, reader)
+    for unit_name in KUBELET_UNITS:
+        unit = resolve_unit(reader, unit_name)
+        if unit is not None and unit.unit_path is not None:
+            return _from_unit(unit, reader)
+    return Invocation("none", "none", None, (), "/", problems=(
+        "no kubelet process and no kubelet, k3s, rke2 or microk8s systemd unit found",))
+
+
+def _from_process(process: ProcessRecord, reader: NodeReader) -> Invocation:
+    argv = split_title(process.argv)
+    kind = kubelet_kind(process.argv, process.exe) or "kubelet"
+    source = f"/proc/{process.pid}/cmdline"
+    found = Step(f"kubelet process pid {process.pid}: {argv[0] if argv else '?'} ({kind})", source)
+    words = tuple(Arg(w, Step(f"argv[{i}] {w}", source)) for i, w in enumerate(argv))
+    unit = resolve_unit(reader, "kubelet.service") if kind in {"kubelet", "hyperkube"} else None
+    inv = Invocation(kind, "process", argv[0] if argv else None, (), process.cwd or "/", process,
+                     unit, (found,))
+    return _finish(inv, words, reader)
+
+
+def _from_unit(unit: UnitCommand, reader: NodeReader) -> Invocation:
+    name = unit.argv[0].value if unit.argv else None
+    kind = kubelet_kind([a.value for a in unit.argv]) or "kubelet"
+    found = Step(f"no kubelet process; rebuilt from systemd unit {unit.unit}", unit.unit_path or unit.unit)
+    inv = Invocation(kind, "systemd", name, (), unit.working_directory, None, unit, (found,),
+                     problems=unit.problems)
+    return _finish(inv, unit.argv, reader)
+
+
+def _finish(inv: Invocation, words: tuple[Arg, ...], reader: NodeReader) -> Invocation:
+    """Turn the program's own words into kubelet arguments for every kind of kubelet."""
+    if inv.kind == "hyperkube":
+        return _with(inv, words[2:])
+    if inv.kind == "kubelet":
+        explained = _explain_from_unit(words[1:], inv.unit) if inv.argv_source == "process" else words[1:]
+        return _with(inv, explained)
+    if inv.kind == "kubelite":
+        args, steps = distro.kubelite_args(words[1:], reader)
+        return _with(inv, args, steps)
+    args, defaults, steps = distro.k3s_like_args(inv.kind, words[2:], reader)
+    return _with(inv, args, steps, defaults)
+
+
+def _with(inv: Invocation, args: tuple[Arg, ...], steps: tuple[Step, ...] = (),
+          defaults: dict[str, Arg] | None = None) -> Invocation:
+    return Invocation(inv.kind, inv.argv_source, inv.program, args, inv.cwd, inv.process, inv.unit,
+                      inv.discovery + steps, defaults or {}, inv.problems)
+
+
+def _explain_from_unit(args: tuple[Arg, ...], unit: UnitCommand | None) -> tuple[Arg, ...]:
+    """Name where systemd set each running argument, when the unit would pass the same word."""
+    if unit is None or not unit.argv:
+        return args
+    origins: dict[str, list[Step]] = {}
+    for word in unit.argv[1:]:
+        origins.setdefault(word.value, []).append(word.origin)
+    explained = []
+    for arg in args:
+        steps = origins.get(arg.value)
+        if not steps:
+            explained.append(arg)
+            continue
+        origin = steps.pop(0)
+        what = f"{arg.origin.what} (in {arg.origin.source}), set by {origin.what}"
+        explained.append(Arg(arg.value, Step(what, origin.source, origin.line)))
+    return tuple(explained)
+
+
+def unit_arg_values(unit: UnitCommand | None) -> tuple[str, ...] | None:
+    """What systemd would pass the kubelet now, program excluded."""
+    if unit is None or unit.unit_path is None or not unit.argv:
+        return None
+    return tuple(a.value for a in unit.argv[1:])

@@ -1,0 +1,148 @@
+"""The kubelet's file source: which entries of the static pod path run, and as what.
+
+Mirrors pkg/kubelet/config/file.go (``extractFromDir``, ``extractFromFile``) and common.go
+(``tryDecodeSinglePod``, ``applyDefaults``, ``generatePodName``): every name not starting
+with a dot, any extension, symlinks followed, no recursion, sorted bytewise; the first YAML
+document only; the lexically last path wins when two files define the same pod.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from podaudit.kubelet.validation import validate_pod
+from podaudit.kubelet.yamlload import DecodeError, decode_document
+from podaudit.model import FileRecord, NodeReader
+
+Fate = Literal["loaded", "shadowed", "ignored", "rejected"]
+
+
+@dataclass(frozen=True)
+class PodIdentity:
+    """The static pod a manifest defines, as the kubelet names it."""
+
+    namespace: str
+    name: str
+    mirror_name: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.mirror_name}"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One entry of the static pod path and what the kubelet does with it."""
+
+    path: str
+    fate: Fate
+    reason: str
+    record: FileRecord
+    pod: PodIdentity | None = None
+    spec: dict[str, Any] | None = None
+    # For a shadowed entry, the path that wins; for a loaded one, the paths it beats.
+    related: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def mirror_name(name: str, node_name: str) -> str:
+    """generatePodName: '<name>-<lowercased node name>'."""
+    return f"{name}-{node_name.lower()}"
+
+
+def read_static_pod_path(reader: NodeReader, path: str, node_name: str) -> tuple[list[ManifestEntry], str | None]:
+    """All entries of a static pod path with their fates, and a problem with the path itself."""
+    record = reader.file(path)
+    if record.kind == "file":
+        # listConfig: a regular file is the one and only manifest.
+        return _dedupe([_judge(path, record, node_name)]), None
+    if record.kind == "missing":
+        return [], (f"{path} does not exist: the kubelet logs 'path does not exist, ignoring' every second "
+                    "and runs no file pods")
+    if record.kind != "dir":
+        return [], f"{path}: {record.error or 'is not a directory or a regular file'}"
+    listing = reader.listdir(path)
+    if listing.names is None:
+        return [], f"cannot list {path}: {listing.error}"
+    entries = [
+        _entry(reader, posixpath.join(path, name), name, node_name)
+        for name in sorted(listing.names, key=lambda n: n.encode("utf-8", "surrogateescape"))
+    ]
+    return _dedupe(entries), None
+
+
+def _entry(reader: NodeReader, path: str, name: str, node_name: str) -> ManifestEntry:
+    if name.startswith("."):
+        # filepath.Glob(dir, "[^.]*") never returns dot-files.
+        return ManifestEntry(path, "ignored", "name starts with a dot", FileRecord(path, "uncollected"))
+    record = reader.file(path)
+    if record.kind == "dir":
+        return ManifestEntry(path, "ignored", "a directory: the kubelet does not recurse", record)
+    if record.kind == "other":
+        return ManifestEntry(path, "ignored", "not a regular file or directory", record)
+    return _judge(path, record, node_name)
+
+
+def _judge(path: str, record: FileRecord, node_name: str) -> ManifestEntry:
+    if record.kind != "file" or record.data is None:
+        return ManifestEntry(path, "rejected", record.error or f"cannot read ({record.kind})", record)
+    try:
+        decoded = decode_document(record.data)
+    except DecodeError as exc:
+        return ManifestEntry(path, "rejected", str(exc), record)
+    pod = decoded.value
+    warnings = ("several YAML documents: only the first runs",) if decoded.documents > 1 else ()
+    problem = _not_a_pod(pod)
+    if problem:
+        return ManifestEntry(path, "rejected", problem, record, warnings=warnings)
+    assert isinstance(pod, dict)
+    meta = pod.get("metadata") if isinstance(pod.get("metadata"), dict) else {}
+    assert isinstance(meta, dict)
+    name = meta.get("name")
+    namespace = meta.get("namespace") or "default"
+    if not isinstance(name, str) or not name:
+        return ManifestEntry(path, "rejected", "invalid pod: name is needed for the pod", record, warnings=warnings)
+    identity = PodIdentity(str(namespace), name, mirror_name(name, node_name))
+    errors = validate_pod(pod, identity.mirror_name, identity.namespace)
+    if errors:
+        reason = "invalid pod: " + "; ".join(errors)
+        return ManifestEntry(path, "rejected", reason, record, identity, pod, warnings=warnings)
+    return ManifestEntry(path, "loaded", f"runs as {identity.key}", record, identity, pod, warnings=warnings)
+
+
+def _not_a_pod(value: Any) -> str | None:
+    """tryDecodeSinglePod: the universal decoder must produce a v1 Pod."""
+    if not isinstance(value, dict):
+        return "not a Kubernetes object (couldn't parse as pod)"
+    kind, api = value.get("kind"), value.get("apiVersion")
+    if not kind:
+        return "Object 'Kind' is missing: couldn't parse as pod"
+    if kind != "Pod" or api != "v1":
+        return f"a {api}/{kind}, not a v1 Pod: couldn't parse as pod"
+    return None
+
+
+def _dedupe(entries: list[ManifestEntry]) -> list[ManifestEntry]:
+    """The file source's store is keyed by namespace/name: the last sorted path wins."""
+    winners: dict[str, str] = {}
+    for entry in entries:
+        if entry.fate == "loaded" and entry.pod:
+            winners[entry.pod.key] = entry.path
+    losers: dict[str, list[str]] = {}
+    result: list[ManifestEntry] = []
+    for entry in entries:
+        if entry.fate != "loaded" or not entry.pod or winners[entry.pod.key] == entry.path:
+            result.append(entry)
+            continue
+        winner = winners[entry.pod.key]
+        losers.setdefault(winner, []).append(entry.path)
+        reason = f"{entry.pod.key} is also defined by {winner}, which sorts later and wins"
+        result.append(ManifestEntry(entry.path, "shadowed", reason, entry.record, entry.pod, entry.spec,
+                                    (winner,), entry.warnings))
+    return [
+        ManifestEntry(e.path, e.fate, e.reason, e.record, e.pod, e.spec, tuple(losers[e.path]), e.warnings)
+        if e.path in losers else e
+        for e in result
+    ]

@@ -1,0 +1,209 @@
+"""Resolve a node's static pod source the way its kubelet does, with provenance.
+
+Order (cmd/kubelet/app/server.go NewKubeletCommand): flags; ``--config`` replaces the
+flag-built config; ``--config-dir`` drop-ins are merged over it; then the flags given on the
+command line are applied again (kubeletConfigFlagPrecedence), so a flag beats both files.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from podaudit.kubelet.config import (
+    ConfigDoc,
+    MergedConfig,
+    absolutize_paths,
+    dropin_files,
+    load_config_doc,
+    merge_config,
+)
+from podaudit.kubelet.flags import ParsedArgs, parse_args
+from podaudit.kubelet.invocation import Invocation, find_invocation
+from podaudit.kubelet.manifests import ManifestEntry, read_static_pod_path
+from podaudit.kubelet.nodename import NodeName, resolve_node_name
+from podaudit.kubelet.staleness import restart_pending
+from podaudit.model import Arg, NodeReader, NodeSnapshot, Step
+
+PathSource = Literal["flag", "config", "config-dir", "distro-default", "url", "none"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A resolved setting, what decided it, and the chain that led there."""
+
+    value: str | None
+    source: PathSource
+    provenance: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class StaticPod:
+    """A pod the kubelet runs from a file, and every other file that claims it."""
+
+    namespace: str
+    name: str
+    mirror_name: str
+    manifest_path: str
+    shadowed_paths: tuple[str, ...]
+    spec: dict[str, Any]
+
+
+@dataclass
+class NodeView:
+    """One node as its kubelet sees it: settings with provenance and the fate of each file."""
+
+    label: str
+    node_name: NodeName
+    hostname: str | None
+    invocation: Invocation
+    config_file: str | None
+    config_dir: str | None
+    config: dict[str, Any]
+    static_pod_path: Setting
+    static_pod_url: Setting
+    entries: list[ManifestEntry]
+    problems: list[str] = field(default_factory=list)
+    restart_pending: list[str] = field(default_factory=list)
+
+    @property
+    def static_pods(self) -> list[StaticPod]:
+        return [
+            StaticPod(e.pod.namespace, e.pod.name, e.pod.mirror_name, e.path, e.related, e.spec or {})
+            for e in self.entries
+            if e.fate == "loaded" and e.pod is not None
+        ]
+
+
+def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None) -> NodeView:
+    """Everything the kubelet model says about one node; pure over the reader's data."""
+    reader = reader or snapshot
+    inv = find_invocation(snapshot, reader)
+    flags = parse_args([a.value for a in inv.args])
+    node_name = resolve_node_name(flags, inv.args, snapshot.hostname, snapshot.label)
+    config_file = _config_path(flags, inv)
+    legacy = config_file is not None and reader.file(config_file).kind == "dir"
+    base = None if config_file is None or legacy else absolutize_paths(load_config_doc(reader, config_file))
+    dropin_dir, dropins, problems = _dropins(reader, flags, inv)
+    ctx = _Context(flags, inv, merge_config(base, dropins), config_file, legacy)
+    url = _static_pod_url(ctx)
+    path = _static_pod_path(ctx, url)
+    entries: list[ManifestEntry] = []
+    if path.value is not None:
+        entries, path_problem = read_static_pod_path(reader, path.value, node_name.value)
+        problems += [path_problem] if path_problem else []
+    view = NodeView(snapshot.label, node_name, snapshot.hostname, inv, None if legacy else config_file,
+                    dropin_dir, ctx.merged.data, path, url, entries)
+    view.problems = [*inv.problems, *node_name.problems, *ctx.merged.problems, *problems]
+    view.restart_pending = restart_pending(reader, inv, ctx.merged.files)
+    return view
+
+
+@dataclass(frozen=True)
+class _Context:
+    flags: ParsedArgs
+    inv: Invocation
+    merged: MergedConfig
+    config_file: str | None
+    # Before v1.4 ``--config`` named the manifest directory (PR kubernetes#29999).
+    legacy: bool
+
+    def arg(self, name: str) -> Arg | None:
+        """The command-line word that set flag ``name`` (its last occurrence)."""
+        value = self.flags.get(name)
+        return self.inv.args[value.index - 1] if value is not None else None
+
+    def value(self, name: str) -> str | None:
+        value = self.flags.get(name)
+        return value.value if value is not None else None
+
+
+def _absolute(path: str, inv: Invocation) -> str:
+    """A relative path on the command line is relative to the kubelet's working directory."""
+    return posixpath.normpath(posixpath.join(inv.cwd or "/", path))
+
+
+def _config_path(flags: ParsedArgs, inv: Invocation) -> str | None:
+    value = flags.get("config")
+    return _absolute(value.value, inv) if value is not None and value.value else None
+
+
+def _dropins(reader: NodeReader, flags: ParsedArgs, inv: Invocation) -> tuple[str | None, list[ConfigDoc], list[str]]:
+    value = flags.get("config-dir")
+    if value is None or not value.value:
+        return None, [], []
+    directory = _absolute(value.value, inv)
+    paths, problems = dropin_files(reader, directory)
+    return directory, [load_config_doc(reader, p) for p in paths], problems
+
+
+def _static_pod_path(ctx: _Context, url: Setting) -> Setting:
+    """The first rule that decides, in the kubelet's order of precedence."""
+    setting = _from_flag(ctx) or _from_legacy_config(ctx) or _from_config(ctx) or _from_distro(ctx)
+    if setting is not None:
+        return setting
+    lead = (*ctx.inv.discovery, *_chain(ctx, "config"))
+    if url.value is not None:
+        # makePodSourceConfig: with no file source, static pods arrive only from the URL.
+        return Setting(None, "url", (*lead, *url.provenance, Step(f"static pods come from {url.value}", "argv")))
+    why = "no --pod-manifest-path flag and no staticPodPath in the config: the kubelet runs no file pods"
+    return Setting(None, "none", (*lead, Step(why, ctx.config_file or "argv")))
+
+
+def _from_flag(ctx: _Context) -> Setting | None:
+    arg, value = ctx.arg("pod-manifest-path"), ctx.value("pod-manifest-path")
+    if arg is None or value is None:
+        return None
+    steps = (*ctx.inv.discovery, arg.origin)
+    if not value:
+        why = "--pod-manifest-path is empty: static pods disabled"
+        return Setting(None, "flag", (*steps, Step(why, arg.origin.source)))
+    why = "a flag on the command line overrides the config files (kubeletConfigFlagPrecedence)"
+    return Setting(_absolute(value, ctx.inv), "flag", (*steps, Step(why, arg.origin.source)))
+
+
+def _from_legacy_config(ctx: _Context) -> Setting | None:
+    arg = ctx.arg("config")
+    if not ctx.legacy or ctx.config_file is None or arg is None:
+        return None
+    why = "--config names a directory: kubelets before v1.4 read it as the manifest path"
+    return Setting(ctx.config_file, "flag", (*ctx.inv.discovery, arg.origin, Step(why, ctx.config_file)))
+
+
+def _from_config(ctx: _Context) -> Setting | None:
+    origin = ctx.merged.origin.get("staticPodPath")
+    value = ctx.merged.data.get("staticPodPath")
+    if origin is None or not isinstance(value, str) or not value:
+        return None
+    source: PathSource = "config-dir" if "--config-dir" in origin.what else "config"
+    chain = _chain(ctx, source)
+    if source == "config-dir" and not value.startswith("/"):
+        # mergeKubeletConfigurations does not resolve paths in drop-ins.
+        value = _absolute(value, ctx.inv)
+        why = f"a relative path in a drop-in stays relative to the kubelet's working directory {ctx.inv.cwd}"
+        chain += (Step(why, origin.source, origin.line),)
+    return Setting(value, source, (*ctx.inv.discovery, *chain, origin))
+
+
+def _from_distro(ctx: _Context) -> Setting | None:
+    default = ctx.inv.distro_defaults.get("pod-manifest-path")
+    if default is None:
+        return None
+    return Setting(default.value, "distro-default", (*ctx.inv.discovery, default.origin))
+
+
+def _chain(ctx: _Context, source: str) -> tuple[Step, ...]:
+    arg = ctx.arg("config-dir" if source == "config-dir" else "config")
+    return (arg.origin,) if arg is not None else ()
+
+
+def _static_pod_url(ctx: _Context) -> Setting:
+    arg, value = ctx.arg("manifest-url"), ctx.value("manifest-url")
+    if arg is not None and value:
+        return Setting(value, "flag", (arg.origin,))
+    value, origin = ctx.merged.data.get("staticPodURL"), ctx.merged.origin.get("staticPodURL")
+    if isinstance(value, str) and value and origin is not None:
+        source: PathSource = "config-dir" if "--config-dir" in origin.what else "config"
+        return Setting(value, source, (origin,))
+    return Setting(None, "none", ())

@@ -1,0 +1,84 @@
+"""The validation that makes the kubelet reject a static pod (ValidatePodCreate, subset).
+
+Only the rules a hand-written manifest commonly breaks: the generated name must be a
+DNS-1123 subdomain (ValidatePodName), the namespace a DNS-1123 label, each container a
+DNS-1123 label name (unique) and an image (validateContainerCommon). Messages follow
+apimachinery's wording so they match the kubelet's log line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_MAX = 63
+SUBDOMAIN_MAX = 253
+
+
+def subdomain_errors(value: str) -> list[str]:
+    errors = []
+    if len(value) > SUBDOMAIN_MAX:
+        errors.append(f"must be no more than {SUBDOMAIN_MAX} characters (is {len(value)})")
+    if not DNS1123_SUBDOMAIN.match(value):
+        errors.append(
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+            "'-' or '.', and must start and end with an alphanumeric character"
+        )
+    return errors
+
+
+def label_errors(value: str) -> list[str]:
+    errors = []
+    if len(value) > LABEL_MAX:
+        errors.append(f"must be no more than {LABEL_MAX} characters (is {len(value)})")
+    if not DNS1123_LABEL.match(value):
+        errors.append(
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+            "and must start and end with an alphanumeric character"
+        )
+    return errors
+
+
+def validate_pod(pod: dict[str, Any], generated_name: str, namespace: str) -> list[str]:
+    """Errors the kubelet's validation would report for this static pod, empty when valid."""
+    errors = [f'metadata.name: Invalid value: "{generated_name}": {e}' for e in subdomain_errors(generated_name)]
+    errors += [f'metadata.namespace: Invalid value: "{namespace}": {e}' for e in label_errors(namespace)]
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return [*errors, "spec.containers: Required value"]
+    errors += _container_errors(spec)
+    return errors
+
+
+def _container_errors(spec: dict[str, Any]) -> list[str]:
+    errors: list[str] = []
+    containers = spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        errors.append("spec.containers: Required value")
+        containers = []
+    init = spec.get("initContainers")
+    seen: set[str] = set()
+    for field, items in (("containers", containers), ("initContainers", init if isinstance(init, list) else [])):
+        for i, container in enumerate(items):
+            errors += _one_container(f"spec.{field}[{i}]", container, seen)
+    return errors
+
+
+def _one_container(where: str, container: Any, seen: set[str]) -> list[str]:
+    if not isinstance(container, dict):
+        return [f"{where}: Invalid value: not an object"]
+    errors: list[str] = []
+    name = container.get("name")
+    if not isinstance(name, str) or not name:
+        errors.append(f"{where}.name: Required value")
+    else:
+        errors += [f'{where}.name: Invalid value: "{name}": {e}' for e in label_errors(name)]
+        if name in seen:
+            errors.append(f'{where}.name: Duplicate value: "{name}"')
+        seen.add(name)
+    image = container.get("image")
+    if not isinstance(image, str) or not image.strip():
+        errors.append(f"{where}.image: Required value")
+    return errors

@@ -1,0 +1,112 @@
+"""JSON documents for ``find`` and ``node``: versioned, documented in docs/json.md and
+checked against docs/schema/podaudit-v1.schema.json."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from podaudit.cluster.api import ApiPod
+from podaudit.cluster.locate import FindResult
+from podaudit.kubelet.manifests import ManifestEntry
+from podaudit.kubelet.resolve import NodeView, StaticPod
+from podaudit.model import Step
+from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
+
+API_VERSION = "podaudit/v1"
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False)
+
+
+def step_json(step: Step) -> dict[str, Any]:
+    return {"what": step.what, "source": step.source, "line": step.line}
+
+
+def provenance(view: NodeView) -> list[dict[str, Any]]:
+    return [step_json(s) for s in view.static_pod_path.provenance]
+
+
+def pod_json(view: NodeView, pod: StaticPod, api_pod: ApiPod | None = None) -> dict[str, Any]:
+    node = view.node_name.value
+    return {
+        "node": node,
+        "namespace": pod.namespace,
+        "name": pod.name,
+        "mirror_name": pod.mirror_name,
+        "manifest_path": pod.manifest_path,
+        "shadowed_paths": list(pod.shadowed_paths),
+        "static_pod_path": view.static_pod_path.value,
+        "path_source": view.static_pod_path.source,
+        "argv_source": view.invocation.argv_source,
+        "provenance": provenance(view),
+        "why_kubectl_delete_fails": why_kubectl_delete_fails(node, pod),
+        "remove": removal_commands(node, pod),
+        "api": api_pod_json(api_pod) if api_pod else None,
+    }
+
+
+def api_pod_json(pod: ApiPod) -> dict[str, Any]:
+    return {"namespace": pod.namespace, "name": pod.name, "node": pod.node_name, "mirror": pod.is_mirror,
+            "owner_node": pod.owner_node, "ready": pod.ready, "status": pod.status,
+            "restarts": pod.restarts, "created": pod.created}
+
+
+def entry_json(entry: ManifestEntry) -> dict[str, Any]:
+    record = entry.record
+    return {
+        "path": entry.path, "fate": entry.fate, "reason": entry.reason,
+        "namespace": entry.pod.namespace if entry.pod else None,
+        "name": entry.pod.name if entry.pod else None,
+        "mirror_name": entry.pod.mirror_name if entry.pod else None,
+        "related": list(entry.related), "warnings": list(entry.warnings),
+        "target": record.target,
+        "mode": f"{record.mode:04o}" if record.mode is not None else None,
+        "uid": record.uid, "gid": record.gid, "size": record.size,
+    }
+
+
+def node_json(view: NodeView) -> dict[str, Any]:
+    inv, process = view.invocation, view.invocation.process
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "NodeReport",
+        "node": view.node_name.value,
+        "hostname": view.hostname,
+        "kubelet": None if process is None else {
+            "pid": process.pid, "argv": list(process.argv), "exe": process.exe, "cwd": process.cwd,
+            "start_time": process.start_time, "kind": inv.kind,
+        },
+        "argv_source": inv.argv_source,
+        "argv": [{"value": a.value, **step_json(a.origin)} for a in inv.args],
+        "config_file": view.config_file,
+        "config_dir": view.config_dir,
+        "static_pod_path": view.static_pod_path.value,
+        "path_source": view.static_pod_path.source,
+        "static_pod_url": view.static_pod_url.value,
+        "provenance": provenance(view),
+        "node_name_provenance": [step_json(s) for s in view.node_name.provenance],
+        "discovery": [step_json(s) for s in inv.discovery],
+        "static_pods": [pod_json(view, p) for p in view.static_pods],
+        "entries": [entry_json(e) for e in view.entries],
+        "restart_pending": view.restart_pending,
+        "problems": view.problems,
+    }
+
+
+def find_json(result: FindResult) -> dict[str, Any]:
+    def api_for(match_pod: StaticPod) -> ApiPod | None:
+        return next((p for p in result.api_pods if p.namespace == match_pod.namespace), None)
+
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "FindResult",
+        "query": result.query,
+        "namespace": result.namespace,
+        "found": bool(result.matches),
+        "matches": [pod_json(m.view, m.pod, api_for(m.pod)) for m in result.matches],
+        "candidates": [{"node": c.node.name, "reason": c.reason} for c in result.candidates],
+        "suggestions": result.suggestions,
+        "notes": result.notes,
+    }

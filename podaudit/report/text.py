@@ -1,0 +1,131 @@
+"""Reports for people (rich): what a troubleshooter reads top to bottom."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from podaudit.cluster.api import ApiPod
+from podaudit.cluster.locate import FindResult, Match
+from podaudit.kubelet.resolve import NodeView, StaticPod
+from podaudit.model import Step
+from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
+
+FATE_STYLE = {"loaded": "green", "shadowed": "yellow", "ignored": "dim", "rejected": "red"}
+
+
+def _steps(console: Console, steps: tuple[Step, ...]) -> None:
+    for number, step in enumerate(steps, start=1):
+        console.print(f"  {number}. {escape(step.what)}", soft_wrap=True)
+        console.print(f"     [dim]{escape(step.where())}[/]", soft_wrap=True)
+
+
+def _fields(console: Console, rows: list[tuple[str, str]]) -> None:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    for key, value in rows:
+        grid.add_row(key, value)
+    console.print(grid)
+
+
+def _api_line(pod: ApiPod | None) -> str:
+    if pod is None:
+        return "[dim]not in the API view[/]"
+    return escape(f"{pod.status}, {pod.ready} ready, {pod.restarts} restarts, age {pod.age()}, on {pod.node_name}")
+
+
+def render_find(console: Console, result: FindResult) -> None:
+    if not result.matches:
+        _render_not_found(console, result)
+        return
+    for match in result.matches:
+        _render_match(console, result, match)
+    for note in result.notes:
+        console.print(f"[dim]note: {escape(note)}[/]", soft_wrap=True)
+
+
+def _render_match(console: Console, result: FindResult, match: Match) -> None:
+    view, pod = match.view, match.pod
+    node = view.node_name.value
+    api_pod = next((p for p in result.api_pods if p.namespace == pod.namespace), None)
+    reason = next((c.reason for c in result.candidates if c.node.name == view.label), "")
+    console.print(f"[bold]{escape(pod.mirror_name)}[/] is defined on [bold cyan]{escape(node)}[/] by "
+                  f"[bold green]{escape(pod.manifest_path)}[/]", soft_wrap=True)
+    rows = [
+        ("Pod", escape(f"{pod.namespace}/{pod.name} (mirror pod {pod.mirror_name})")),
+        ("API", _api_line(api_pod)),
+        ("Node", escape(f"{node}  ({reason})" if reason else node)),
+        ("Manifest", escape(pod.manifest_path)),
+        ("Watched path", escape(f"{view.static_pod_path.value}  (decided by: {view.static_pod_path.source}; "
+                                f"kubelet command line from: {view.invocation.argv_source})")),
+    ]
+    rows += [("Also defines it", escape(f"{p}  (loses: sorts before the manifest)")) for p in pod.shadowed_paths]
+    _fields(console, rows)
+    console.print("\n[bold]How we know[/]")
+    _steps(console, (*view.static_pod_path.provenance, Step(
+        f"{pod.manifest_path} defines {pod.namespace}/{pod.name} → mirror pod {pod.mirror_name}", pod.manifest_path)))
+    _remedy(console, node, pod)
+
+
+def _remedy(console: Console, node: str, pod: StaticPod) -> None:
+    console.print("\n[bold]Why kubectl delete does not remove it[/]")
+    console.print(f"  {escape(why_kubectl_delete_fails(node, pod))}", soft_wrap=True)
+    console.print("\n[bold]Remove it[/]")
+    for line in removal_commands(node, pod):
+        console.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
+    console.print()
+
+
+def _render_not_found(console: Console, result: FindResult) -> None:
+    where = ", ".join(c.node.name for c in result.candidates) or "no node (no node name is a suffix of it)"
+    console.print(f"[bold red]No static pod named {escape(result.query)}[/] (nodes read: {escape(where)})",
+                  soft_wrap=True)
+    if result.api_pods and not any(p.is_mirror for p in result.api_pods):
+        console.print("  The API has a pod by that name, but it is not a mirror pod: it is not a static pod.")
+    if result.suggestions:
+        console.print(f"  Did you mean: {escape(', '.join(result.suggestions))}?", soft_wrap=True)
+    for note in result.notes:
+        console.print(f"[dim]note: {escape(note)}[/]", soft_wrap=True)
+
+
+def render_node(console: Console, view: NodeView) -> None:
+    inv = view.invocation
+    process = inv.process
+    console.print(f"[bold]Node {escape(view.node_name.value)}[/] (hostname {escape(view.hostname or 'unknown')})")
+    rows = [
+        ("Kubelet", escape(f"pid {process.pid}: {' '.join(process.argv[:1])} ({inv.kind})") if process
+         else escape(f"not running; command line rebuilt from {inv.argv_source}")),
+        ("Config file", escape(view.config_file or "none")),
+        ("Config dir", escape(view.config_dir or "none")),
+        ("Static pod path", escape(f"{view.static_pod_path.value or 'none (file source disabled)'}  "
+                                   f"(decided by: {view.static_pod_path.source})")),
+        ("Static pod URL", escape(view.static_pod_url.value or "none")),
+    ]
+    _fields(console, rows)
+    console.print("\n[bold]How the static pod path was decided[/]")
+    _steps(console, view.static_pod_path.provenance)
+    console.print("\n[bold]Node name[/]")
+    _steps(console, view.node_name.provenance)
+    _render_entries(console, view)
+    for title, lines in (("Restart pending", view.restart_pending), ("Problems", view.problems)):
+        if lines:
+            console.print(f"\n[bold yellow]{title}[/]")
+            for line in lines:
+                console.print(f"  - {escape(line)}", soft_wrap=True)
+
+
+def _render_entries(console: Console, view: NodeView) -> None:
+    if view.static_pod_path.value is None:
+        return
+    table = Table(title=f"Entries of {escape(view.static_pod_path.value)}", title_justify="left", expand=False)
+    for column in ("entry", "fate", "pod / reason"):
+        table.add_column(column, overflow="fold")
+    for entry in view.entries:
+        style = FATE_STYLE[entry.fate]
+        detail = escape(entry.pod.key if entry.pod and entry.fate == "loaded" else entry.reason)
+        detail += "".join(f"\n[yellow]{escape(w)}[/]" for w in entry.warnings)
+        table.add_row(escape(entry.path.rsplit("/", 1)[-1]), f"[{style}]{entry.fate}[/]", detail)
+    console.print()
+    console.print(table)

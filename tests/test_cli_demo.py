@@ -1,0 +1,91 @@
+"""The bundled demo cluster, driven through the real command line."""
+
+from tests.cli_helpers import run, run_json
+
+
+def test_find_greenbox_names_node_file_and_chain():
+    proc = run("--demo", "find", "static-greenbox-node01")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "node01" in out
+    assert "/etc/just-to-mess-with-you/greenbox.yaml" in out
+    assert "/proc/1042/cmdline" in out  # the chain starts at the process
+    assert "--config=/var/lib/kubelet/config.yaml" in out
+    assert "staticPodPath: /etc/just-to-mess-with-you" in out
+    assert "kubectl delete pod static-greenbox-node01 deletes only the mirror pod" in out
+    assert "sudo mv -- /etc/just-to-mess-with-you/greenbox.yaml" in out
+
+
+def test_find_json_matches_the_schema_and_says_where():
+    code, doc = run_json("--demo", "find", "static-greenbox-node01")
+    assert code == 0
+    [match] = doc["matches"]
+    assert match["node"] == "node01"
+    assert match["manifest_path"] == "/etc/just-to-mess-with-you/greenbox.yaml"
+    assert match["static_pod_path"] == "/etc/just-to-mess-with-you"
+    assert (match["path_source"], match["argv_source"]) == ("config", "process")
+    assert match["name"] == "static-greenbox" and match["namespace"] == "default"
+    steps = [(s["source"], s["line"]) for s in match["provenance"]]
+    assert steps[0] == ("/proc/1042/cmdline", None)
+    assert steps[-1][0] == "/var/lib/kubelet/config.yaml" and steps[-1][1] is not None
+    assert match["api"]["status"] == "Running" and match["api"]["mirror"] is True
+    reason = "spec.nodeName of pod default/static-greenbox-node01 in the API"
+    assert doc["candidates"] == [{"node": "node01", "reason": reason}]
+
+
+def test_find_control_plane_pod_with_namespace():
+    code, doc = run_json("--demo", "find", "kube-apiserver-controlplane", "-n", "kube-system")
+    assert code == 0
+    assert doc["matches"][0]["manifest_path"] == "/etc/kubernetes/manifests/kube-apiserver.yaml"
+    code, doc = run_json("--demo", "find", "kube-apiserver-controlplane", "-n", "default")
+    assert code == 2 and doc["matches"] == []
+
+
+def test_unknown_pod_suggests_the_closest_names():
+    proc = run("--demo", "find", "static-greenbx-node01")
+    assert proc.returncode == 2
+    assert "No static pod named static-greenbx-node01" in proc.stdout
+    assert "static-greenbox-node01" in proc.stdout
+
+
+def test_a_normal_pod_is_not_a_static_pod():
+    proc = run("--demo", "find", "coredns-7c65d6cfc9-4xkqz")
+    assert proc.returncode == 2
+    assert "not a mirror pod" in proc.stdout or "No static pod" in proc.stdout
+
+
+def test_node_of_the_demo_snapshot():
+    code, doc = run_json("--demo", "node", "node01")
+    assert code == 0
+    assert doc["node"] == "node01" and doc["kubelet"]["pid"] == 1042
+    assert doc["config_file"] == "/var/lib/kubelet/config.yaml"
+    assert [p["mirror_name"] for p in doc["static_pods"]] == ["static-greenbox-node01"]
+    assert [(e["path"], e["fate"]) for e in doc["entries"]] == [
+        ("/etc/just-to-mess-with-you/greenbox.yaml", "loaded")]
+    assert doc["restart_pending"] == []
+
+
+def test_node_needs_a_name_when_the_snapshot_has_several():
+    proc = run("--demo", "node")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "podaudit: error: snapshot " + proc.stderr.split("snapshot ", 1)[1].strip()
+    assert "controlplane, node01" in proc.stderr
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    for args in (["--snapshot", str(tmp_path / "missing"), "find", "x"],
+                 ["--snapshot", str(tmp_path), "find", "x"],
+                 ["node", "--root", str(tmp_path / "nope")],
+                 ["--demo", "node", "nosuchnode"],
+                 ["--demo", "--root", "/", "node"]):
+        proc = run(*args)
+        assert proc.returncode == 2, args
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert proc.stderr.startswith("podaudit: error: ")
+
+
+def test_help_lists_the_commands():
+    proc = run("--help")
+    assert proc.returncode == 0
+    assert "find" in proc.stdout and "node" in proc.stdout and "--demo" in proc.stdout

@@ -1,0 +1,93 @@
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from podaudit.kubelet.manifests import read_static_pod_path
+from tests.memnode import mem_node
+
+
+def pod(name, namespace=None, image="busybox", container="c"):
+    meta = f"  name: {name}\n" + (f"  namespace: {namespace}\n" if namespace else "")
+    spec = f"spec:\n  containers:\n  - name: {container}\n    image: {image}\n"
+    return f"apiVersion: v1\nkind: Pod\nmetadata:\n{meta}{spec}"
+
+
+def fates(entries):
+    return {e.path.rsplit("/", 1)[1]: (e.fate, e.pod.mirror_name if e.pod else None) for e in entries}
+
+
+def test_every_non_dot_file_is_read_whatever_its_extension():
+    node = mem_node({"/m/a.yaml": pod("a"), "/m/b.txt": pod("b"), "/m/README": pod("c"), "/m/.d.yaml": pod("d")})
+    entries, problem = read_static_pod_path(node, "/m", "Node-1")
+    assert problem is None
+    assert fates(entries) == {
+        ".d.yaml": ("ignored", None), "README": ("loaded", "c-node-1"),
+        "a.yaml": ("loaded", "a-node-1"), "b.txt": ("loaded", "b-node-1"),
+    }
+
+
+def test_lexically_last_path_wins_a_duplicate():
+    node = mem_node({"/m/kube-apiserver.yaml": pod("kube-apiserver", "kube-system"),
+                     "/m/kube-apiserver.yaml.bak": pod("kube-apiserver", "kube-system")})
+    entries, _ = read_static_pod_path(node, "/m", "cp")
+    by_name = {e.path: e for e in entries}
+    assert by_name["/m/kube-apiserver.yaml"].fate == "shadowed"
+    assert by_name["/m/kube-apiserver.yaml"].related == ("/m/kube-apiserver.yaml.bak",)
+    assert by_name["/m/kube-apiserver.yaml.bak"].fate == "loaded"
+    assert by_name["/m/kube-apiserver.yaml.bak"].related == ("/m/kube-apiserver.yaml",)
+
+
+def test_same_name_in_two_namespaces_is_two_pods():
+    node = mem_node({"/m/a": pod("x", "one"), "/m/b": pod("x", "two")})
+    entries, _ = read_static_pod_path(node, "/m", "n")
+    assert [e.fate for e in entries] == ["loaded", "loaded"]
+
+
+def test_rejections_say_why():
+    long_name = "a" * 250
+    node = mem_node({
+        "/m/upper.yaml": pod("Web-Server"),
+        "/m/noname.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {}\n",
+        "/m/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n",
+        "/m/noimage.yaml": pod("noimg", image="''"),
+        "/m/badns.yaml": pod("p", namespace="Bad_NS"),
+        "/m/long.yaml": pod(long_name),
+        "/m/badcontainer.yaml": pod("bc", container="Main"),
+    })
+    entries = {e.path.rsplit("/", 1)[1]: e for e in read_static_pod_path(node, "/m", "node-1")[0]}
+    assert all(e.fate == "rejected" for e in entries.values())
+    assert "RFC 1123 subdomain" in entries["upper.yaml"].reason
+    assert "name is needed" in entries["noname.yaml"].reason
+    assert "apps/v1/Deployment" in entries["deploy.yaml"].reason
+    assert "image: Required" in entries["noimage.yaml"].reason
+    assert "metadata.namespace" in entries["badns.yaml"].reason
+    assert "no more than 253" in entries["long.yaml"].reason  # 250 + "-node-1"
+    assert "spec.containers[0].name" in entries["badcontainer.yaml"].reason
+
+
+def test_json_manifest_and_multi_document_warning():
+    doc = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "j"},
+           "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    node = mem_node({"/m/j.json": json.dumps(doc), "/m/multi.yaml": pod("first") + "---\n" + pod("second")})
+    entries = {e.path.rsplit("/", 1)[1]: e for e in read_static_pod_path(node, "/m", "n")[0]}
+    assert entries["j.json"].pod.mirror_name == "j-n"
+    assert entries["multi.yaml"].pod.name == "first"
+    assert entries["multi.yaml"].warnings
+
+
+def test_a_regular_file_path_is_the_one_manifest():
+    node = mem_node({"/etc/pod.yaml": pod("solo")})
+    entries, problem = read_static_pod_path(node, "/etc/pod.yaml", "n")
+    assert problem is None and [e.pod.mirror_name for e in entries] == ["solo-n"]
+
+
+def test_missing_path_is_a_problem_not_an_error():
+    entries, problem = read_static_pod_path(mem_node({}), "/nope", "n")
+    assert entries == [] and "does not exist" in problem
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=400))
+def test_manifest_parser_never_raises(data):
+    read_static_pod_path(mem_node({"/m/x": data}), "/m", "n")
