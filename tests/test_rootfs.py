@@ -73,3 +73,10 @@ def test_fifo_is_other_and_never_blocks(tmp_path):
 def test_live_root_uses_the_kernel():
     record = RootFS("/").read("/proc/self/cmdline")
     assert record.kind == "file" and record.data
+
+
+def test_unit_masked_with_dev_null_link_in_a_snapshot(tmp_path):
+    (tmp_path / "etc/systemd/system").mkdir(parents=True)
+    os.symlink("/dev/null", tmp_path / "etc/systemd/system/kubelet.service")
+    record = RootFS(str(tmp_path)).read("/etc/systemd/system/kubelet.service")
+    assert (record.kind, record.target) == ("other", "/dev/null")

@@ -14,7 +14,7 @@ import os
 from dataclasses import replace
 from typing import Any
 
-from podaudit.collect.rootfs import RootFS
+from podaudit.collect.rootfs import RootFS, describe_oserror
 from podaudit.kubelet.process import choose_kubelet, kubelet_kind
 from podaudit.model import DirListing, FileRecord, NodeSnapshot, ProcessRecord
 
@@ -56,13 +56,7 @@ class LocalNode:
         """The root the kubelet sees: this root, or the process's own (a container's)."""
         link = f"/proc/{pid}/root"
         if self.host.kernel or os.path.islink(os.path.join(self.host.root, "proc/self")):
-            # Live procfs: the kernel follows the magic link into the process's mount namespace.
-            host_link = os.path.join(self.host.root, link.lstrip("/"))
-            try:
-                same = os.path.samefile(host_link, self.host.root)
-            except OSError:
-                return self.host
-            return self.host if same else RootFS(host_link, kernel=True)
+            return self._live_process_root(pid)
         try:
             resolved = self.host.resolve(link)
         except OSError:
@@ -70,6 +64,26 @@ class LocalNode:
         if not os.path.isdir(resolved.host_path) or resolved.node_path == "/":
             return self.host
         return RootFS(resolved.host_path)
+
+    def _live_process_root(self, pid: int) -> RootFS:
+        """Live procfs: read through the magic link when the kubelet lives in another mount
+        namespace (kind, minikube, RKE1); the kernel resolves paths as the kubelet would."""
+        proc = os.path.join(self.host.root, "proc")
+        try:
+            theirs = os.readlink(f"{proc}/{pid}/ns/mnt")
+            ours = os.readlink("/proc/self/ns/mnt")
+            same_root = os.path.samefile(f"{proc}/{pid}/root", self.host.root)
+        except OSError:
+            return self.host
+        if theirs == ours and same_root:
+            return self.host
+        link = f"{proc}/{pid}/root"
+        try:
+            os.listdir(link)
+        except OSError as exc:
+            self.snapshot.errors.append(f"{link}: {describe_oserror(exc)}; reading the host's files instead")
+            return self.host
+        return RootFS(link, kernel=True)
 
     def _hostname(self) -> str | None:
         sources = ["/etc/hostname"] if self.view is not self.host else ["/proc/sys/kernel/hostname", "/etc/hostname"]

@@ -93,10 +93,15 @@ class RootFS:
         """Stat (following links) and read up to ``limit`` bytes; errors become data."""
         try:
             where = self.resolve(path)
+        except OSError as exc:
+            return _failed(path, exc)
+        try:
             st = os.stat(where.host_path)
         except OSError as exc:
-            reason = describe_oserror(exc)
-            return FileRecord(path, "missing" if reason == "missing" else "error", error=reason)
+            if where.node_path == "/dev/null" != path:
+                # A unit masked with a link to /dev/null, in a snapshot that has no /dev.
+                return FileRecord(path, "other", target="/dev/null")
+            return _failed(path, exc)
         target = where.node_path if where.node_path != os.path.normpath("/" + path) else None
         meta = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
                 "mtime": st.st_mtime, "size": st.st_size}
@@ -121,6 +126,11 @@ class RootFS:
             return os.readlink(os.path.join(parent.host_path, os.path.basename(path)))
         except OSError:
             return None
+
+
+def _failed(path: str, exc: OSError) -> FileRecord:
+    reason = describe_oserror(exc)
+    return FileRecord(path, "missing" if reason == "missing" else "error", error=reason)
 
 
 def _read_capped(host_path: str, size: int, limit: int) -> tuple[bytes | None, str | None]:

@@ -226,7 +226,7 @@ def parse_exec_value(
 
 
 def _exec_prefixes(word: str) -> tuple[str, str]:
-    """Split the special prefixes ``-@:+!`` (``!!`` allowed) off the first word."""
+    """Split the prefixes ``-@:+!`` (``!!`` allowed) off (systemd.service(5) ExecStart=)."""
     taken = ""
     for char in word:
         privileged = "+" in taken or "!" in taken

@@ -95,7 +95,7 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None) -> No
         problems += [path_problem] if path_problem else []
     view = NodeView(snapshot.label, node_name, snapshot.hostname, inv, None if legacy else config_file,
                     dropin_dir, ctx.merged.data, path, url, entries)
-    view.problems = [*inv.problems, *node_name.problems, *ctx.merged.problems, *problems]
+    view.problems = [*snapshot.errors, *inv.problems, *node_name.problems, *ctx.merged.problems, *problems]
     view.restart_pending = restart_pending(reader, inv, ctx.merged.files)
     return view
 

@@ -193,7 +193,7 @@ def _load_file(svc: _Service, path: str, record: FileRecord) -> None:
 
 
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(first line number, text) of each line after joining continuations (config_parse())."""
+    """(first line number, text) of each logical line: systemd.syntax(7), config_parse()."""
     pending: str | None = None
     start = 0
     for number, physical in enumerate(_LINE_BREAK.split(text.removeprefix("\ufeff")), 1):
@@ -324,7 +324,7 @@ def _read_env_file(reader: NodeReader, path: str) -> tuple[str, list[tuple[str, 
 
 
 def _verify(svc: _Service) -> None:
-    """service_verify(): exactly one ExecStart= command unless Type=oneshot."""
+    """systemd.service(5): exactly one ExecStart= command unless Type=oneshot."""
     if not svc.commands:
         svc.problems.append("no ExecStart= remains: systemd refuses to load the unit")
     elif len(svc.commands) > 1 and svc.service_type != "oneshot":
@@ -349,7 +349,7 @@ def _argv(svc: _Service, env: dict[str, _Setting]) -> tuple[Arg, ...]:
 
 
 def _expand_word(word: str, env: dict[str, _Setting], at: Step) -> list[Arg]:
-    """A lone ``$NAME`` becomes the value's words; ``${NAME}`` is replaced inside one word."""
+    """systemd.service(5) "Command lines": lone ``$NAME`` splits, ``${NAME}`` stays one word."""
     if word.startswith("$") and word[1:2] not in ("{", "$"):
         var = env.get(word[1:]) if is_env_name(word[1:]) else None
         if var is None:
