@@ -70,10 +70,11 @@ class RootFS:
             try:
                 st = os.lstat(candidate)
             except OSError as exc:
-                if exc.errno in (errno.ENOENT, errno.ENOTDIR) and not pending:
-                    current.append(part)
-                    break
-                raise
+                if exc.errno != errno.ENOENT:
+                    raise
+                # Nothing below a missing name can be a link: the rest of the path is literal.
+                current.extend([part, *pending])
+                break
             if stat.S_ISLNK(st.st_mode):
                 hops += 1
                 if hops > MAX_SYMLINKS:
@@ -86,7 +87,7 @@ class RootFS:
             if pending and not stat.S_ISDIR(st.st_mode):
                 raise OSError(errno.ENOTDIR, "Not a directory", path)
             current.append(part)
-        node_path = "/" + "/".join(current)
+        node_path = os.path.normpath("/" + "/".join(current))
         return Resolved(self._join(node_path), node_path)
 
     def read(self, path: str, limit: int = MAX_FILE_BYTES) -> FileRecord:
