@@ -22,12 +22,9 @@ def _steps(console: Console, steps: tuple[Step, ...]) -> None:
 
 
 def _fields(console: Console, rows: list[tuple[str, str]]) -> None:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(overflow="fold")
+    width = max(len(key) for key, _ in rows) + 2
     for key, value in rows:
-        grid.add_row(key, value)
-    console.print(grid)
+        console.print(f"[bold]{key.ljust(width)}[/]{value}", soft_wrap=True)
 
 
 def _api_line(pod: ApiPod | None) -> str:
