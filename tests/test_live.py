@@ -59,3 +59,13 @@ def test_no_kubelet_and_no_unit_is_a_clear_answer(tmp_path):
     assert (doc["kubelet"], doc["argv_source"], doc["path_source"]) == (None, "none", "none")
     assert doc["static_pod_path"] is None and doc["node"] == "bare"
     assert any("no kubelet process" in p for p in doc["problems"])
+
+
+def test_two_kubelets_are_named_not_merged(tmp_path, fake_kubelet_binary, processes):
+    (tmp_path / "kubelet.yaml").write_text(CONFIG.format(path="/nonexistent"))
+    first = processes.start([str(fake_kubelet_binary), f"--config={tmp_path}/kubelet.yaml"])
+    second = processes.start([str(fake_kubelet_binary), f"--config={tmp_path}/kubelet.yaml"])
+    doc = live_node_json()
+    assert doc["kubelet"]["pid"] == min(first.pid, second.pid)
+    assert any(f"2 kubelet processes; showing pid {doc['kubelet']['pid']}" in p for p in doc["problems"])
+    assert any("/nonexistent does not exist" in p for p in doc["problems"])

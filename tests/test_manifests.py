@@ -59,7 +59,7 @@ def test_rejections_say_why():
     assert all(e.fate == "rejected" for e in entries.values())
     assert "RFC 1123 subdomain" in entries["upper.yaml"].reason
     assert "name is needed" in entries["noname.yaml"].reason
-    assert "apps/v1/Deployment" in entries["deploy.yaml"].reason
+    assert "apps/v1 Deployment, not a v1 Pod" in entries["deploy.yaml"].reason
     assert "image: Required" in entries["noimage.yaml"].reason
     assert "metadata.namespace" in entries["badns.yaml"].reason
     assert "no more than 253" in entries["long.yaml"].reason  # 250 + "-node-1"

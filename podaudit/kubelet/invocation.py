@@ -8,7 +8,7 @@ distribution's own flags and files (see ``podaudit.kubelet.distro``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from podaudit.kubelet import distro
@@ -44,7 +44,14 @@ def find_invocation(snapshot: NodeSnapshot, reader: NodeReader) -> Invocation:
     """The running kubelet's arguments, else what its systemd unit would start."""
     process = choose_kubelet(snapshot.processes)
     if process is not None:
-        return _from_process(process, reader)
+        inv = _from_process(process, reader)
+        others = [p.pid for p in snapshot.processes
+                  if p.pid != process.pid and kubelet_kind(p.argv, p.exe) in {"kubelet", "hyperkube"}]
+        if others:
+            # Several kubelets on one host (kind, or nodes in containers): each is its own node.
+            note = f"{len(others) + 1} kubelet processes; showing pid {process.pid}, not {others}"
+            inv = replace(inv, problems=(*inv.problems, note))
+        return inv
     for unit_name in KUBELET_UNITS:
         unit = resolve_unit(reader, unit_name)
         if unit is not None and unit.unit_path is not None:

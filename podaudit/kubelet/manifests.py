@@ -120,7 +120,7 @@ def _not_a_pod(value: Any) -> str | None:
     if not kind:
         return "Object 'Kind' is missing: couldn't parse as pod"
     if kind != "Pod" or api != "v1":
-        return f"a {api}/{kind}, not a v1 Pod: couldn't parse as pod"
+        return f"{api} {kind}, not a v1 Pod: couldn't parse as pod"
     return None
 
 

@@ -102,4 +102,8 @@ def _key_lines(text: str) -> dict[str, int]:
 
 
 def _one_line(exc: BaseException) -> str:
+    """'line 5, column 13: mapping values are not allowed here', without PyYAML's excerpt."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem or exc.context}"
     return " ".join(str(exc).split())
