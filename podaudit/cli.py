@@ -6,8 +6,9 @@ Imports of the library happen inside each command so ``podaudit --help`` starts 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from podaudit.cluster.source import Cluster
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
+FORMATS = ("table", "json")
 
 
 @dataclass
@@ -39,10 +41,33 @@ def _fail(message: str) -> NoReturn:
     raise UsageFailure(message)
 
 
-def _cluster(opts: Options, root: str | None) -> Cluster:
+def _override(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A global option repeated after the command (``podaudit find X -o json``) wins."""
+    if value not in (None, False) and param.name:
+        setattr(ctx.ensure_object(Options), param.name, value)
+
+
+def where_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The global options, also accepted after the command name."""
+    options = [
+        click.option("--snapshot", metavar="DIR", expose_value=False, callback=_override,
+                     help="Read a cluster snapshot (nodes/<node>/, api/*.json)."),
+        click.option("--root", metavar="DIR", expose_value=False, callback=_override,
+                     help="Read one node's root filesystem under DIR, as chroot would."),
+        click.option("--demo", is_flag=True, default=None, expose_value=False, callback=_override,
+                     help="Use the bundled demo cluster."),
+        click.option("-o", "--output", type=click.Choice(FORMATS), expose_value=False, callback=_override,
+                     help="Report format."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _cluster(opts: Options) -> Cluster:
     from podaudit.cluster.source import InputError, demo_path, local_cluster, snapshot_cluster
 
-    chosen = [name for name, value in (("--snapshot", opts.snapshot), ("--root", root or opts.root),
+    chosen = [name for name, value in (("--snapshot", opts.snapshot), ("--root", opts.root),
                                        ("--demo", opts.demo)) if value]
     if len(chosen) > 1:
         _fail(f"{' and '.join(chosen)} each name where to read nodes from; give only one")
@@ -51,7 +76,7 @@ def _cluster(opts: Options, root: str | None) -> Cluster:
             return snapshot_cluster(demo_path())
         if opts.snapshot:
             return snapshot_cluster(opts.snapshot)
-        return local_cluster(root or opts.root or "/")
+        return local_cluster(opts.root or "/")
     except InputError as exc:
         _fail(str(exc))
 
@@ -70,7 +95,7 @@ def _console() -> object:
 @click.option("--snapshot", metavar="DIR", help="Read a cluster snapshot (nodes/<node>/, api/*.json).")
 @click.option("--root", metavar="DIR", help="Read one node's root filesystem under DIR, as chroot would.")
 @click.option("--demo", is_flag=True, help="Use the bundled demo cluster (the static-greenbox lab).")
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
+@click.option("-o", "--output", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Report format.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
 @click.version_option(package_name="podaudit")
@@ -90,13 +115,13 @@ def cli(ctx: click.Context, snapshot: str | None, root: str | None, demo: bool, 
 @cli.command()
 @click.argument("pod")
 @click.option("-n", "--namespace", help="Only this namespace (default: any).")
-@click.option("--root", "root", metavar="DIR", help="Read one node's root filesystem under DIR.")
+@where_options
 @click.pass_obj
-def find(opts: Options, pod: str, namespace: str | None, root: str | None) -> None:
+def find(opts: Options, pod: str, namespace: str | None) -> None:
     """Which node and which file define the static pod POD (its mirror pod name), and how we know."""
     from podaudit.cluster.locate import find_pod
 
-    result = find_pod(pod, namespace, _cluster(opts, root))
+    result = find_pod(pod, namespace, _cluster(opts))
     if opts.output == "json":
         from podaudit.report.jsonout import dumps, find_json
 
@@ -110,13 +135,13 @@ def find(opts: Options, pod: str, namespace: str | None, root: str | None) -> No
 
 @cli.command()
 @click.argument("node_name", metavar="[NODE]", required=False)
-@click.option("--root", "root", metavar="DIR", help="Read one node's root filesystem under DIR.")
+@where_options
 @click.pass_obj
-def node(opts: Options, node_name: str | None, root: str | None) -> None:
+def node(opts: Options, node_name: str | None) -> None:
     """How one node's kubelet decides its static pods, and the fate of every manifest entry."""
     from podaudit.kubelet.resolve import analyze_node
 
-    cluster = _cluster(opts, root)
+    cluster = _cluster(opts)
     if node_name is None and len(cluster.nodes) > 1:
         _fail(f"{cluster.origin} has {len(cluster.nodes)} nodes; name one: "
               + ", ".join(n.name for n in cluster.nodes))

@@ -89,3 +89,10 @@ def test_help_lists_the_commands():
     proc = run("--help")
     assert proc.returncode == 0
     assert "find" in proc.stdout and "node" in proc.stdout and "--demo" in proc.stdout
+
+
+def test_global_options_also_work_after_the_command():
+    code, doc = run_json("find", "static-greenbox-node01", "--demo")
+    assert code == 0 and doc["matches"][0]["node"] == "node01"
+    proc = run("node", "node01", "--demo", "-o", "json")
+    assert proc.returncode == 0 and '"kind": "NodeReport"' in proc.stdout
