@@ -77,13 +77,22 @@ def parse_args(args: Sequence[str]) -> ParsedArgs:
 
 
 def _long_flag(args: Sequence[str], i: int, parsed: ParsedArgs) -> int:
-    body = args[i][2:]
-    name, eq, value = body.partition("=")
-    name = normalize(name)
-    if eq:
-        parsed.flags[name] = FlagValue(value, i + 1)
+    name, eq, value = args[i][2:].partition("=")
+    return _set(args, i, parsed, normalize(name), value if eq else None)
+
+
+def _short_flag(args: Sequence[str], i: int, parsed: ParsedArgs) -> int:
+    letter, rest = args[i][1], args[i][2:]
+    return _set(args, i, parsed, SHORTHANDS.get(letter, letter), rest.removeprefix("=") or None)
+
+
+def _set(args: Sequence[str], i: int, parsed: ParsedArgs, name: str, inline: str | None) -> int:
+    """Record one flag; return the index of the next word (pflag parseLongArg/parseShortArg)."""
+    if inline is not None:
+        parsed.flags[name] = FlagValue(inline, i + 1)
         return i + 1
     if name in BOOL_FLAGS:
+        # A boolean's NoOptDefVal is "true": it never consumes the next word.
         parsed.flags[name] = FlagValue("true", i + 1)
         return i + 1
     if i + 1 < len(args):
@@ -92,25 +101,3 @@ def _long_flag(args: Sequence[str], i: int, parsed: ParsedArgs) -> int:
     # pflag: "flag needs an argument"; the kubelet would refuse to start.
     parsed.positionals.append(args[i])
     return i + 1
-
-
-def _short_flag(args: Sequence[str], i: int, parsed: ParsedArgs) -> int:
-    body = args[i][1:]
-    letter, rest = body[0], body[1:]
-    name = SHORTHANDS.get(letter, letter)
-    if name in BOOL_FLAGS:
-        parsed.flags[name] = FlagValue(rest.lstrip("=") or "true", i + 1)
-        return i + 1
-    if rest:
-        parsed.flags[name] = FlagValue(rest.removeprefix("="), i + 1)
-        return i + 1
-    if i + 1 < len(args):
-        parsed.flags[name] = FlagValue(args[i + 1], i + 1)
-        return i + 2
-    parsed.positionals.append(args[i])
-    return i + 1
-
-
-def is_true(value: str) -> bool:
-    """strconv.ParseBool's true values."""
-    return value in {"1", "t", "T", "true", "TRUE", "True"}

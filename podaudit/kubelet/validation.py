@@ -17,28 +17,23 @@ LABEL_MAX = 63
 SUBDOMAIN_MAX = 253
 
 
+def _dns_errors(value: str, pattern: re.Pattern[str], limit: int, message: str) -> list[str]:
+    errors = [f"must be no more than {limit} characters (is {len(value)})"] if len(value) > limit else []
+    return errors + ([] if pattern.match(value) else [message])
+
+
 def subdomain_errors(value: str) -> list[str]:
-    errors = []
-    if len(value) > SUBDOMAIN_MAX:
-        errors.append(f"must be no more than {SUBDOMAIN_MAX} characters (is {len(value)})")
-    if not DNS1123_SUBDOMAIN.match(value):
-        errors.append(
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-            "'-' or '.', and must start and end with an alphanumeric character"
-        )
-    return errors
+    """apimachinery IsDNS1123Subdomain."""
+    return _dns_errors(value, DNS1123_SUBDOMAIN, SUBDOMAIN_MAX, (
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+        "'-' or '.', and must start and end with an alphanumeric character"))
 
 
 def label_errors(value: str) -> list[str]:
-    errors = []
-    if len(value) > LABEL_MAX:
-        errors.append(f"must be no more than {LABEL_MAX} characters (is {len(value)})")
-    if not DNS1123_LABEL.match(value):
-        errors.append(
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-            "and must start and end with an alphanumeric character"
-        )
-    return errors
+    """apimachinery IsDNS1123Label."""
+    return _dns_errors(value, DNS1123_LABEL, LABEL_MAX, (
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+        "and must start and end with an alphanumeric character"))
 
 
 def validate_pod(pod: dict[str, Any], generated_name: str, namespace: str) -> list[str]:
