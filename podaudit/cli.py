@@ -130,7 +130,7 @@ def find(opts: Options, pod: str, namespace: str | None) -> None:
         from podaudit.report.text import render_find
 
         render_find(_console(), result)  # type: ignore[arg-type]
-    sys.exit(EXIT_OK if result.matches else EXIT_INPUT)
+    sys.exit(EXIT_PARTIAL if result.incomplete else EXIT_OK if result.matches else EXIT_INPUT)
 
 
 @cli.command()
@@ -158,6 +158,7 @@ def node(opts: Options, node_name: str | None) -> None:
         from podaudit.report.text import render_node
 
         render_node(_console(), view)  # type: ignore[arg-type]
+    sys.exit(EXIT_PARTIAL if view.incomplete else EXIT_OK)
 
 
 def main() -> None:

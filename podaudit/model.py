@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-FileKind = Literal["file", "dir", "other", "missing", "error", "uncollected"]
+# "denied": the path exists but this reader may not read it (the kubelet, as root, can).
+FileKind = Literal["file", "dir", "other", "missing", "denied", "error", "uncollected"]
 
 # The kubelet reads at most this many bytes of a manifest (maxConfigLength in
 # pkg/kubelet/config/common.go); a larger file is rejected, not truncated.
 MAX_FILE_BYTES = 10 * 1024 * 1024
+# The reason recorded when this reader may not read a path that the kubelet (root) can.
+DENIED = "permission denied (run as root, or with sudo)"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class FileRecord:
     error: str | None = None
     # Set when the path went through symbolic links: the path they finally led to.
     target: str | None = None
+    # Set when the last component itself is a symbolic link: what it says.
+    link: str | None = None
 
     @property
     def readable(self) -> bool:

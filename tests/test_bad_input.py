@@ -57,10 +57,12 @@ def test_every_bad_entry_is_data_not_a_crash(messy_root):
 
 def test_unreadable_file_as_unprivileged_user(messy_root):
     proc = run("--output", "json", "node", "--root", str(messy_root), user=NOBODY)
-    assert proc.returncode == 0, proc.stderr
-    entry = entries_by_name(json.loads(proc.stdout))["secret.yaml"]
-    assert entry["fate"] == "rejected"
+    assert proc.returncode == 3, proc.stderr  # some of the node could not be audited
+    doc = json.loads(proc.stdout)
+    entry = entries_by_name(doc)["secret.yaml"]
+    assert entry["fate"] == "unknown"  # the kubelet (root) reads it; we could not
     assert "permission denied" in entry["reason"]
+    assert any("secret.yaml" in reason for reason in doc["incomplete"])
 
 
 def test_hostile_file_name_is_quoted_and_never_run(messy_root, tmp_path):
@@ -84,3 +86,19 @@ def test_table_output_survives_everything(messy_root):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "huge.yaml" in proc.stdout and "symbolic link loop" in proc.stdout
+
+
+def test_unreadable_twin_withholds_the_removal_plan(messy_root):
+    """As nobody, a mode-600 .bak twin could be the file the kubelet really runs."""
+    bak = messy_root / MANIFESTS / "kube-apiserver.yaml.bak"
+    bak.chmod(0o600)
+    proc = run("--output", "json", "find", "kube-apiserver-messy-cp", "--root", str(messy_root), user=NOBODY)
+    assert proc.returncode == 3
+    doc = json.loads(proc.stdout)
+    [match] = doc["matches"]
+    assert match["manifest_path"].endswith("/kube-apiserver.yaml")  # all we could see
+    assert match["remove"] == []
+    reasons = doc["incomplete"][0]["reasons"]
+    assert any("kube-apiserver.yaml.bak" in r for r in reasons)
+    text = run("find", "kube-apiserver-messy-cp", "--root", str(messy_root), user=NOBODY)
+    assert "another file may define this pod too" in text.stdout and "sudo mv" not in text.stdout

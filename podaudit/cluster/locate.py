@@ -36,6 +36,12 @@ class FindResult:
     api_pods: list[ApiPod] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
+    # Per node read, what podaudit could not read (the answer there may be wrong).
+    incomplete: dict[str, list[str]] = field(default_factory=dict)
+
+    def api_pod(self, pod: StaticPod) -> ApiPod | None:
+        """The mirror pod the API shows for this static pod, if any."""
+        return next((p for p in self.api_pods if p.namespace == pod.namespace), None)
 
 
 def candidate_nodes(name: str, namespace: str | None, cluster: Cluster) -> tuple[list[Candidate], list[ApiPod]]:
@@ -62,23 +68,28 @@ def find_pod(name: str, namespace: str | None, cluster: Cluster) -> FindResult:
     result = FindResult(name, namespace, candidates, [], api_pods, list(cluster.notes))
     if cluster.api is None:
         result.notes.append("no API view: the node was chosen from the pod name's suffix")
-    for candidate in candidates:
-        node = candidate.node.open()
-        view = analyze_node(node.snapshot, node)
+    views = [read_node(c.node) for c in candidates]
+    for view in views:
         result.matches += [
             Match(view, pod) for pod in view.static_pods
             if pod.mirror_name == name and namespace in (None, pod.namespace)
         ]
+        if view.incomplete:
+            result.incomplete[view.label] = view.incomplete
     if not result.matches:
-        result.suggestions = _closest(name, cluster, [c.node for c in candidates])
+        result.suggestions = _closest(name, cluster, views)
     return result
 
 
-def _closest(name: str, cluster: Cluster, read: list[NodeHandle]) -> list[str]:
-    """The nearest known pod names, from the API and from the nodes already worth reading."""
+def read_node(handle: NodeHandle) -> NodeView:
+    node = handle.open()
+    return analyze_node(node.snapshot, node)
+
+
+def _closest(name: str, cluster: Cluster, views: list[NodeView]) -> list[str]:
+    """The nearest known pod names: from the API, else from the nodes (read them all if none was)."""
     known = {p.name for p in cluster.api.pods} if cluster.api else set()
     if not known:
-        for handle in read or cluster.nodes:
-            node = handle.open()
-            known |= {p.mirror_name for p in analyze_node(node.snapshot, node).static_pods}
+        for view in views or [read_node(handle) for handle in cluster.nodes]:
+            known |= {p.mirror_name for p in view.static_pods}
     return difflib.get_close_matches(name, sorted(known), n=5, cutoff=0.5)

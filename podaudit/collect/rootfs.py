@@ -13,7 +13,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from podaudit.model import MAX_FILE_BYTES, DirListing, FileRecord
+from podaudit.model import DENIED, MAX_FILE_BYTES, DirListing, FileRecord
 
 MAX_SYMLINKS = 40  # Linux's MAXSYMLINKS: one more is ELOOP.
 
@@ -24,10 +24,17 @@ class Resolved:
     node_path: str  # the same path as the node sees it, symlinks resolved
 
 
-def describe_oserror(exc: OSError) -> str:
+def normalize(path: str) -> str:
+    """An absolute, normalised node path ('//x' is '/x' here, unlike os.path.normpath)."""
+    return os.path.normpath("/" + path.lstrip("/"))
+
+
+def describe_oserror(exc: OSError | ValueError) -> str:
     """A short, actionable reason for a failed read."""
+    if isinstance(exc, ValueError):
+        return "not a valid path (it holds a NUL byte or undecodable characters)"
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied (run as root, or with sudo)"
+        return DENIED
     if exc.errno == errno.ELOOP:
         return "symbolic link loop"
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
@@ -47,11 +54,11 @@ class RootFS:
     def resolve(self, path: str) -> Resolved:
         """Map a node path to a host path, resolving symlinks inside the root; raises OSError."""
         if self.kernel:
-            return Resolved(self._join(path), os.path.normpath("/" + path))
+            return Resolved(self._join(path), normalize(path))
         return self._emulate(path)
 
     def _join(self, node_path: str) -> str:
-        rel = os.path.normpath("/" + node_path).lstrip("/")
+        rel = normalize(node_path).lstrip("/")
         return os.path.join(self.root, rel) if rel else self.root
 
     def _emulate(self, path: str) -> Resolved:
@@ -87,36 +94,46 @@ class RootFS:
             if pending and not stat.S_ISDIR(st.st_mode):
                 raise OSError(errno.ENOTDIR, "Not a directory", path)
             current.append(part)
-        node_path = os.path.normpath("/" + "/".join(current))
+        node_path = normalize("/".join(current))
         return Resolved(self._join(node_path), node_path)
 
     def read(self, path: str, limit: int = MAX_FILE_BYTES) -> FileRecord:
         """Stat (following links) and read up to ``limit`` bytes; errors become data."""
         try:
             where = self.resolve(path)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             return _failed(path, exc)
+        link = self.readlink(path)
         try:
             st = os.stat(where.host_path)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             if where.node_path == "/dev/null" != path:
                 # A unit masked with a link to /dev/null, in a snapshot that has no /dev.
-                return FileRecord(path, "other", target="/dev/null")
+                return FileRecord(path, "other", target="/dev/null", link=link)
             return _failed(path, exc)
-        target = where.node_path if where.node_path != os.path.normpath("/" + path) else None
+        target = self._target(path, where)
         meta = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
-                "mtime": st.st_mtime, "size": st.st_size}
+                "mtime": st.st_mtime, "size": st.st_size, "target": target, "link": link}
         if stat.S_ISDIR(st.st_mode):
-            return FileRecord(path, "dir", target=target, **meta)  # type: ignore[arg-type]
+            return FileRecord(path, "dir", **meta)  # type: ignore[arg-type]
         if not stat.S_ISREG(st.st_mode):
-            return FileRecord(path, "other", target=target, **meta)  # type: ignore[arg-type]
+            return FileRecord(path, "other", **meta)  # type: ignore[arg-type]
         data, error = _read_capped(where.host_path, st.st_size, limit)
-        return FileRecord(path, "file", data=data, error=error, target=target, **meta)  # type: ignore[arg-type]
+        kind = "denied" if error == DENIED else "file"
+        return FileRecord(path, kind, data=data, error=error, **meta)  # type: ignore[arg-type]
+
+    def _target(self, path: str, where: Resolved) -> str | None:
+        """Where symbolic links led, when they led somewhere else."""
+        node_path = where.node_path
+        if self.kernel:
+            # Only the live root maps host paths to node paths one to one.
+            node_path = os.path.realpath(where.host_path) if self.root == "/" else node_path
+        return node_path if node_path != normalize(path) else None
 
     def listdir(self, path: str) -> DirListing:
         try:
             names = os.listdir(self.resolve(path).host_path)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             return DirListing(path, None, describe_oserror(exc))
         return DirListing(path, tuple(names))
 
@@ -125,13 +142,14 @@ class RootFS:
         try:
             parent = self.resolve(os.path.dirname(path) or "/")
             return os.readlink(os.path.join(parent.host_path, os.path.basename(path)))
-        except OSError:
+        except (OSError, ValueError):
             return None
 
 
-def _failed(path: str, exc: OSError) -> FileRecord:
+def _failed(path: str, exc: OSError | ValueError) -> FileRecord:
     reason = describe_oserror(exc)
-    return FileRecord(path, "missing" if reason == "missing" else "error", error=reason)
+    kind = {"missing": "missing", DENIED: "denied"}.get(reason, "error")
+    return FileRecord(path, kind, error=reason)  # type: ignore[arg-type]
 
 
 def _read_capped(host_path: str, size: int, limit: int) -> tuple[bytes | None, str | None]:

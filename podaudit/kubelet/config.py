@@ -29,6 +29,8 @@ class ConfigDoc:
     data: dict[str, Any]
     key_lines: dict[str, int]
     error: str | None = None
+    # The error is ours (we may not read it), not the kubelet's.
+    unreadable: bool = False
 
 
 @dataclass
@@ -46,7 +48,7 @@ def load_config_doc(reader: NodeReader, path: str) -> ConfigDoc:
     record = reader.file(path)
     if not record.readable or record.data is None:
         reason = record.error or ("is a directory" if record.kind == "dir" else record.kind)
-        return ConfigDoc(path, {}, {}, f"cannot read {path}: {reason}")
+        return ConfigDoc(path, {}, {}, f"cannot read {path}: {reason}", record.kind in {"denied", "uncollected"})
     return parse_config_doc(path, record.data)
 
 
@@ -77,7 +79,7 @@ def absolutize_paths(doc: ConfigDoc) -> ConfigDoc:
         value = data.get(key)
         if isinstance(value, str) and value and not value.startswith("/"):
             data[key] = posixpath.normpath(posixpath.join(base, value))
-    return ConfigDoc(doc.path, data, doc.key_lines, doc.error)
+    return ConfigDoc(doc.path, data, doc.key_lines, doc.error, doc.unreadable)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -16,7 +16,8 @@ from podaudit.kubelet.validation import validate_pod
 from podaudit.kubelet.yamlload import DecodeError, decode_document
 from podaudit.model import FileRecord, NodeReader
 
-Fate = Literal["loaded", "shadowed", "ignored", "rejected"]
+# "unknown": podaudit may not read the entry; the kubelet (root) can, so its fate is unknown.
+Fate = Literal["loaded", "shadowed", "ignored", "rejected", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ def _entry(reader: NodeReader, path: str, name: str, node_name: str) -> Manifest
 
 
 def _judge(path: str, record: FileRecord, node_name: str) -> ManifestEntry:
+    if record.kind in {"denied", "uncollected"}:
+        return ManifestEntry(path, "unknown", f"{record.error}: the kubelet can read it, podaudit could not", record)
     if record.kind != "file" or record.data is None:
         return ManifestEntry(path, "rejected", record.error or f"cannot read ({record.kind})", record)
     try:

@@ -24,7 +24,7 @@ from podaudit.kubelet.invocation import Invocation, find_invocation
 from podaudit.kubelet.manifests import ManifestEntry, read_static_pod_path
 from podaudit.kubelet.nodename import NodeName, resolve_node_name
 from podaudit.kubelet.staleness import restart_pending
-from podaudit.model import Arg, NodeReader, NodeSnapshot, Step
+from podaudit.model import DENIED, Arg, NodeReader, NodeSnapshot, Step
 
 PathSource = Literal["flag", "config", "config-dir", "distro-default", "url", "none"]
 
@@ -66,6 +66,8 @@ class NodeView:
     entries: list[ManifestEntry]
     problems: list[str] = field(default_factory=list)
     restart_pending: list[str] = field(default_factory=list)
+    # What podaudit could not read but the kubelet can: the answer may be incomplete.
+    incomplete: list[str] = field(default_factory=list)
 
     @property
     def static_pods(self) -> list[StaticPod]:
@@ -93,11 +95,25 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None) -> No
     if path.value is not None:
         entries, path_problem = read_static_pod_path(reader, path.value, node_name.value)
         problems += [path_problem] if path_problem else []
-    view = NodeView(snapshot.label, node_name, snapshot.hostname, inv, None if legacy else config_file,
-                    dropin_dir, ctx.merged.data, path, url, entries)
-    view.problems = [*snapshot.errors, *inv.problems, *node_name.problems, *ctx.merged.problems, *problems]
-    view.restart_pending = restart_pending(reader, inv, ctx.merged.files)
-    return view
+    return NodeView(
+        snapshot.label, node_name, snapshot.hostname, inv, None if legacy else config_file, dropin_dir,
+        ctx.merged.data, path, url, entries,
+        problems=[*snapshot.errors, *inv.problems, *node_name.problems, *ctx.merged.problems, *problems],
+        restart_pending=restart_pending(reader, inv, ctx.merged.files),
+        incomplete=_incomplete(reader, [base, *dropins], path, entries),
+    )
+
+
+def _incomplete(reader: NodeReader, docs: list[ConfigDoc | None], path: Setting,
+                entries: list[ManifestEntry]) -> list[str]:
+    """Everything podaudit could not read that would change the answer."""
+    reasons = [doc.error for doc in docs if doc is not None and doc.unreadable and doc.error]
+    if path.value is not None:
+        listing = reader.listdir(path.value)
+        if listing.error == DENIED or reader.file(path.value).kind == "denied":
+            reasons.append(f"{path.value}: {DENIED}")
+    reasons += [f"{e.path}: {e.record.error}" for e in entries if e.fate == "unknown"]
+    return reasons
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ def provenance(view: NodeView) -> list[dict[str, Any]]:
 
 
 def pod_json(view: NodeView, pod: StaticPod, api_pod: ApiPod | None = None) -> dict[str, Any]:
+    """One static pod; no removal commands when unreadable files could hide a twin."""
     node = view.node_name.value
     return {
         "node": node,
@@ -42,7 +43,7 @@ def pod_json(view: NodeView, pod: StaticPod, api_pod: ApiPod | None = None) -> d
         "argv_source": view.invocation.argv_source,
         "provenance": provenance(view),
         "why_kubectl_delete_fails": why_kubectl_delete_fails(node, pod),
-        "remove": removal_commands(node, pod),
+        "remove": [] if view.incomplete else removal_commands(node, pod),
         "api": api_pod_json(api_pod) if api_pod else None,
     }
 
@@ -92,21 +93,20 @@ def node_json(view: NodeView) -> dict[str, Any]:
         "entries": [entry_json(e) for e in view.entries],
         "restart_pending": view.restart_pending,
         "problems": view.problems,
+        "incomplete": view.incomplete,
     }
 
 
 def find_json(result: FindResult) -> dict[str, Any]:
-    def api_for(match_pod: StaticPod) -> ApiPod | None:
-        return next((p for p in result.api_pods if p.namespace == match_pod.namespace), None)
-
     return {
         "apiVersion": API_VERSION,
         "kind": "FindResult",
         "query": result.query,
         "namespace": result.namespace,
         "found": bool(result.matches),
-        "matches": [pod_json(m.view, m.pod, api_for(m.pod)) for m in result.matches],
+        "matches": [pod_json(m.view, m.pod, result.api_pod(m.pod)) for m in result.matches],
         "candidates": [{"node": c.node.name, "reason": c.reason} for c in result.candidates],
         "suggestions": result.suggestions,
         "notes": result.notes,
+        "incomplete": [{"node": node, "reasons": reasons} for node, reasons in result.incomplete.items()],
     }

@@ -36,17 +36,25 @@ def _api_line(pod: ApiPod | None) -> str:
 def render_find(console: Console, result: FindResult) -> None:
     if not result.matches:
         _render_not_found(console, result)
-        return
     for match in result.matches:
         _render_match(console, result, match)
+    _render_incomplete(console, result.incomplete)
     for note in result.notes:
         console.print(f"[dim]note: {escape(note)}[/]", soft_wrap=True)
+
+
+def _render_incomplete(console: Console, incomplete: dict[str, list[str]]) -> None:
+    for node, reasons in incomplete.items():
+        console.print(f"[bold yellow]Incomplete on {escape(node)}:[/] podaudit could not read what the kubelet "
+                      "reads; the answer may be wrong. Run as root.", soft_wrap=True)
+        for reason in reasons:
+            console.print(f"  - {escape(reason)}", soft_wrap=True)
 
 
 def _render_match(console: Console, result: FindResult, match: Match) -> None:
     view, pod = match.view, match.pod
     node = view.node_name.value
-    api_pod = next((p for p in result.api_pods if p.namespace == pod.namespace), None)
+    api_pod = result.api_pod(pod)
     reason = next((c.reason for c in result.candidates if c.node.name == view.label), "")
     console.print(f"[bold]{escape(pod.mirror_name)}[/] is defined on [bold cyan]{escape(node)}[/] by "
                   f"[bold green]{escape(pod.manifest_path)}[/]", soft_wrap=True)
@@ -63,13 +71,18 @@ def _render_match(console: Console, result: FindResult, match: Match) -> None:
     console.print("\n[bold]How we know[/]")
     _steps(console, (*view.static_pod_path.provenance, Step(
         f"{pod.manifest_path} defines {pod.namespace}/{pod.name} → mirror pod {pod.mirror_name}", pod.manifest_path)))
-    _remedy(console, node, pod)
+    _remedy(console, view, pod)
 
 
-def _remedy(console: Console, node: str, pod: StaticPod) -> None:
+def _remedy(console: Console, view: NodeView, pod: StaticPod) -> None:
+    node = view.node_name.value
     console.print("\n[bold]Why kubectl delete does not remove it[/]")
     console.print(f"  {escape(why_kubectl_delete_fails(node, pod))}", soft_wrap=True)
     console.print("\n[bold]Remove it[/]")
+    if view.incomplete:
+        console.print("  [yellow]Not shown: podaudit could not read everything in the directory, so another "
+                      "file may define this pod too. Run as root.[/]", soft_wrap=True)
+        return
     for line in removal_commands(node, pod):
         console.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
     console.print()
@@ -83,8 +96,6 @@ def _render_not_found(console: Console, result: FindResult) -> None:
         console.print("  The API has a pod by that name, but it is not a mirror pod: it is not a static pod.")
     if result.suggestions:
         console.print(f"  Did you mean: {escape(', '.join(result.suggestions))}?", soft_wrap=True)
-    for note in result.notes:
-        console.print(f"[dim]note: {escape(note)}[/]", soft_wrap=True)
 
 
 def render_node(console: Console, view: NodeView) -> None:
@@ -106,7 +117,9 @@ def render_node(console: Console, view: NodeView) -> None:
     console.print("\n[bold]Node name[/]")
     _steps(console, view.node_name.provenance)
     _render_entries(console, view)
-    for title, lines in (("Restart pending", view.restart_pending), ("Problems", view.problems)):
+    sections = (("Restart pending", view.restart_pending), ("Problems", view.problems),
+                ("Incomplete: podaudit could not read these; the kubelet can (run as root)", view.incomplete))
+    for title, lines in sections:
         if lines:
             console.print(f"\n[bold yellow]{title}[/]")
             for line in lines:
