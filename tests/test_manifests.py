@@ -91,3 +91,20 @@ def test_missing_path_is_a_problem_not_an_error():
 @given(st.binary(max_size=400))
 def test_manifest_parser_never_raises(data):
     read_static_pod_path(mem_node({"/m/x": data}), "/m", "n")
+
+
+def test_api_references_warn_that_new_kubelets_reject_the_pod():
+    text = (pod("sa") + "  serviceAccountName: builder\n  volumes:\n  - name: creds\n    secret:\n"
+            "      secretName: db\n  - name: tok\n    projected:\n      sources:\n"
+            "      - serviceAccountToken: {path: t}\n")
+    [entry] = read_static_pod_path(mem_node({"/m/sa.yaml": text}), "/m", "n")[0]
+    assert entry.fate == "loaded"
+    [warning] = entry.warnings
+    assert "v1.34" in warning
+    assert "service account builder" in warning and "secret db (volume creds)" in warning
+    assert "projected serviceAccountToken (volume tok)" in warning
+
+
+def test_image_with_surrounding_space_is_rejected():
+    [entry] = read_static_pod_path(mem_node({"/m/a": pod("a", image="' busybox'")}), "/m", "n")[0]
+    assert entry.fate == "rejected" and "whitespace" in entry.reason

@@ -42,3 +42,8 @@ def test_never_raises_anything_but_decode_error(data):
         decode_document(data)
     except DecodeError:
         pass
+
+
+def test_go_yaml_keeps_timestamps_and_base_60_as_text():
+    decoded = decode_document(b"name: 2024-01-01\nport: 1:20\nn: 0x1F\nf: 1.5\nb: yes\n")
+    assert decoded.value == {"name": "2024-01-01", "port": "1:20", "n": 31, "f": 1.5, "b": True}

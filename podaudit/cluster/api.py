@@ -3,17 +3,26 @@
 A mirror pod carries ``kubernetes.io/config.mirror`` (pkg/kubelet/pod/mirror_client.go);
 since v1.17 it also has an ownerReference to its Node. Its ``metadata.uid`` is assigned by
 the API server and never matches anything on the node, so it is never used for matching.
+
+Snapshot files are untrusted: every parser here skips a malformed field or item, and
+``load_list`` turns an unreadable file into one line in ``problems``; none of them raises.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 SOURCE_ANNOTATION = "kubernetes.io/config.source"
+MAX_BYTES = 512 * 1024 * 1024  # a kubectl List bigger than this is not read at all
+_CHUNK = 1024 * 1024
+_INT_LIMIT = 2**63  # int64, what the API server stores; anything beyond is junk
 
 
 @dataclass(frozen=True)
@@ -50,48 +59,80 @@ class ApiView:
 
 
 def load_list(path: str, problems: list[str]) -> list[dict[str, Any]]:
-    """The items of a kubectl List JSON file; a problem line instead of raising."""
+    """The items of a kubectl List JSON file; a problem line instead of raising.
+
+    A missing file is simply absent (no problem). Only regular files are opened, and
+    never more than ``MAX_BYTES`` is read, so a FIFO or /dev/zero cannot hang or flood us.
+    """
+    skip = "continuing without it"
     try:
-        with open(path, "rb") as handle:
-            doc = json.loads(handle.read())
+        data = _read_capped(path)
     except FileNotFoundError:
         return []
-    except (OSError, ValueError) as exc:
-        problems.append(f"{path}: not readable kubectl JSON ({exc}); continuing without it")
+    except OSError as exc:
+        problems.append(f"{path}: not readable ({exc.strerror or exc}); {skip}")
         return []
-    items = doc.get("items") if isinstance(doc, dict) else None
-    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    if data is None:
+        problems.append(f"{path}: not a regular file; {skip}")
+        return []
+    if len(data) > MAX_BYTES:
+        problems.append(f"{path}: larger than {MAX_BYTES} bytes; {skip}")
+        return []
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append(f"{path}: not UTF-8 (bad byte at offset {exc.start}); {skip}")
+        return []
+    try:
+        doc = json.loads(text, parse_int=_parse_int)
+    except RecursionError:
+        problems.append(f"{path}: JSON nested too deeply; {skip}")
+        return []
+    except ValueError as exc:
+        problems.append(f"{path}: not readable kubectl JSON ({exc}); {skip}")
+        return []
+    if not isinstance(doc, dict):
+        problems.append(f"{path}: not a kubectl List (top level is {_json_type(doc)}); {skip}")
+        return []
+    items = doc.get("items")
+    if not isinstance(items, list):
+        problems.append(f"{path}: 'items' is {_json_type(items)}, not a list; {skip}")
+        return []
+    good = [i for i in items if isinstance(i, dict)]
+    if len(good) < len(items):
+        problems.append(f"{path}: {len(items) - len(good)} of {len(items)} items are not objects; skipped them")
+    return good
 
 
 def parse_node(item: dict[str, Any]) -> ApiNode | None:
-    meta, status = _dict(item.get("metadata")), _dict(item.get("status"))
+    meta, status = _dict(_dict(item).get("metadata")), _dict(_dict(item).get("status"))
     name = meta.get("name")
     if not isinstance(name, str):
         return None
     addresses = {
-        str(a.get("type")): str(a.get("address"))
-        for a in status.get("addresses") or [] if isinstance(a, dict)
+        a["type"]: a["address"] for a in map(_dict, _list(status.get("addresses")))
+        if isinstance(a.get("type"), str) and isinstance(a.get("address"), str)
     }
-    return ApiNode(name, addresses, {str(k): str(v) for k, v in _dict(meta.get("labels")).items()})
+    return ApiNode(name, addresses, _str_map(meta.get("labels")))
 
 
 def parse_pod(item: dict[str, Any]) -> ApiPod | None:
+    item = _dict(item)
     meta, spec, status = _dict(item.get("metadata")), _dict(item.get("spec")), _dict(item.get("status"))
     name = meta.get("name")
     if not isinstance(name, str):
         return None
-    annotations = _dict(meta.get("annotations"))
-    owner = next((str(o.get("name")) for o in meta.get("ownerReferences") or []
-                  if isinstance(o, dict) and o.get("kind") == "Node"), None)
-    statuses = [s for s in status.get("containerStatuses") or [] if isinstance(s, dict)]
-    ready = sum(1 for s in statuses if s.get("ready"))
-    total = len(spec.get("containers") or []) or len(statuses)
+    owner = next((_str(o.get("name")) or None for o in map(_dict, _list(meta.get("ownerReferences")))
+                  if o.get("kind") == "Node"), None)
+    statuses = [s for s in _list(status.get("containerStatuses")) if isinstance(s, dict)]
+    ready = sum(1 for s in statuses if s.get("ready") is True)
+    total = len(_list(spec.get("containers"))) or len(statuses)
     return ApiPod(
-        str(meta.get("namespace") or "default"), name,
-        spec.get("nodeName") if isinstance(spec.get("nodeName"), str) else None,
-        MIRROR_ANNOTATION in annotations, owner, f"{ready}/{total}",
-        _pod_status(status, statuses, meta), sum(int(s.get("restartCount") or 0) for s in statuses),
-        meta.get("creationTimestamp") if isinstance(meta.get("creationTimestamp"), str) else None,
+        _str(meta.get("namespace")) or "default", name,
+        _str(spec.get("nodeName")) or None,
+        MIRROR_ANNOTATION in _dict(meta.get("annotations")), owner, f"{ready}/{total}",
+        _pod_status(status, statuses, meta), sum(_int(s.get("restartCount")) for s in statuses),
+        _str(meta.get("creationTimestamp")) or None,
     )
 
 
@@ -102,22 +143,86 @@ def _pod_status(status: dict[str, Any], statuses: list[dict[str, Any]], meta: di
     for s in statuses:
         state = _dict(s.get("state"))
         for key in ("waiting", "terminated"):
-            reason = _dict(state.get(key)).get("reason")
-            if isinstance(reason, str) and reason:
+            reason = _str(_dict(state.get(key)).get("reason"))
+            if reason:
                 return reason
-    return str(status.get("reason") or status.get("phase") or "Unknown")
+    return _str(status.get("reason")) or _str(status.get("phase")) or "Unknown"
 
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _int(value: Any) -> int:
+    """A count from JSON: an int (or a whole finite float) within int64; anything else is 0."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and -_INT_LIMIT <= value < _INT_LIMIT:
+        return value
+    return 0
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    """Labels or annotations: only string keys with string values."""
+    return {k: v for k, v in _dict(value).items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _parse_int(text: str) -> int | float:
+    # Python refuses int() of more than 4300 digits (ValueError); such a number is junk
+    # anyway, so it becomes a float (inf) and _int() ignores it instead of losing the file.
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _read_capped(path: str) -> bytes | None:
+    """At most ``MAX_BYTES + 1`` bytes of a regular file; None if it is anything else."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        return None
+    # O_NONBLOCK: if a FIFO is swapped in after the stat, opening it does not wait for a writer.
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_BYTES:
+            chunk = os.read(fd, min(_CHUNK, MAX_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _age(created: str | None, now: datetime) -> str:
     if not created:
         return "<unknown>"
     try:
-        seconds = int((now - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
-    except ValueError:
+        then = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        if then.tzinfo is None:
+            then = then.replace(tzinfo=timezone.utc)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=timezone.utc)
+        seconds = int((now - then).total_seconds())
+    except (ValueError, TypeError, OverflowError):
         return "<unknown>"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size * 2 or (unit == "m" and seconds >= 60):

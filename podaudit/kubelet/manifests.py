@@ -12,7 +12,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from podaudit.kubelet.validation import validate_pod
+from podaudit.kubelet.validation import api_references, validate_pod
 from podaudit.kubelet.yamlload import DecodeError, decode_document
 from podaudit.model import FileRecord, NodeReader
 
@@ -96,7 +96,7 @@ def _judge(path: str, record: FileRecord, node_name: str) -> ManifestEntry:
     except DecodeError as exc:
         return ManifestEntry(path, "rejected", str(exc), record)
     pod = decoded.value
-    warnings = ("several YAML documents: only the first runs",) if decoded.documents > 1 else ()
+    warnings: tuple[str, ...] = ("several YAML documents: only the first runs",) if decoded.documents > 1 else ()
     problem = _not_a_pod(pod)
     if problem:
         return ManifestEntry(path, "rejected", problem, record, warnings=warnings)
@@ -112,6 +112,10 @@ def _judge(path: str, record: FileRecord, node_name: str) -> ManifestEntry:
     if errors:
         reason = "invalid pod: " + "; ".join(errors)
         return ManifestEntry(path, "rejected", reason, record, identity, pod, warnings=warnings)
+    references = api_references(pod)
+    if references:
+        warnings += ("kubelets since v1.34 reject it (static pods may not reference API objects): "
+                     + ", ".join(references),)
     return ManifestEntry(path, "loaded", f"runs as {identity.key}", record, identity, pod, warnings=warnings)
 
 

@@ -92,7 +92,7 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None) -> No
     url = _static_pod_url(ctx)
     path = _static_pod_path(ctx, url)
     entries: list[ManifestEntry] = []
-    if path.value is not None:
+    if path.value is not None and not node_name.fatal:
         entries, path_problem = read_static_pod_path(reader, path.value, node_name.value)
         problems += [path_problem] if path_problem else []
     return NodeView(

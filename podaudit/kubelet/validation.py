@@ -76,4 +76,65 @@ def _one_container(where: str, container: Any, seen: set[str]) -> list[str]:
     image = container.get("image")
     if not isinstance(image, str) or not image.strip():
         errors.append(f"{where}.image: Required value")
+    elif image != image.strip():
+        errors.append(f"{where}.image: Invalid value: must not have leading or trailing whitespace")
     return errors
+
+
+# Volume types that name API objects (podutil.HasAPIObjectReference), and projected sources.
+_API_VOLUMES = {
+    "secret": "secretName", "configMap": "name", "persistentVolumeClaim": "claimName", "csi": "driver",
+    "glusterfs": "endpoints", "ephemeral": None, "azureFile": "secretName",
+}
+_SECRET_REF_VOLUMES = ("cephfs", "cinder", "flexVolume", "rbd", "iscsi", "scaleIO", "storageos")
+_PROJECTED = ("secret", "configMap", "serviceAccountToken", "clusterTrustBundle", "podCertificate")
+
+
+def api_references(pod: dict[str, Any]) -> list[str]:
+    """The API objects a static pod names; since v1.34 (PreventStaticPodAPIReferences) the
+    kubelet rejects such a pod, before that its mirror pod is refused by NodeRestriction."""
+    spec = pod.get("spec") if isinstance(pod.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    found = [f"service account {spec['serviceAccountName']}"] if spec.get("serviceAccountName") else []
+    found += [f"image pull secret {s.get('name')}" for s in _items(spec.get("imagePullSecrets"))]
+    for field in ("containers", "initContainers", "ephemeralContainers"):
+        for container in _items(spec.get(field)):
+            found += _env_references(container)
+    for volume in _items(spec.get("volumes")):
+        found += _volume_references(volume)
+    found += [f"resource claim {c.get('name')}" for c in _items(spec.get("resourceClaims"))]
+    return found
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _env_references(container: dict[str, Any]) -> list[str]:
+    found = []
+    for env in _items(container.get("env")):
+        source = env.get("valueFrom") if isinstance(env.get("valueFrom"), dict) else {}
+        assert isinstance(source, dict)
+        for key, what in (("secretKeyRef", "secret"), ("configMapKeyRef", "config map")):
+            if isinstance(source.get(key), dict):
+                found.append(f"{what} {source[key].get('name')} (env {env.get('name')})")
+    for env_from in _items(container.get("envFrom")):
+        for key, what in (("secretRef", "secret"), ("configMapRef", "config map")):
+            if isinstance(env_from.get(key), dict):
+                found.append(f"{what} {env_from[key].get('name')} (envFrom)")
+    return found
+
+
+def _volume_references(volume: dict[str, Any]) -> list[str]:
+    name = volume.get("name")
+    found = [
+        f"{kind} {volume[kind].get(key) if key else ''} (volume {name})".replace("  ", " ")
+        for kind, key in _API_VOLUMES.items() if isinstance(volume.get(kind), dict)
+    ]
+    found += [f"secret {volume[kind]['secretRef'].get('name')} (volume {name})" for kind in _SECRET_REF_VOLUMES
+              if isinstance(volume.get(kind), dict) and isinstance(volume[kind].get("secretRef"), dict)]
+    projected = volume.get("projected") if isinstance(volume.get("projected"), dict) else {}
+    assert isinstance(projected, dict)
+    for source in _items(projected.get("sources")):
+        found += [f"projected {kind} (volume {name})" for kind in _PROJECTED if kind in source]
+    return found

@@ -27,6 +27,29 @@ class Decoded:
     documents: int  # 1, or 2 meaning "at least two": later documents are ignored
 
 
+class GoYamlLoader(yaml.SafeLoader):
+    """SafeLoader with go-yaml v2's scalars: a timestamp-looking value decoded into
+    interface{} stays a string ("for backward compatibility"), and there are no base-60
+    numbers, so ``name: 2024-01-01`` or ``port: 1:20`` keep their text."""
+
+
+def _as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+def _int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    return _as_text(loader, node) if ":" in str(node.value) else loader.construct_yaml_int(node)
+
+
+def _float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    return _as_text(loader, node) if ":" in str(node.value) else loader.construct_yaml_float(node)
+
+
+GoYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_text)
+GoYamlLoader.add_constructor("tag:yaml.org,2002:int", _int)
+GoYamlLoader.add_constructor("tag:yaml.org,2002:float", _float)
+
+
 def is_json_buffer(data: bytes) -> bool:
     """apimachinery IsJSONBuffer: the first non-white-space character is '{'."""
     return data.decode("utf-8", "replace").lstrip().startswith("{")
@@ -54,7 +77,7 @@ def _decode_json(text: str) -> Decoded:
 
 def _decode_yaml(text: str) -> Decoded:
     try:
-        loader = yaml.SafeLoader(text)
+        loader = GoYamlLoader(text)
     except yaml.YAMLError as exc:  # the reader refuses control characters up front
         raise DecodeError(f"invalid YAML: {_one_line(exc)}") from exc
     try:
@@ -68,14 +91,14 @@ def _decode_yaml(text: str) -> Decoded:
     return Decoded(value, _node_key_lines(node), 2 if more else 1)
 
 
-def _first_node(loader: yaml.SafeLoader) -> yaml.Node | None:
+def _first_node(loader: GoYamlLoader) -> yaml.Node | None:
     # check_node consumes the stream start; an empty stream has no document.
     if loader.check_node():
         return loader.get_node()
     return None
 
 
-def _has_more_documents(loader: yaml.SafeLoader) -> bool:
+def _has_more_documents(loader: GoYamlLoader) -> bool:
     # go-yaml v2 never reads past the first document, so an error there does not count.
     try:
         return bool(loader.check_node())
