@@ -7,6 +7,7 @@ this data, reading it through the small ``NodeReader`` protocol.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -18,6 +19,11 @@ FileKind = Literal["file", "dir", "other", "missing", "denied", "error", "uncoll
 MAX_FILE_BYTES = 10 * 1024 * 1024
 # The reason recorded when this reader may not read a path that the kubelet (root) can.
 DENIED = "permission denied (run as root, or with sudo)"
+
+
+def go_sorted(names: Iterable[str]) -> list[str]:
+    """Sorted as Go's sort.Strings sorts: by bytes (names may hold undecodable bytes)."""
+    return sorted(names, key=lambda name: name.encode("utf-8", "surrogateescape"))
 
 
 @dataclass(frozen=True)

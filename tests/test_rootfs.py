@@ -80,3 +80,15 @@ def test_unit_masked_with_dev_null_link_in_a_snapshot(tmp_path):
     os.symlink("/dev/null", tmp_path / "etc/systemd/system/kubelet.service")
     record = RootFS(str(tmp_path)).read("/etc/systemd/system/kubelet.service")
     assert (record.kind, record.target) == ("other", "/dev/null")
+
+
+def test_config_dir_walk_does_not_follow_symlinked_directories(tmp_path):
+    from podaudit.collect.local import LocalNode
+    from podaudit.kubelet.config import dropin_files
+
+    head = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+    write(tmp_path, "/d/10.conf", head.encode())
+    write(tmp_path, "/elsewhere/20.conf", head.encode())
+    os.symlink("/elsewhere", tmp_path / "d/sub")
+    files, problems = dropin_files(LocalNode(str(tmp_path)), "/d")
+    assert files == ["/d/10.conf"] and problems == []

@@ -69,8 +69,8 @@ def load_list(path: str, problems: list[str]) -> list[dict[str, Any]]:
         data = _read_capped(path)
     except FileNotFoundError:
         return []
-    except OSError as exc:
-        problems.append(f"{path}: not readable ({exc.strerror or exc}); {skip}")
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        problems.append(f"{path}: not readable ({getattr(exc, 'strerror', None) or exc}); {skip}")
         return []
     if data is None:
         problems.append(f"{path}: not a regular file; {skip}")

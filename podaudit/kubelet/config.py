@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from podaudit.kubelet.yamlload import DecodeError, decode_document
-from podaudit.model import NodeReader, Step
+from podaudit.model import NodeReader, Step, go_sorted
 
+Layer = Literal["config", "config-dir"]
 CONFIG_API_VERSION = "kubelet.config.k8s.io/v1beta1"
 CONFIG_KIND = "KubeletConfiguration"
 # Fields whose value is a path (KubeletConfigurationPathRefs) that we read.
@@ -39,6 +40,8 @@ class MergedConfig:
 
     data: dict[str, Any] = field(default_factory=dict)
     origin: dict[str, Step] = field(default_factory=dict)
+    # For each key in ``origin``: set by the --config file, or by a --config-dir drop-in.
+    layer: dict[str, Layer] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -65,8 +68,7 @@ def parse_config_doc(path: str, data: bytes) -> ConfigDoc:
     if kind != CONFIG_KIND or api != CONFIG_API_VERSION:
         return ConfigDoc(
             path, {}, decoded.key_lines,
-            f"{path}: kind/apiVersion is {kind}/{api}, the kubelet wants "
-            f"{CONFIG_KIND}/{CONFIG_API_VERSION} and refuses to start",
+            f"{path}: kind/apiVersion is {kind}/{api}, the kubelet wants {CONFIG_KIND}/{CONFIG_API_VERSION}",
         )
     return ConfigDoc(path, value, decoded.key_lines)
 
@@ -108,31 +110,26 @@ def _walk(reader: NodeReader, directory: str, out: list[str], problems: list[str
     if listing.names is None:
         problems.append(f"--config-dir {directory}: {listing.error}")
         return
-    for name in sorted(listing.names):
+    for name in go_sorted(listing.names):
         path = posixpath.join(directory, name)
-        kind = reader.file(path).kind
-        # WalkDir does not follow symlinks to directories; a depth cap guards against loops.
-        if kind == "dir" and depth < 16:
+        record = reader.file(path)
+        # WalkDir does not follow a symlink to a directory (its DirEntry is the link itself);
+        # a depth cap guards against pathological trees.
+        if record.kind == "dir" and record.link is None and depth < 16:
             _walk(reader, path, out, problems, depth + 1)
-        elif posixpath.splitext(name)[1] == ".conf" or name == ".conf":
+        elif name.endswith(".conf"):  # filepath.Ext(name) == ".conf"
             out.append(path)
 
 
 def merge_config(base: ConfigDoc | None, dropins: list[ConfigDoc]) -> MergedConfig:
     """Apply drop-ins over the base file, tracking which file last set each key."""
     merged = MergedConfig()
-    if base is not None:
-        merged.files.append(base.path)
-        if base.error:
-            merged.problems.append(base.error)
-        else:
-            merged.data = dict(base.data)
-            for key in base.data:
-                merged.origin[key] = _origin(base, key, "--config")
-    for doc in dropins:
+    for doc, layer in [*([(base, "config")] if base else []), *((d, "config-dir") for d in dropins)]:
         merged.files.append(doc.path)
         if doc.error:
-            merged.problems.append(doc.error)
+            # loadConfigFile / mergeKubeletConfigurations: any load error stops the kubelet.
+            fatal = "" if doc.unreadable else ": the kubelet refuses to start with this file"
+            merged.problems.append(doc.error + fatal)
             continue
         merged.data = merge_patch(merged.data, doc.data)
         for key, value in doc.data.items():
@@ -140,12 +137,14 @@ def merge_config(base: ConfigDoc | None, dropins: list[ConfigDoc]) -> MergedConf
                 continue
             if value is None:
                 merged.origin.pop(key, None)
+                merged.layer.pop(key, None)
             else:
-                merged.origin[key] = _origin(doc, key, "--config-dir")
+                merged.origin[key] = _origin(doc, key, f"--{layer} file")
+                merged.layer[key] = layer  # type: ignore[assignment]
     return merged
 
 
 def _origin(doc: ConfigDoc, key: str, how: str) -> Step:
     value = doc.data.get(key)
     shown = value if isinstance(value, (str, int, float, bool)) else "{...}"
-    return Step(f"{key}: {shown} ({how} file)", doc.path, doc.key_lines.get(key))
+    return Step(f"{key}: {shown} ({how})", doc.path, doc.key_lines.get(key))

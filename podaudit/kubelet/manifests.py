@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from podaudit.kubelet.validation import api_references, validate_pod
 from podaudit.kubelet.yamlload import DecodeError, decode_document
-from podaudit.model import FileRecord, NodeReader
+from podaudit.model import FileRecord, NodeReader, go_sorted
 
 # "unknown": podaudit may not read the entry; the kubelet (root) can, so its fate is unknown.
 Fate = Literal["loaded", "shadowed", "ignored", "rejected", "unknown"]
@@ -69,7 +69,7 @@ def read_static_pod_path(reader: NodeReader, path: str, node_name: str) -> tuple
         return [], f"cannot list {path}: {listing.error}"
     entries = [
         _entry(reader, posixpath.join(path, name), name, node_name)
-        for name in sorted(listing.names, key=lambda n: n.encode("utf-8", "surrogateescape"))
+        for name in go_sorted(listing.names)
     ]
     return _dedupe(entries), None
 

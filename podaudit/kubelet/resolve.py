@@ -192,7 +192,7 @@ def _from_config(ctx: _Context) -> Setting | None:
     value = ctx.merged.data.get("staticPodPath")
     if origin is None or not isinstance(value, str) or not value:
         return None
-    source: PathSource = "config-dir" if "--config-dir" in origin.what else "config"
+    source: PathSource = ctx.merged.layer["staticPodPath"]
     chain = _chain(ctx, source)
     if source == "config-dir" and not value.startswith("/"):
         # mergeKubeletConfigurations does not resolve paths in drop-ins.
@@ -220,6 +220,5 @@ def _static_pod_url(ctx: _Context) -> Setting:
         return Setting(value, "flag", (arg.origin,))
     value, origin = ctx.merged.data.get("staticPodURL"), ctx.merged.origin.get("staticPodURL")
     if isinstance(value, str) and value and origin is not None:
-        source: PathSource = "config-dir" if "--config-dir" in origin.what else "config"
-        return Setting(value, source, (origin,))
+        return Setting(value, ctx.merged.layer["staticPodURL"], (origin,))
     return Setting(None, "none", ())

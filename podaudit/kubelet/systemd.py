@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from podaudit.kubelet import envfile
 from podaudit.kubelet.envfile import WHITESPACE, is_env_name
-from podaudit.model import Arg, FileRecord, NodeReader, Step
+from podaudit.model import Arg, FileRecord, NodeReader, Step, go_sorted
 
 # The system manager's unit load path, highest priority first (systemd.unit(5) "Unit File
 # Load Path"). Generator and portable-service ("*.attached") directories are not read.
@@ -165,7 +165,7 @@ def _find_dropins(reader: NodeReader, name: str) -> tuple[list[tuple[str, FileRe
                 if record.kind not in ("missing", "dir"):
                     chosen[file_name] = (f"{directory}/{file_name}", record)
                     specific = specific or directory in unit_dirs
-    return [chosen[n] for n in sorted(chosen)], specific
+    return [chosen[n] for n in go_sorted(chosen)], specific
 
 
 def _is_dev_null(record: FileRecord) -> bool:
