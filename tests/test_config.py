@@ -23,7 +23,7 @@ def test_relative_static_pod_path_is_against_the_config_files_directory():
 
 def test_wrong_kind_or_empty_dropin_is_a_startup_failure():
     doc = parse_config_doc("/c.yaml", b"apiVersion: v1\nkind: Pod\n")
-    assert doc.error and "v1/Pod" in doc.error
+    assert doc.error and "a v1 Pod, not a kubelet.config.k8s.io/v1beta1 KubeletConfiguration" in doc.error
     empty = parse_config_doc("/d/10.conf", b"")
     merged = merge_config(None, [empty])
     assert merged.problems and merged.problems[0].endswith("the kubelet refuses to start with this file")

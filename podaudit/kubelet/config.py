@@ -68,7 +68,7 @@ def parse_config_doc(path: str, data: bytes) -> ConfigDoc:
     if kind != CONFIG_KIND or api != CONFIG_API_VERSION:
         return ConfigDoc(
             path, {}, decoded.key_lines,
-            f"{path}: kind/apiVersion is {kind}/{api}, the kubelet wants {CONFIG_KIND}/{CONFIG_API_VERSION}",
+            f"{path}: a {api} {kind}, not a {CONFIG_API_VERSION} {CONFIG_KIND}",
         )
     return ConfigDoc(path, value, decoded.key_lines)
 
