@@ -67,6 +67,8 @@ class ProcessRecord:
     exe: str | None = None
     cwd: str | None = None
     start_time: float | None = None
+    # The systemd unit whose cgroup holds it (from /proc/<pid>/cgroup), when known.
+    unit: str | None = None
 
 
 class NodeReader(Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from dataclasses import replace
 from typing import Any
@@ -112,8 +113,19 @@ def find_kubelet_processes(host: RootFS) -> list[ProcessRecord]:
         if kubelet_kind(argv, exe) is None:
             continue
         found.append(ProcessRecord(int(name), argv, exe, host.readlink(f"/proc/{name}/cwd"),
-                                   _start_time(host, name, boot)))
+                                   _start_time(host, name, boot), _unit(host, name)))
     return found
+
+
+def _unit(host: RootFS, pid: str) -> str | None:
+    """The innermost ``*.service`` in the process's cgroup path (v1 name=systemd or v2)."""
+    record = host.read(f"/proc/{pid}/cgroup", limit=1 << 16)
+    for line in (record.data or b"").decode("utf-8", "replace").splitlines():
+        hierarchy, _, path = line.partition(":")[2].partition(":")
+        if hierarchy in {"", "name=systemd"}:
+            services = [part for part in path.split("/") if part.endswith(".service")]
+            return services[-1] if services else None
+    return None
 
 
 def _boot_time(host: RootFS) -> float | None:
@@ -121,16 +133,17 @@ def _boot_time(host: RootFS) -> float | None:
     for line in (record.data or b"").splitlines():
         if line.startswith(b"btime "):
             try:
-                return float(line.split()[1])
+                boot = float(line.split()[1])
             except (IndexError, ValueError):
                 return None
+            return boot if math.isfinite(boot) else None
     return None
 
 
 def _start_time(host: RootFS, pid: str, boot: float | None) -> float | None:
     """proc/<pid>/stat field 22 is the start time in clock ticks after boot."""
     record = host.read(f"/proc/{pid}/stat", limit=1 << 16)
-    if boot is None or not record.data:
+    if boot is None or not record.data or not math.isfinite(boot):
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     fields = record.data.rpartition(b")")[2].split()

@@ -54,7 +54,8 @@ def find_invocation(snapshot: NodeSnapshot, reader: NodeReader) -> Invocation:
         return inv
     for unit_name in KUBELET_UNITS:
         unit = resolve_unit(reader, unit_name)
-        if unit is not None and unit.unit_path is not None:
+        # A masked unit, or one with nothing to start, is not how this node runs a kubelet.
+        if unit is not None and unit.unit_path is not None and unit.argv:
             return _from_unit(unit, reader)
     return Invocation("none", "none", None, (), "/", problems=(
         "no kubelet process and no kubelet, k3s, rke2 or microk8s systemd unit found",))
@@ -66,10 +67,30 @@ def _from_process(process: ProcessRecord, reader: NodeReader) -> Invocation:
     source = f"/proc/{process.pid}/cmdline"
     found = Step(f"kubelet process pid {process.pid}: {argv[0] if argv else '?'} ({kind})", source)
     words = tuple(Arg(w, Step(f"argv[{i}] {w}", source)) for i, w in enumerate(argv))
-    unit = resolve_unit(reader, "kubelet.service") if kind in {"kubelet", "hyperkube"} else None
-    inv = Invocation(kind, "process", argv[0] if argv else None, (), process.cwd or "/", process,
-                     unit, (found,))
+    unit = _unit_of(process, kind, reader)
+    steps: tuple[Step, ...] = (found,)
+    if kind in {"k3s", "rke2"} and len(argv) <= 2 and unit is not None and len(unit.argv) > 2:
+        # k3s and rke2 rewrite their process title, hiding their flags: take the unit's.
+        words = unit.argv
+        steps += (Step(f"{kind} hides its arguments from /proc; taken from {unit.unit}", unit.unit_path or ""),)
+    inv = Invocation(kind, "process", argv[0] if argv else None, (), process.cwd or "/", process, unit, steps)
     return _finish(inv, words, reader)
+
+
+def _unit_of(process: ProcessRecord, kind: str, reader: NodeReader) -> UnitCommand | None:
+    """The unit that started this process (its cgroup says; else the usual name), if it
+    starts the same kind of program."""
+    sub = split_title(process.argv)[1:2]
+    usual = {"kubelet": "kubelet.service", "hyperkube": "kubelet.service",
+             "k3s": "k3s-agent.service" if sub == ("agent",) else "k3s.service",
+             "rke2": f"rke2-{sub[0] if sub else 'server'}.service"}.get(kind)
+    name = process.unit or usual
+    unit = resolve_unit(reader, name) if name else None
+    if unit is None or not unit.argv:
+        return None
+    starts = kubelet_kind([a.value for a in unit.argv])
+    same = starts == kind or {starts, kind} <= {"kubelet", "hyperkube"}
+    return unit if same else None
 
 
 def _from_unit(unit: UnitCommand, reader: NodeReader) -> Invocation:
@@ -97,8 +118,7 @@ def _finish(inv: Invocation, words: tuple[Arg, ...], reader: NodeReader) -> Invo
 
 def _with(inv: Invocation, args: tuple[Arg, ...], steps: tuple[Step, ...] = (),
           defaults: dict[str, Arg] | None = None) -> Invocation:
-    return Invocation(inv.kind, inv.argv_source, inv.program, args, inv.cwd, inv.process, inv.unit,
-                      inv.discovery + steps, defaults or {}, inv.problems)
+    return replace(inv, args=args, discovery=inv.discovery + steps, distro_defaults=defaults or {})
 
 
 def _explain_from_unit(args: tuple[Arg, ...], unit: UnitCommand | None) -> tuple[Arg, ...]:
