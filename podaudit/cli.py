@@ -43,7 +43,7 @@ def _fail(message: str) -> NoReturn:
 
 def _override(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     """A global option repeated after the command (``podaudit find X -o json``) wins."""
-    if value not in (None, False) and param.name:
+    if value is not None and value is not False and param.name:
         setattr(ctx.ensure_object(Options), param.name, value)
 
 
@@ -68,15 +68,15 @@ def _cluster(opts: Options) -> Cluster:
     from podaudit.cluster.source import InputError, demo_path, local_cluster, snapshot_cluster
 
     chosen = [name for name, value in (("--snapshot", opts.snapshot), ("--root", opts.root),
-                                       ("--demo", opts.demo)) if value]
+                                       ("--demo", opts.demo or None)) if value is not None]
     if len(chosen) > 1:
         _fail(f"{' and '.join(chosen)} each name where to read nodes from; give only one")
     try:
         if opts.demo:
             return snapshot_cluster(demo_path())
-        if opts.snapshot:
+        if opts.snapshot is not None:
             return snapshot_cluster(opts.snapshot)
-        return local_cluster(opts.root or "/")
+        return local_cluster("/" if opts.root is None else opts.root)
     except InputError as exc:
         _fail(str(exc))
 

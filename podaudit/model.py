@@ -43,6 +43,8 @@ class FileRecord:
     target: str | None = None
     # Set when the last component itself is a symbolic link: what it says.
     link: str | None = None
+    # The inode of the last component itself (not followed): what ``mv`` would move.
+    inode: int | None = None
 
     @property
     def readable(self) -> bool:

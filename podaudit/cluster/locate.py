@@ -47,6 +47,8 @@ class FindResult:
 def candidate_nodes(name: str, namespace: str | None, cluster: Cluster) -> tuple[list[Candidate], list[ApiPod]]:
     """Nodes to read for this pod: the API's word first, else every suffix that fits."""
     api_pods = cluster.api.pods_named(name, namespace) if cluster.api else []
+    if api_pods and not any(p.is_mirror for p in api_pods):
+        return [], api_pods  # an ordinary pod: no node holds a manifest for it
     found: dict[str, Candidate] = {}
     for pod in api_pods:
         node = cluster.node(pod.node_name or "")
@@ -87,9 +89,11 @@ def read_node(handle: NodeHandle) -> NodeView:
 
 
 def _closest(name: str, cluster: Cluster, views: list[NodeView]) -> list[str]:
-    """The nearest known pod names: from the API, else from the nodes (read them all if none was)."""
-    known = {p.name for p in cluster.api.pods} if cluster.api else set()
+    """The nearest static pod names: mirror pods in the API, else the nodes' static pods
+    (all nodes when none was worth reading)."""
+    known = {p.name for p in cluster.api.pods if p.is_mirror} if cluster.api else set()
     if not known:
         for view in views or [read_node(handle) for handle in cluster.nodes]:
             known |= {p.mirror_name for p in view.static_pods}
+    known.discard(name)
     return difflib.get_close_matches(name, sorted(known), n=5, cutoff=0.5)

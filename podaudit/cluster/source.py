@@ -39,6 +39,8 @@ class Cluster:
 
 def local_cluster(root: str) -> Cluster:
     """This machine (root '/') or one node's filesystem under --root."""
+    if not root:
+        raise InputError("--root is empty; give the path of a node's root filesystem (or / for this machine)")
     if not os.path.isdir(root):
         raise InputError(f"--root {root}: no such directory; give the path of a node's root filesystem")
     label = "localhost" if os.path.abspath(root) == "/" else os.path.basename(os.path.abspath(root))
@@ -48,6 +50,8 @@ def local_cluster(root: str) -> Cluster:
 def snapshot_cluster(path: str) -> Cluster:
     """A cluster snapshot: nodes/<node>/ node roots and optional api/*.json."""
     nodes_dir = os.path.join(path, "nodes")
+    if not path:
+        raise InputError("--snapshot is empty; give the path of a cluster snapshot")
     if not os.path.isdir(path):
         raise InputError(f"--snapshot {path}: no such directory")
     if not os.path.isdir(nodes_dir):
@@ -59,8 +63,19 @@ def snapshot_cluster(path: str) -> Cluster:
         raise InputError(f"--snapshot {path}: cannot list nodes/ ({exc.strerror})") from exc
     api_dir = os.path.join(path, "api")
     api = load_api_dir(api_dir) if os.path.isdir(api_dir) else None
-    nodes = [NodeHandle(n, os.path.join(nodes_dir, n)) for n in names]
-    return Cluster(nodes, api, f"snapshot {path}", list(api.problems) if api else [])
+    notes = list(api.problems) if api else []
+    nodes = []
+    inside = os.path.realpath(nodes_dir)
+    for name in names:
+        root = os.path.join(nodes_dir, name)
+        # A node folder that leads out of the snapshot (nodes/x -> /) would read this machine.
+        if os.path.commonpath([inside, os.path.realpath(root)]) != inside:
+            notes.append(f"nodes/{name} leads outside the snapshot ({os.path.realpath(root)}); skipped")
+            continue
+        nodes.append(NodeHandle(name, root))
+    if not nodes:
+        raise InputError(f"--snapshot {path}: nodes/ holds no node folders")
+    return Cluster(nodes, api, f"snapshot {path}", notes)
 
 
 def demo_path() -> str:

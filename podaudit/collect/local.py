@@ -163,7 +163,7 @@ def _load_meta(host: RootFS) -> dict[str, dict[str, Any]]:
         return {}
     try:
         doc = json.loads(record.data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     if not isinstance(doc, dict):
         return {}
@@ -183,8 +183,9 @@ def _clean_meta(entry: Any) -> dict[str, Any]:
         with contextlib.suppress(ValueError):
             clean["mode"] = int(mode, 8)
     for key in ("uid", "gid"):
-        if isinstance(entry.get(key), int):
+        if isinstance(entry.get(key), int) and not isinstance(entry.get(key), bool):
             clean[key] = entry[key]
-    if isinstance(entry.get("mtime"), (int, float)):
-        clean["mtime"] = float(entry["mtime"])
+    mtime = entry.get("mtime")
+    if isinstance(mtime, (int, float)) and not isinstance(mtime, bool) and math.isfinite(mtime):
+        clean["mtime"] = float(mtime)
     return clean

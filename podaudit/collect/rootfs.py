@@ -103,17 +103,17 @@ class RootFS:
             where = self.resolve(path)
         except (OSError, ValueError) as exc:
             return _failed(path, exc)
-        link = self.readlink(path)
+        link, inode = self._last_component(path)
         try:
             st = os.stat(where.host_path)
         except (OSError, ValueError) as exc:
             if where.node_path == "/dev/null" != path:
                 # A unit masked with a link to /dev/null, in a snapshot that has no /dev.
-                return FileRecord(path, "other", target="/dev/null", link=link)
+                return FileRecord(path, "other", target="/dev/null", link=link, inode=inode)
             return _failed(path, exc)
         target = self._target(path, where)
         meta = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
-                "mtime": st.st_mtime, "size": st.st_size, "target": target, "link": link}
+                "mtime": st.st_mtime, "size": st.st_size, "target": target, "link": link, "inode": inode}
         if stat.S_ISDIR(st.st_mode):
             return FileRecord(path, "dir", **meta)  # type: ignore[arg-type]
         if not stat.S_ISREG(st.st_mode):
@@ -136,6 +136,16 @@ class RootFS:
         except (OSError, ValueError) as exc:
             return DirListing(path, None, describe_oserror(exc))
         return DirListing(path, tuple(names))
+
+    def _last_component(self, path: str) -> tuple[str | None, int | None]:
+        """The link text and inode of the path's last component, not followed."""
+        try:
+            parent = self.resolve(os.path.dirname(path) or "/")
+            entry = os.path.join(parent.host_path, os.path.basename(path))
+            st = os.lstat(entry)
+            return (os.readlink(entry) if stat.S_ISLNK(st.st_mode) else None), st.st_ino
+        except (OSError, ValueError):
+            return None, None
 
     def readlink(self, path: str) -> str | None:
         """The target of one link, not followed; None when it is not a readable link."""

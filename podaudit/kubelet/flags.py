@@ -21,6 +21,9 @@ BOOL_FLAGS = frozenset(
         "enable-server", "exit-on-lock-contention", "experimental-check-node-capabilities-before-mount",
         "fail-cgroupv1", "fail-swap-on", "help", "keep-terminated-pod-volumes",
         "kernel-memcg-notification", "local-storage-capacity-isolation", "log-json-split-stream",
+        "log-text-split-stream", "enable-cadvisor-json-endpoints", "experimental-kernel-memcg-notification",
+        "docker-disable-shared-pid", "redirect-container-streaming", "experimental-dockershim",
+        "really-crash-for-testing", "experimental-allocatable-ignore-eviction", "log-file-max-size-check",
         "logtostderr", "make-iptables-util-chains", "one-output", "protect-kernel-defaults",
         "register-node", "register-schedulable", "require-kubeconfig", "rotate-certificates",
         "rotate-server-certificates", "seccomp-default", "serialize-image-pulls",
@@ -83,7 +86,8 @@ def _long_flag(args: Sequence[str], i: int, parsed: ParsedArgs) -> int:
 
 def _short_flag(args: Sequence[str], i: int, parsed: ParsedArgs) -> int:
     letter, rest = args[i][1], args[i][2:]
-    return _set(args, i, parsed, SHORTHANDS.get(letter, letter), rest.removeprefix("=") or None)
+    inline = rest[1:] if rest.startswith("=") else rest or None  # "-v=" is an empty value
+    return _set(args, i, parsed, SHORTHANDS.get(letter, letter), inline)
 
 
 def _set(args: Sequence[str], i: int, parsed: ParsedArgs, name: str, inline: str | None) -> int:

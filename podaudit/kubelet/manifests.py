@@ -64,6 +64,9 @@ def read_static_pod_path(reader: NodeReader, path: str, node_name: str) -> tuple
                     "and runs no file pods")
     if record.kind != "dir":
         return [], f"{path}: {record.error or 'is not a directory or a regular file'}"
+    if any(c in path for c in "*?[\\"):
+        # extractFromDir globs filepath.Join(path, "[^.]*"): these characters change what it lists.
+        return [], f"{path} holds glob characters (* ? [ \\): the kubelet's glob may not list it as podaudit does"
     listing = reader.listdir(path)
     if listing.names is None:
         return [], f"cannot list {path}: {listing.error}"

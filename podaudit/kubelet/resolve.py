@@ -48,6 +48,8 @@ class StaticPod:
     manifest_path: str
     shadowed_paths: tuple[str, ...]
     spec: dict[str, Any]
+    # Inode of each file above (path → inode), so a name no shell can type can still be moved.
+    inodes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,8 +73,10 @@ class NodeView:
 
     @property
     def static_pods(self) -> list[StaticPod]:
+        inodes = {e.path: e.record.inode for e in self.entries if e.record.inode is not None}
         return [
-            StaticPod(e.pod.namespace, e.pod.name, e.pod.mirror_name, e.path, e.related, e.spec or {})
+            StaticPod(e.pod.namespace, e.pod.name, e.pod.mirror_name, e.path, e.related, e.spec or {},
+                      {p: inodes[p] for p in (e.path, *e.related) if p in inodes})
             for e in self.entries
             if e.fate == "loaded" and e.pod is not None
         ]
@@ -190,8 +194,12 @@ def _from_legacy_config(ctx: _Context) -> Setting | None:
 def _from_config(ctx: _Context) -> Setting | None:
     origin = ctx.merged.origin.get("staticPodPath")
     value = ctx.merged.data.get("staticPodPath")
-    if origin is None or not isinstance(value, str) or not value:
+    if origin is None or not isinstance(value, str):
         return None
+    if not value:
+        # Set, but empty: no file source, whatever a distribution would default to.
+        why = "staticPodPath is empty: static pods from files are disabled"
+        return Setting(None, ctx.merged.layer["staticPodPath"], (*ctx.inv.discovery, origin, Step(why, origin.source)))
     source: PathSource = ctx.merged.layer["staticPodPath"]
     chain = _chain(ctx, source)
     if source == "config-dir" and not value.startswith("/"):
@@ -216,8 +224,9 @@ def _chain(ctx: _Context, source: str) -> tuple[Step, ...]:
 
 def _static_pod_url(ctx: _Context) -> Setting:
     arg, value = ctx.arg("manifest-url"), ctx.value("manifest-url")
-    if arg is not None and value:
-        return Setting(value, "flag", (arg.origin,))
+    if arg is not None:
+        # An empty --manifest-url= still beats the config files: no URL source.
+        return Setting(value or None, "flag" if value else "none", (arg.origin,))
     value, origin = ctx.merged.data.get("staticPodURL"), ctx.merged.origin.get("staticPodURL")
     if isinstance(value, str) and value and origin is not None:
         return Setting(value, ctx.merged.layer["staticPodURL"], (origin,))

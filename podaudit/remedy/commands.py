@@ -1,28 +1,47 @@
 """The exact commands that remove a static pod: move every file that defines it out of the
 directory the kubelet watches (a ``.bak`` twin left behind would bring the pod back).
 
-Every value is quoted with ``shlex.quote``: file names are untrusted input.
+File names are untrusted input: every value is quoted with ``shlex.quote``, and a name
+holding characters a terminal would not show faithfully (control characters, undecodable
+bytes) is moved by inode with ``find -inum``, so no shell ever has to spell it.
 """
 
 from __future__ import annotations
 
 import posixpath
 import shlex
+from datetime import datetime, timezone
 
 from podaudit.kubelet.resolve import StaticPod
 
-QUARANTINE_DIR = "/var/lib/podaudit/removed"
+QUARANTINE_DIR = "/var/lib/podaudit/quarantine"
 
 
-def removal_commands(node: str, pod: StaticPod, *, remote: bool = True) -> list[str]:
-    """Shell commands, to paste as they are, that stop the kubelet running ``pod``."""
-    target = posixpath.join(QUARANTINE_DIR, pod.mirror_name)
+def is_printable(text: str) -> bool:
+    """True when the text shows on a terminal exactly as it is (no control or odd bytes)."""
+    return text.isprintable() and text.encode("utf-8", "surrogateescape").decode("utf-8", "replace") == text
+
+
+def move_command(path: str, inode: int | None, target: str) -> list[str]:
+    """sudo mv, or by inode when the name cannot be shown as it is."""
+    if is_printable(path) or inode is None:
+        return ["sudo", "mv", "--", path, posixpath.join(target, posixpath.basename(path))]
+    return ["sudo", "find", posixpath.dirname(path), "-maxdepth", "1", "-inum", str(inode),
+            "-exec", "mv", "--", "{}", target + "/", ";"]
+
+
+def removal_commands(node: str, pod: StaticPod, *, remote: bool = True, now: datetime | None = None) -> list[str]:
+    """Shell commands, to paste as they are, that stop the kubelet running ``pod``.
+
+    Files go to a fresh folder per removal, so a second removal never overwrites the first.
+    """
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    target = posixpath.join(QUARANTINE_DIR, f"{stamp}-{pod.mirror_name}")
     steps = [["sudo", "mkdir", "-p", "-m", "700", target]]
-    for path in (pod.manifest_path, *pod.shadowed_paths):
-        steps.append(["sudo", "mv", "--", path, posixpath.join(target, posixpath.basename(path))])
+    steps += [move_command(path, pod.inodes.get(path), target) for path in (pod.manifest_path, *pod.shadowed_paths)]
     lines = [shlex.join(step) for step in steps]
     if remote:
-        lines = [f"ssh {shlex.quote(node)} {shlex.quote(line)}" for line in lines]
+        lines = [f"ssh -- {shlex.quote(node)} {shlex.quote(line)}" for line in lines]
     lines.append(shlex.join(["kubectl", "get", "pod", "-n", pod.namespace, pod.mirror_name, "--watch"]))
     return lines
 

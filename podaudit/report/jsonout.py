@@ -17,7 +17,9 @@ API_VERSION = "podaudit/v1"
 
 
 def dumps(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False)
+    # ASCII with \u escapes: file names may hold undecodable bytes (kept as lone surrogates),
+    # which no strict UTF-8 stdout could print.
+    return json.dumps(doc, indent=2, ensure_ascii=True, allow_nan=False)
 
 
 def step_json(step: Step) -> dict[str, Any]:

@@ -12,13 +12,20 @@ from podaudit.kubelet.resolve import NodeView, StaticPod
 from podaudit.model import Step
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
 
-FATE_STYLE = {"loaded": "green", "shadowed": "yellow", "ignored": "dim", "rejected": "red"}
+FATE_STYLE = {"loaded": "green", "shadowed": "yellow", "ignored": "dim", "rejected": "red", "unknown": "magenta"}
+
+
+def shown(text: str) -> str:
+    """Text safe to print: control characters and undecodable bytes as \\xNN escapes, so a
+    file name shows exactly (a carriage return cannot hide part of it) and markup is inert."""
+    raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return escape("".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in raw))
 
 
 def _steps(console: Console, steps: tuple[Step, ...]) -> None:
     for number, step in enumerate(steps, start=1):
-        console.print(f"  {number}. {escape(step.what)}", soft_wrap=True)
-        console.print(f"     [dim]{escape(step.where())}[/]", soft_wrap=True)
+        console.print(f"  {number}. {shown(step.what)}", soft_wrap=True)
+        console.print(f"     [dim]{shown(step.where())}[/]", soft_wrap=True)
 
 
 def _fields(console: Console, rows: list[tuple[str, str]]) -> None:
@@ -30,7 +37,7 @@ def _fields(console: Console, rows: list[tuple[str, str]]) -> None:
 def _api_line(pod: ApiPod | None) -> str:
     if pod is None:
         return "[dim]not in the API view[/]"
-    return escape(f"{pod.status}, {pod.ready} ready, {pod.restarts} restarts, age {pod.age()}, on {pod.node_name}")
+    return shown(f"{pod.status}, {pod.ready} ready, {pod.restarts} restarts, age {pod.age()}, on {pod.node_name}")
 
 
 def render_find(console: Console, result: FindResult) -> None:
@@ -40,15 +47,15 @@ def render_find(console: Console, result: FindResult) -> None:
         _render_match(console, result, match)
     _render_incomplete(console, result.incomplete)
     for note in result.notes:
-        console.print(f"[dim]note: {escape(note)}[/]", soft_wrap=True)
+        console.print(f"[dim]note: {shown(note)}[/]", soft_wrap=True)
 
 
 def _render_incomplete(console: Console, incomplete: dict[str, list[str]]) -> None:
     for node, reasons in incomplete.items():
-        console.print(f"[bold yellow]Incomplete on {escape(node)}:[/] podaudit could not read what the kubelet "
+        console.print(f"[bold yellow]Incomplete on {shown(node)}:[/] podaudit could not read what the kubelet "
                       "reads; the answer may be wrong. Run as root.", soft_wrap=True)
         for reason in reasons:
-            console.print(f"  - {escape(reason)}", soft_wrap=True)
+            console.print(f"  - {shown(reason)}", soft_wrap=True)
 
 
 def _render_match(console: Console, result: FindResult, match: Match) -> None:
@@ -56,17 +63,17 @@ def _render_match(console: Console, result: FindResult, match: Match) -> None:
     node = view.node_name.value
     api_pod = result.api_pod(pod)
     reason = next((c.reason for c in result.candidates if c.node.name == view.label), "")
-    console.print(f"[bold]{escape(pod.mirror_name)}[/] is defined on [bold cyan]{escape(node)}[/] by "
-                  f"[bold green]{escape(pod.manifest_path)}[/]", soft_wrap=True)
+    console.print(f"[bold]{shown(pod.mirror_name)}[/] is defined on [bold cyan]{shown(node)}[/] by "
+                  f"[bold green]{shown(pod.manifest_path)}[/]", soft_wrap=True)
     rows = [
-        ("Pod", escape(f"{pod.namespace}/{pod.name} (mirror pod {pod.mirror_name})")),
+        ("Pod", shown(f"{pod.namespace}/{pod.name} (mirror pod {pod.mirror_name})")),
         ("API", _api_line(api_pod)),
-        ("Node", escape(f"{node}  ({reason})" if reason else node)),
-        ("Manifest", escape(pod.manifest_path)),
-        ("Watched path", escape(f"{view.static_pod_path.value}  (decided by: {view.static_pod_path.source}; "
+        ("Node", shown(f"{node}  ({reason})" if reason else node)),
+        ("Manifest", shown(pod.manifest_path)),
+        ("Watched path", shown(f"{view.static_pod_path.value}  (decided by: {view.static_pod_path.source}; "
                                 f"kubelet command line from: {view.invocation.argv_source})")),
     ]
-    rows += [("Also defines it", escape(f"{p}  (loses: sorts before the manifest)")) for p in pod.shadowed_paths]
+    rows += [("Also defines it", shown(f"{p}  (loses: sorts before the manifest)")) for p in pod.shadowed_paths]
     _fields(console, rows)
     console.print("\n[bold]How we know[/]")
     _steps(console, (*view.static_pod_path.provenance, Step(
@@ -77,39 +84,39 @@ def _render_match(console: Console, result: FindResult, match: Match) -> None:
 def _remedy(console: Console, view: NodeView, pod: StaticPod) -> None:
     node = view.node_name.value
     console.print("\n[bold]Why kubectl delete does not remove it[/]")
-    console.print(f"  {escape(why_kubectl_delete_fails(node, pod))}", soft_wrap=True)
+    console.print(f"  {shown(why_kubectl_delete_fails(node, pod))}", soft_wrap=True)
     console.print("\n[bold]Remove it[/]")
     if view.incomplete:
         console.print("  [yellow]Not shown: podaudit could not read everything in the directory, so another "
                       "file may define this pod too. Run as root.[/]", soft_wrap=True)
         return
     for line in removal_commands(node, pod):
-        console.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
+        console.print(f"  {shown(line)}", soft_wrap=True, highlight=False)
     console.print()
 
 
 def _render_not_found(console: Console, result: FindResult) -> None:
     where = ", ".join(c.node.name for c in result.candidates) or "no node (no node name is a suffix of it)"
-    console.print(f"[bold red]No static pod named {escape(result.query)}[/] (nodes read: {escape(where)})",
+    console.print(f"[bold red]No static pod named {shown(result.query)}[/] (nodes read: {shown(where)})",
                   soft_wrap=True)
     if result.api_pods and not any(p.is_mirror for p in result.api_pods):
         console.print("  The API has a pod by that name, but it is not a mirror pod: it is not a static pod.")
     if result.suggestions:
-        console.print(f"  Did you mean: {escape(', '.join(result.suggestions))}?", soft_wrap=True)
+        console.print(f"  Did you mean: {shown(', '.join(result.suggestions))}?", soft_wrap=True)
 
 
 def render_node(console: Console, view: NodeView) -> None:
     inv = view.invocation
     process = inv.process
-    console.print(f"[bold]Node {escape(view.node_name.value)}[/] (hostname {escape(view.hostname or 'unknown')})")
+    console.print(f"[bold]Node {shown(view.node_name.value)}[/] (hostname {shown(view.hostname or 'unknown')})")
     rows = [
-        ("Kubelet", escape(f"pid {process.pid}: {' '.join(process.argv[:1])} ({inv.kind})") if process
-         else escape(f"not running; command line rebuilt from {inv.argv_source}")),
-        ("Config file", escape(view.config_file or "none")),
-        ("Config dir", escape(view.config_dir or "none")),
-        ("Static pod path", escape(f"{view.static_pod_path.value or 'none (file source disabled)'}  "
+        ("Kubelet", shown(f"pid {process.pid}: {' '.join(process.argv[:1])} ({inv.kind})") if process
+         else shown(f"not running; command line rebuilt from {inv.argv_source}")),
+        ("Config file", shown(view.config_file or "none")),
+        ("Config dir", shown(view.config_dir or "none")),
+        ("Static pod path", shown(f"{view.static_pod_path.value or 'none (file source disabled)'}  "
                                    f"(decided by: {view.static_pod_path.source})")),
-        ("Static pod URL", escape(view.static_pod_url.value or "none")),
+        ("Static pod URL", shown(view.static_pod_url.value or "none")),
     ]
     _fields(console, rows)
     console.print("\n[bold]How the static pod path was decided[/]")
@@ -123,19 +130,19 @@ def render_node(console: Console, view: NodeView) -> None:
         if lines:
             console.print(f"\n[bold yellow]{title}[/]")
             for line in lines:
-                console.print(f"  - {escape(line)}", soft_wrap=True)
+                console.print(f"  - {shown(line)}", soft_wrap=True)
 
 
 def _render_entries(console: Console, view: NodeView) -> None:
     if view.static_pod_path.value is None:
         return
-    table = Table(title=f"Entries of {escape(view.static_pod_path.value)}", title_justify="left", expand=False)
+    table = Table(title=f"Entries of {shown(view.static_pod_path.value)}", title_justify="left", expand=False)
     for column in ("entry", "fate", "pod / reason"):
         table.add_column(column, overflow="fold")
     for entry in view.entries:
         style = FATE_STYLE[entry.fate]
-        detail = escape(entry.pod.key if entry.pod and entry.fate == "loaded" else entry.reason)
-        detail += "".join(f"\n[yellow]{escape(w)}[/]" for w in entry.warnings)
-        table.add_row(escape(entry.path.rsplit("/", 1)[-1]), f"[{style}]{entry.fate}[/]", detail)
+        detail = shown(entry.pod.key if entry.pod and entry.fate == "loaded" else entry.reason)
+        detail += "".join(f"\n[yellow]{shown(w)}[/]" for w in entry.warnings)
+        table.add_row(shown(entry.path.rsplit("/", 1)[-1]), f"[{style}]{entry.fate}[/]", detail)
     console.print()
     console.print(table)
