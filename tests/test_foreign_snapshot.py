@@ -44,7 +44,10 @@ def test_node_on_a_hand_made_snapshot_without_stat_or_meta(tmp_path):
     assert code == 0
     assert doc["kubelet"]["start_time"] is None  # no proc/<pid>/stat: unknown, not invented
     assert doc["hostname"] is None and doc["node"] == "ip-10-1-2-3.ec2.internal"
-    assert doc["restart_pending"] == []
+    # The space-separated "--config /etc/..." form, then the extension-less YAML's line 3.
+    assert doc["provenance"][1]["what"] == "argv[3] --config /etc/kubernetes/kubelet/config"
+    assert doc["provenance"][-1] == {"what": "staticPodPath: /etc/kubernetes/static-pods/ (--config file)",
+                                     "source": "/etc/kubernetes/kubelet/config", "line": 3}
 
 
 def test_broken_api_json_is_one_note_and_the_node_side_still_answers(tmp_path):

@@ -55,6 +55,8 @@ def test_stat_fields_are_real(tmp_path):
     os.utime(full, (1000, 2000))
     record = RootFS(str(tmp_path)).read("/m/a")
     assert (record.mode, record.size, record.mtime) == (0o640, 3, 2000)
+    assert (record.target, record.link) == (None, None)  # no links on the way
+    assert record.inode == full.stat().st_ino
 
 
 def test_listdir_and_missing_dir(tmp_path):

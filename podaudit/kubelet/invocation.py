@@ -135,7 +135,8 @@ def _explain_from_unit(args: tuple[Arg, ...], unit: UnitCommand | None) -> tuple
             explained.append(arg)
             continue
         origin = steps.pop(0)
-        what = f"{arg.origin.what} (in {arg.origin.source}), set by {origin.what}"
+        # "$VAR = <whole value>" is long; the variable's name and its line say enough.
+        what = f"{arg.origin.what} (in {arg.origin.source}), set by {origin.what.split(' = ')[0]}"
         explained.append(Arg(arg.value, Step(what, origin.source, origin.line)))
     return tuple(explained)
 

@@ -19,7 +19,7 @@ from podaudit.kubelet.config import (
     load_config_doc,
     merge_config,
 )
-from podaudit.kubelet.flags import ParsedArgs, parse_args
+from podaudit.kubelet.flags import BOOL_FLAGS, ParsedArgs, parse_args
 from podaudit.kubelet.invocation import Invocation, find_invocation
 from podaudit.kubelet.manifests import ManifestEntry, read_static_pod_path
 from podaudit.kubelet.nodename import NodeName, resolve_node_name
@@ -130,9 +130,16 @@ class _Context:
     legacy: bool
 
     def arg(self, name: str) -> Arg | None:
-        """The command-line word that set flag ``name`` (its last occurrence)."""
+        """The command-line word that set flag ``name`` (its last occurrence); for the
+        ``--flag value`` form, its origin names the value too."""
         value = self.flags.get(name)
-        return self.inv.args[value.index - 1] if value is not None else None
+        if value is None:
+            return None
+        word = self.inv.args[value.index - 1]
+        if "=" in word.value or name in BOOL_FLAGS or value.index >= len(self.inv.args):
+            return word
+        what = f"{word.origin.what} {value.value}"
+        return Arg(word.value, Step(what, word.origin.source, word.origin.line))
 
     def value(self, name: str) -> str | None:
         value = self.flags.get(name)

@@ -119,6 +119,7 @@ def render_node(console: Console, view: NodeView) -> None:
         ("Static pod URL", shown(view.static_pod_url.value or "none")),
     ]
     _fields(console, rows)
+    _render_settings(console, view)
     console.print("\n[bold]How the static pod path was decided[/]")
     _steps(console, view.static_pod_path.provenance)
     console.print("\n[bold]Node name[/]")
@@ -131,6 +132,20 @@ def render_node(console: Console, view: NodeView) -> None:
             console.print(f"\n[bold yellow]{title}[/]")
             for line in lines:
                 console.print(f"  - {shown(line)}", soft_wrap=True)
+
+
+# The flags that decide where static pods come from, in the order the kubelet applies them.
+SOURCE_FLAGS = ("config", "config-dir", "pod-manifest-path", "manifest-url", "hostname-override")
+
+
+def _render_settings(console: Console, view: NodeView) -> None:
+    """Every command-line setting that decides the static pod source, with its origin."""
+    found = [(flag, arg) for arg in view.invocation.args for flag in SOURCE_FLAGS
+             if arg.value.lstrip("-").replace("_", "-").split("=")[0] == flag]
+    if not found:
+        return
+    console.print("\n[bold]Settings that decide the static pod source[/]")
+    _steps(console, tuple(arg.origin for _, arg in found))
 
 
 def _render_entries(console: Console, view: NodeView) -> None:
