@@ -57,3 +57,26 @@ def test_broken_api_json_is_one_note_and_the_node_side_still_answers(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "not readable kubectl JSON" in proc.stdout
     assert "/etc/kubernetes/static-pods/agent.json" in proc.stdout
+
+
+def node_with_pod(top, node, pod_name):
+    root = top / "nodes" / node
+    (root / "proc/7").mkdir(parents=True)
+    (root / "proc/7/cmdline").write_bytes(b"/usr/bin/kubelet\0--pod-manifest-path=/etc/kubernetes/manifests\0")
+    (root / "proc/sys/kernel").mkdir(parents=True)
+    (root / "proc/sys/kernel/hostname").write_text(node + "\n")
+    (root / "etc/kubernetes/manifests").mkdir(parents=True)
+    pod = {**POD, "metadata": {"name": pod_name}}
+    (root / "etc/kubernetes/manifests/p.json").write_text(json.dumps(pod))
+
+
+def test_ambiguous_suffixes_read_every_candidate(tmp_path):
+    """Nodes 'node' and 'a-node' both fit 'static-a-node'; without an API both are read."""
+    node_with_pod(tmp_path, "node", "static-a")
+    node_with_pod(tmp_path, "a-node", "static")
+    node_with_pod(tmp_path, "other", "static-a-node")
+    code, doc = run_json("--snapshot", str(tmp_path), "find", "static-a-node")
+    assert code == 0
+    assert sorted(c["node"] for c in doc["candidates"]) == ["a-node", "node"]
+    assert sorted((m["node"], m["name"]) for m in doc["matches"]) == [("a-node", "static"), ("node", "static-a")]
+    assert any("no API view" in n for n in doc["notes"])
