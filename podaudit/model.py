@@ -73,6 +73,14 @@ class ProcessRecord:
     unit: str | None = None
 
 
+@dataclass(frozen=True)
+class Interface:
+    """A network interface and its addresses in CIDR form (``10.10.14.124/16``)."""
+
+    name: str
+    addresses: tuple[str, ...]
+
+
 class NodeReader(Protocol):
     """What the kubelet model may ask of a node: one file or one directory at a time."""
 
@@ -95,6 +103,9 @@ class NodeSnapshot:
     files: dict[str, FileRecord] = field(default_factory=dict)
     dirs: dict[str, DirListing] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    interfaces: list[Interface] = field(default_factory=list)
+    # The interface of the default route, when known.
+    default_route: str | None = None
 
     def file(self, path: str) -> FileRecord:
         return self.files.get(path) or FileRecord(path, "uncollected", error="not collected")

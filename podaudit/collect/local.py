@@ -8,18 +8,15 @@ sees its files. Everything read is recorded in a ``NodeSnapshot``.
 
 from __future__ import annotations
 
-import contextlib
-import json
+import ipaddress
 import math
 import os
-from dataclasses import replace
-from typing import Any
 
+from podaudit.collect.meta import load_meta
 from podaudit.collect.rootfs import RootFS, describe_oserror
 from podaudit.kubelet.process import choose_kubelet, kubelet_kind
-from podaudit.model import DirListing, FileRecord, NodeSnapshot, ProcessRecord
-
-META_FILE = "podaudit.meta.json"
+from podaudit.model import DirListing, FileRecord, Interface, NodeSnapshot, ProcessRecord
+from podaudit.network import parse_default_route
 
 
 class LocalNode:
@@ -28,11 +25,12 @@ class LocalNode:
     def __init__(self, root: str = "/", label: str | None = None) -> None:
         self.host = RootFS(root)
         self.snapshot = NodeSnapshot(label or (os.path.basename(os.path.abspath(root)) or "localhost"))
-        self.meta = _load_meta(self.host)
+        self.meta = load_meta(self.host)
         self.snapshot.processes = find_kubelet_processes(self.host)
         chosen = choose_kubelet(self.snapshot.processes)
         self.view = self._process_root(chosen.pid) if chosen else self.host
         self.snapshot.hostname = self._hostname()
+        self.snapshot.interfaces, self.snapshot.default_route = self._network()
 
     def file(self, path: str) -> FileRecord:
         cached = self.snapshot.files.get(path)
@@ -49,9 +47,21 @@ class LocalNode:
         return cached
 
     def _with_meta(self, record: FileRecord) -> FileRecord:
-        entry = self.meta.get(record.target or record.path) if record.kind in {"file", "dir", "other"} else None
-        overrides = {**self.meta.get("*", {}), **(entry or {})} if record.kind in {"file", "dir", "other"} else {}
-        return replace(record, **overrides) if overrides else record
+        return self.meta.apply(record)
+
+    def _network(self) -> tuple[list[Interface], str | None]:
+        """Interfaces: psutil on the live machine, the side file's under a root."""
+        route = self.host.read("/proc/net/route", limit=1 << 20).data
+        default = parse_default_route(route.decode("utf-8", "replace")) if route else None
+        if not self.host.kernel:
+            return self.meta.interfaces, self.meta.default_route or default
+        import psutil
+
+        interfaces = [
+            Interface(name, tuple(_cidr(a.address, a.netmask) for a in addrs if a.family in (2, 10) and a.netmask))
+            for name, addrs in psutil.net_if_addrs().items()
+        ]
+        return interfaces, default
 
     def _process_root(self, pid: int) -> RootFS:
         """The root the kubelet sees: this root, or the process's own (a container's)."""
@@ -95,6 +105,16 @@ class LocalNode:
                 if name:
                     return name
         return None
+
+
+def _cidr(address: str, netmask: str) -> str:
+    """'10.0.0.5' and '255.255.0.0' → '10.0.0.5/16' (IPv6 scope suffixes dropped)."""
+    address = address.split("%", maxsplit=1)[0]
+    try:
+        prefix = bin(int(ipaddress.ip_address(netmask))).count("1")
+        return str(ipaddress.ip_interface(f"{address}/{prefix}"))
+    except ValueError:
+        return address
 
 
 def find_kubelet_processes(host: RootFS) -> list[ProcessRecord]:
@@ -152,40 +172,3 @@ def _start_time(host: RootFS, pid: str, boot: float | None) -> float | None:
     except (IndexError, ValueError):
         return None
     return boot + ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _load_meta(host: RootFS) -> dict[str, dict[str, Any]]:
-    """Modes, owners and mtimes from the snapshot side file; '*' holds the defaults."""
-    if host.kernel:
-        return {}
-    record = host.read("/" + META_FILE, limit=64 << 20)
-    if not record.data:
-        return {}
-    try:
-        doc = json.loads(record.data)
-    except (ValueError, RecursionError):
-        return {}
-    if not isinstance(doc, dict):
-        return {}
-    meta: dict[str, dict[str, Any]] = {"*": _clean_meta(doc.get("default"))}
-    paths = doc.get("paths")
-    for path, entry in (paths.items() if isinstance(paths, dict) else ()):
-        meta[str(path)] = _clean_meta(entry)
-    return meta
-
-
-def _clean_meta(entry: Any) -> dict[str, Any]:
-    if not isinstance(entry, dict):
-        return {}
-    clean: dict[str, Any] = {}
-    mode = entry.get("mode")
-    if isinstance(mode, str):
-        with contextlib.suppress(ValueError):
-            clean["mode"] = int(mode, 8)
-    for key in ("uid", "gid"):
-        if isinstance(entry.get(key), int) and not isinstance(entry.get(key), bool):
-            clean[key] = entry[key]
-    mtime = entry.get("mtime")
-    if isinstance(mtime, (int, float)) and not isinstance(mtime, bool) and math.isfinite(mtime):
-        clean["mtime"] = float(mtime)
-    return clean

@@ -1,0 +1,203 @@
+"""Who to audit: ``--nodes a,b``, an inventory file, or a kubectl nodes JSON.
+
+Each entry keeps two names apart: ``name``, the node as Kubernetes knows it (the mirror
+pod suffix), and ``address``, where SSH connects (None: the name itself, through the
+user's ssh_config). Inventory formats: one host per line; Ansible INI; Ansible YAML; the
+output of ``kubectl get nodes -o json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import yaml
+
+from podaudit.cluster.api import parse_node
+from podaudit.cluster.source import InputError
+
+ADDRESS_TYPES = ("InternalIP", "ExternalIP", "Hostname")
+_RANGE = re.compile(r"\[(\d+):(\d+)\]")
+
+
+@dataclass(frozen=True)
+class InventoryEntry:
+    name: str
+    address: str | None = None
+    user: str | None = None
+    port: int | None = None
+
+
+def from_nodes_option(text: str) -> list[InventoryEntry]:
+    """``--nodes a,b,user@c:2222``."""
+    entries = [_host_word(word.strip(), "--nodes", 1) for word in text.split(",") if word.strip()]
+    if not entries:
+        raise InputError("--nodes is empty; give node names separated by commas")
+    return entries
+
+
+def load_inventory(path: str, address_type: str = "InternalIP") -> list[InventoryEntry]:
+    """Read an inventory file in any supported format; InputError names the file and line."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(16 << 20)
+        text = data.decode("utf-8")
+    except OSError as exc:
+        raise InputError(f"--inventory {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"--inventory {path}: not UTF-8 text") from exc
+    entries = _parse(path, text, address_type)
+    if not entries:
+        raise InputError(f"--inventory {path}: no hosts found")
+    return _dedupe(entries)
+
+
+def _parse(path: str, text: str, address_type: str) -> list[InventoryEntry]:
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        return _from_nodes_json(path, text, address_type)
+    try:
+        doc = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError):
+        doc = None
+    if isinstance(doc, dict):
+        return _from_yaml(path, doc)
+    if _looks_like_ini(text):
+        return _from_ini(path, text)
+    return [_host_word(line.strip(), path, n) for n, line in _content_lines(text)]
+
+
+def _content_lines(text: str) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip() and not line.lstrip().startswith(("#", ";")):
+            yield number, line
+
+
+def _host_word(word: str, where: str, line: int) -> InventoryEntry:
+    """``host``, ``user@host``, ``host:port`` or ``[v6]:port``."""
+    match = re.fullmatch(r"(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s\[\]]+)(?::(\d+))?", word)
+    if match is None:
+        raise InputError(f"{where}:{line}: cannot read {word!r} as a host (host, user@host or host:port)")
+    user, host, port = match.groups()
+    return InventoryEntry(host.strip("[]"), None, user, int(port) if port else None)
+
+
+def _looks_like_ini(text: str) -> bool:
+    return any(line.strip().startswith("[") or "ansible_" in line for _, line in _content_lines(text))
+
+
+def _from_ini(path: str, text: str) -> list[InventoryEntry]:
+    """Ansible INI: hosts with ``ansible_host/user/port``; ``[g:vars]`` apply to group g."""
+    hosts: dict[str, dict[str, str]] = {}
+    groups: dict[str, list[str]] = {}
+    group_vars: dict[str, dict[str, str]] = {}
+    section = "ungrouped"
+    for number, raw in _content_lines(text):
+        line = raw.strip()
+        if line.startswith("["):
+            if not line.endswith("]"):
+                raise InputError(f"{path}:{number}: unclosed section header {line!r}")
+            section = line[1:-1].strip()
+            continue
+        if section.endswith(":children"):
+            continue
+        fields = _ini_fields(path, number, line)
+        if section.endswith(":vars"):
+            group_vars.setdefault(section[: -len(":vars")], {}).update(fields[1])
+            continue
+        for name in _expand(fields[0]):
+            hosts.setdefault(name, {}).update(fields[1])
+            groups.setdefault(section, []).append(name)
+    for group, names in groups.items():
+        for name in names:
+            hosts[name] = {**group_vars.get("all", {}), **group_vars.get(group, {}), **hosts[name]}
+    return [_entry(path, name, values) for name, values in hosts.items()]
+
+
+def _ini_fields(path: str, number: int, line: str) -> tuple[str, dict[str, str]]:
+    words = line.split()
+    values: dict[str, str] = {}
+    for word in words[1:]:
+        key, eq, value = word.partition("=")
+        if not eq:
+            raise InputError(f"{path}:{number}: expected key=value, found {word!r}")
+        values[key] = value.strip("'\"")
+    return words[0], values
+
+
+def _expand(pattern: str) -> list[str]:
+    """Ansible numeric ranges: ``node[01:03]`` is node01, node02, node03."""
+    match = _RANGE.search(pattern)
+    if match is None:
+        return [pattern]
+    first, last = match.group(1), match.group(2)
+    width = len(first) if first.startswith("0") else 0
+    return [name for i in range(int(first), int(last) + 1)
+            for name in _expand(pattern[: match.start()] + str(i).zfill(width) + pattern[match.end():])]
+
+
+def _from_yaml(path: str, doc: dict[str, Any]) -> list[InventoryEntry]:
+    """Ansible YAML: groups with ``hosts``, ``vars`` and ``children``, nested."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(group: Any, inherited: dict[str, Any]) -> None:
+        if not isinstance(group, dict):
+            return
+        own = group.get("vars")
+        variables = {**inherited, **(own if isinstance(own, dict) else {})}
+        hosts = group.get("hosts")
+        for pattern, values in (hosts.items() if isinstance(hosts, dict) else ()):
+            for name in _expand(str(pattern)):
+                found[name] = {**found.get(name, {}), **variables, **(values if isinstance(values, dict) else {})}
+        children = group.get("children")
+        for child in (children.values() if isinstance(children, dict) else ()):
+            walk(child, variables)
+
+    for group in doc.values():
+        walk(group, {})
+    return [_entry(path, name, values) for name, values in found.items()]
+
+
+def _entry(path: str, name: str, values: dict[str, Any]) -> InventoryEntry:
+    port = values.get("ansible_port") or values.get("ansible_ssh_port")
+    try:
+        port_number = int(port) if port is not None else None
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path}: host {name}: ansible_port {port!r} is not a number") from exc
+    address = values.get("ansible_host") or values.get("ansible_ssh_host")
+    user = values.get("ansible_user") or values.get("ansible_ssh_user")
+    return InventoryEntry(name, str(address) if address else None, str(user) if user else None, port_number)
+
+
+def _from_nodes_json(path: str, text: str, address_type: str) -> list[InventoryEntry]:
+    """``kubectl get nodes -o json``: the node name, and its address of the chosen type."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from exc
+    items = doc.get("items") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise InputError(f"{path}: JSON without an items list; expected kubectl get nodes -o json")
+    entries = []
+    for item in items:
+        node = parse_node(item) if isinstance(item, dict) else None
+        if node is not None:
+            entries.append(InventoryEntry(node.name, node.addresses.get(address_type)))
+    return entries
+
+
+def from_api_nodes(nodes: list[Any], address_type: str = "InternalIP") -> list[InventoryEntry]:
+    """Inventory from an API view's nodes (e.g. a snapshot's api/nodes.json)."""
+    return [InventoryEntry(n.name, n.addresses.get(address_type)) for n in nodes]
+
+
+def _dedupe(entries: list[InventoryEntry]) -> list[InventoryEntry]:
+    """A host listed twice (two groups) is one node; later non-empty values win."""
+    seen: dict[str, InventoryEntry] = {}
+    for entry in entries:
+        known = seen.get(entry.name)
+        seen[entry.name] = replace(known, **{k: v for k, v in vars(entry).items() if v}) if known else entry
+    return list(seen.values())
