@@ -130,7 +130,8 @@ def find(opts: Options, pod: str, namespace: str | None) -> None:
         from podaudit.report.text import render_find
 
         render_find(_console(), result)  # type: ignore[arg-type]
-    sys.exit(EXIT_PARTIAL if result.incomplete else EXIT_OK if result.matches else EXIT_INPUT)
+    partial = result.incomplete or result.unavailable
+    sys.exit(EXIT_PARTIAL if partial else EXIT_OK if result.matches else EXIT_INPUT)
 
 
 @cli.command()
@@ -139,8 +140,6 @@ def find(opts: Options, pod: str, namespace: str | None) -> None:
 @click.pass_obj
 def node(opts: Options, node_name: str | None) -> None:
     """How one node's kubelet decides its static pods, and the fate of every manifest entry."""
-    from podaudit.kubelet.resolve import analyze_node
-
     cluster = _cluster(opts)
     if node_name is None and len(cluster.nodes) > 1:
         _fail(f"{cluster.origin} has {len(cluster.nodes)} nodes; name one: "
@@ -148,8 +147,7 @@ def node(opts: Options, node_name: str | None) -> None:
     handle = cluster.nodes[0] if node_name is None else cluster.node(node_name)
     if handle is None:
         _fail(f"no node {node_name} in {cluster.origin}; nodes: " + ", ".join(n.name for n in cluster.nodes))
-    reader = handle.open()
-    view = analyze_node(reader.snapshot, reader)
+    view = handle.load()
     if opts.output == "json":
         from podaudit.report.jsonout import dumps, node_json
 

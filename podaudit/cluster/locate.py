@@ -11,13 +11,14 @@ import difflib
 from dataclasses import dataclass, field
 
 from podaudit.cluster.api import ApiPod
-from podaudit.cluster.source import Cluster, NodeHandle
-from podaudit.kubelet.resolve import NodeView, StaticPod, analyze_node
+from podaudit.cluster.source import Cluster, NodeSource, NodeUnavailable
+from podaudit.cluster.sweep import DEFAULT_CONCURRENCY, run_sweep
+from podaudit.kubelet.resolve import NodeView, StaticPod
 
 
 @dataclass(frozen=True)
 class Candidate:
-    node: NodeHandle
+    node: NodeSource
     reason: str
 
 
@@ -38,6 +39,8 @@ class FindResult:
     suggestions: list[str] = field(default_factory=list)
     # Per node read, what podaudit could not read (the answer there may be wrong).
     incomplete: dict[str, list[str]] = field(default_factory=dict)
+    # Candidate nodes that could not be audited at all.
+    unavailable: list[NodeUnavailable] = field(default_factory=list)
 
     def api_pod(self, pod: StaticPod) -> ApiPod | None:
         """The mirror pod the API shows for this static pod, if any."""
@@ -64,13 +67,15 @@ def candidate_nodes(name: str, namespace: str | None, cluster: Cluster) -> tuple
     return list(found.values()), api_pods
 
 
-def find_pod(name: str, namespace: str | None, cluster: Cluster) -> FindResult:
+def find_pod(name: str, namespace: str | None, cluster: Cluster, concurrency: int = DEFAULT_CONCURRENCY) -> FindResult:
     """Read each candidate node and keep the static pods whose mirror name is ``name``."""
     candidates, api_pods = candidate_nodes(name, namespace, cluster)
     result = FindResult(name, namespace, candidates, [], api_pods, list(cluster.notes))
     if cluster.api is None:
         result.notes.append("no API view: the node was chosen from the pod name's suffix")
-    views = [read_node(c.node) for c in candidates]
+    sweep = run_sweep([c.node for c in candidates], concurrency=concurrency)
+    result.unavailable = sweep.failures
+    views = sweep.views
     for view in views:
         result.matches += [
             Match(view, pod) for pod in view.static_pods
@@ -83,17 +88,12 @@ def find_pod(name: str, namespace: str | None, cluster: Cluster) -> FindResult:
     return result
 
 
-def read_node(handle: NodeHandle) -> NodeView:
-    node = handle.open()
-    return analyze_node(node.snapshot, node)
-
-
 def _closest(name: str, cluster: Cluster, views: list[NodeView]) -> list[str]:
     """The nearest static pod names: mirror pods in the API, else the nodes' static pods
     (all nodes when none was worth reading)."""
     known = {p.name for p in cluster.api.pods if p.is_mirror} if cluster.api else set()
     if not known:
-        for view in views or [read_node(handle) for handle in cluster.nodes]:
+        for view in views or run_sweep(cluster.nodes).views:
             known |= {p.mirror_name for p in view.static_pods}
     known.discard(name)
     return difflib.get_close_matches(name, sorted(known), n=5, cutoff=0.5)

@@ -1,39 +1,72 @@
-"""Where nodes come from: this machine, a root directory, or a cluster snapshot."""
+"""Where nodes come from: this machine, a root directory, a cluster snapshot, or SSH."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from podaudit.cluster.api import ApiView, load_api_dir
-from podaudit.collect.local import LocalNode
+
+if TYPE_CHECKING:
+    from podaudit.kubelet.resolve import NodeView
 
 
 class InputError(Exception):
     """Bad input from the user: a one-line message, exit code 2."""
 
 
+class NodeUnavailable(Exception):
+    """A node that could not be audited; ``kind`` says why (unreachable, host-key-unknown, ...)."""
+
+    def __init__(self, node: str, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.node, self.kind, self.message = node, kind, message
+
+
+class NodeSource(Protocol):
+    """One node to audit."""
+
+    @property
+    def name(self) -> str:
+        """The node as the cluster knows it (or as the user named it)."""
+        ...
+
+    @property
+    def only(self) -> bool:
+        """The only node on offer (this machine, --root): read whatever a pod's name says."""
+        ...
+
+    def load(self) -> NodeView:
+        """Collect and analyse the node; raises NodeUnavailable."""
+        ...
+
+
 @dataclass(frozen=True)
 class NodeHandle:
-    """One node to audit: its name as the cluster knows it, and its root filesystem."""
+    """A node whose root filesystem is readable here: this machine, --root, a snapshot."""
 
     name: str
     root: str
-    # The only node on offer (this machine, or --root): read it whatever the pod's name says.
     only: bool = False
+    node_ip: str | None = None
 
-    def open(self) -> LocalNode:
-        return LocalNode(self.root, label=self.name)
+    def load(self) -> NodeView:
+        from podaudit.collect.local import LocalNode
+        from podaudit.kubelet.resolve import analyze_node
+
+        node = LocalNode(self.root, label=self.name)
+        return analyze_node(node.snapshot, node, self.node_ip)
 
 
 @dataclass
 class Cluster:
-    nodes: list[NodeHandle]
+    nodes: list[NodeSource]
     api: ApiView | None = None
     origin: str = "local"
     notes: list[str] = field(default_factory=list)
 
-    def node(self, name: str) -> NodeHandle | None:
+    def node(self, name: str) -> NodeSource | None:
         return next((n for n in self.nodes if n.name == name), None)
 
 
@@ -64,7 +97,7 @@ def snapshot_cluster(path: str) -> Cluster:
     api_dir = os.path.join(path, "api")
     api = load_api_dir(api_dir) if os.path.isdir(api_dir) else None
     notes = list(api.problems) if api else []
-    nodes = []
+    nodes: list[NodeSource] = []
     inside = os.path.realpath(nodes_dir)
     for name in names:
         root = os.path.join(nodes_dir, name)
@@ -72,7 +105,8 @@ def snapshot_cluster(path: str) -> Cluster:
         if os.path.commonpath([inside, os.path.realpath(root)]) != inside:
             notes.append(f"nodes/{name} leads outside the snapshot ({os.path.realpath(root)}); skipped")
             continue
-        nodes.append(NodeHandle(name, root))
+        api_node = next((n for n in api.nodes if n.name == name), None) if api else None
+        nodes.append(NodeHandle(name, root, node_ip=api_node.addresses.get("InternalIP") if api_node else None))
     if not nodes:
         raise InputError(f"--snapshot {path}: nodes/ holds no node folders")
     return Cluster(nodes, api, f"snapshot {path}", notes)

@@ -25,6 +25,7 @@ from podaudit.kubelet.manifests import ManifestEntry, read_static_pod_path
 from podaudit.kubelet.nodename import NodeName, resolve_node_name
 from podaudit.kubelet.staleness import restart_pending
 from podaudit.model import DENIED, Arg, NodeReader, NodeSnapshot, Step
+from podaudit.network import NetworkFacts, network_facts
 
 PathSource = Literal["flag", "config", "config-dir", "distro-default", "url", "none"]
 
@@ -70,6 +71,7 @@ class NodeView:
     restart_pending: list[str] = field(default_factory=list)
     # What podaudit could not read but the kubelet can: the answer may be incomplete.
     incomplete: list[str] = field(default_factory=list)
+    network: NetworkFacts | None = None
 
     @property
     def static_pods(self) -> list[StaticPod]:
@@ -82,8 +84,11 @@ class NodeView:
         ]
 
 
-def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None) -> NodeView:
-    """Everything the kubelet model says about one node; pure over the reader's data."""
+def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None, node_ip: str | None = None) -> NodeView:
+    """Everything the kubelet model says about one node; pure over the reader's data.
+
+    ``node_ip`` (the API's InternalIP, when known) picks the node's own interface.
+    """
     reader = reader or snapshot
     inv = find_invocation(snapshot, reader)
     flags = parse_args([a.value for a in inv.args])
@@ -105,6 +110,7 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None) -> No
         problems=[*snapshot.errors, *inv.problems, *node_name.problems, *ctx.merged.problems, *problems],
         restart_pending=restart_pending(reader, inv, ctx.merged.files),
         incomplete=_incomplete(reader, [base, *dropins], path, entries),
+        network=network_facts(snapshot, node_ip),
     )
 
 

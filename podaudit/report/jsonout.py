@@ -8,9 +8,11 @@ from typing import Any
 
 from podaudit.cluster.api import ApiPod
 from podaudit.cluster.locate import FindResult
+from podaudit.cluster.source import NodeUnavailable
 from podaudit.kubelet.manifests import ManifestEntry
 from podaudit.kubelet.resolve import NodeView, StaticPod
 from podaudit.model import Step
+from podaudit.network import NetworkFacts
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
 
 API_VERSION = "podaudit/v1"
@@ -96,6 +98,20 @@ def node_json(view: NodeView) -> dict[str, Any]:
         "restart_pending": view.restart_pending,
         "problems": view.problems,
         "incomplete": view.incomplete,
+        "network": network_json(view.network),
+    }
+
+
+def unavailable_json(failure: NodeUnavailable) -> dict[str, Any]:
+    return {"node": failure.node, "kind": failure.kind, "message": failure.message}
+
+
+def network_json(facts: NetworkFacts | None) -> dict[str, Any] | None:
+    if facts is None:
+        return None
+    return {
+        "node_interface": facts.node_interface, "node_addresses": list(facts.node_addresses), "how": facts.how,
+        "cni": [{"name": c.name, "addresses": list(c.addresses), "ranges": list(c.ranges)} for c in facts.cni],
     }
 
 
@@ -111,4 +127,5 @@ def find_json(result: FindResult) -> dict[str, Any]:
         "suggestions": result.suggestions,
         "notes": result.notes,
         "incomplete": [{"node": node, "reasons": reasons} for node, reasons in result.incomplete.items()],
+        "unavailable": [unavailable_json(f) for f in result.unavailable],
     }

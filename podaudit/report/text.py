@@ -8,6 +8,7 @@ from rich.table import Table
 
 from podaudit.cluster.api import ApiPod
 from podaudit.cluster.locate import FindResult, Match
+from podaudit.cluster.source import NodeUnavailable
 from podaudit.kubelet.resolve import NodeView, StaticPod
 from podaudit.model import Step
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
@@ -46,8 +47,14 @@ def render_find(console: Console, result: FindResult) -> None:
     for match in result.matches:
         _render_match(console, result, match)
     _render_incomplete(console, result.incomplete)
+    render_unavailable(console, result.unavailable)
     for note in result.notes:
         console.print(f"[dim]note: {shown(note)}[/]", soft_wrap=True)
+
+
+def render_unavailable(console: Console, failures: list[NodeUnavailable]) -> None:
+    for failure in failures:
+        console.print(f"[bold red]Not audited:[/] {shown(failure.message)}", soft_wrap=True)
 
 
 def _render_incomplete(console: Console, incomplete: dict[str, list[str]]) -> None:
@@ -125,6 +132,7 @@ def render_node(console: Console, view: NodeView) -> None:
     console.print("\n[bold]Node name[/]")
     _steps(console, view.node_name.provenance)
     _render_entries(console, view)
+    _render_network(console, view)
     sections = (("Restart pending", view.restart_pending), ("Problems", view.problems),
                 ("Incomplete: podaudit could not read these; the kubelet can (run as root)", view.incomplete))
     for title, lines in sections:
@@ -146,6 +154,20 @@ def _render_settings(console: Console, view: NodeView) -> None:
         return
     console.print("\n[bold]Settings that decide the static pod source[/]")
     _steps(console, tuple(arg.origin for _, arg in found))
+
+
+def _render_network(console: Console, view: NodeView) -> None:
+    facts = view.network
+    if facts is None or (facts.node_interface is None and not facts.cni):
+        return
+    console.print("\n[bold]Network[/]")
+    if facts.node_interface:
+        console.print(f"  node   {shown(facts.node_interface)} {shown(' '.join(facts.node_addresses))}"
+                      f"  [dim]({shown(facts.how)})[/]", soft_wrap=True)
+    for cni in facts.cni:
+        ranges = ", ".join(cni.ranges) or "no address"
+        console.print(f"  CNI    {shown(cni.name)} {shown(' '.join(cni.addresses))}  [dim](range {shown(ranges)})[/]",
+                      soft_wrap=True)
 
 
 def _render_entries(console: Console, view: NodeView) -> None:
