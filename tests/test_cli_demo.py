@@ -115,3 +115,13 @@ def test_a_node_folder_leading_outside_the_snapshot_is_skipped(tmp_path):
     assert code == 2
     assert [c["node"] for c in doc["candidates"]] == []
     assert any("nodes/evil leads outside the snapshot" in n for n in doc["notes"])
+
+
+def test_sweep_of_the_demo_cluster():
+    code, doc = run_json("--demo", "sweep")
+    assert code == 0 and doc["unavailable"] == []
+    by_node = {n["node"]: n for n in doc["nodes"]}
+    assert by_node["node01"]["static_pod_path"] == "/etc/just-to-mess-with-you"
+    assert len(by_node["controlplane"]["static_pods"]) == 4
+    text = run("--demo", "sweep")
+    assert "2 of 2 nodes audited." in text.stdout and "static-greenbox-node01" in text.stdout

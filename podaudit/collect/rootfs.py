@@ -12,6 +12,7 @@ import errno
 import os
 import stat
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from podaudit.model import DENIED, MAX_FILE_BYTES, DirListing, FileRecord
 
@@ -162,6 +163,19 @@ def _failed(path: str, exc: OSError | ValueError) -> FileRecord:
     return FileRecord(path, kind, error=reason)  # type: ignore[arg-type]
 
 
+def _read_chunks(handle: BinaryIO, limit: int) -> bytes:
+    """Read up to ``limit`` bytes in modest chunks: procfs files refuse one huge read(2)."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < limit:
+        chunk = handle.read(min(1 << 20, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
 def _read_capped(host_path: str, size: int, limit: int) -> tuple[bytes | None, str | None]:
     # utilio.ReadAtMost fails once the limit is reached: a file of exactly 10 MiB is refused too.
     if size >= limit:
@@ -173,7 +187,7 @@ def _read_capped(host_path: str, size: int, limit: int) -> tuple[bytes | None, s
         return None, describe_oserror(exc)
     try:
         with os.fdopen(fd, "rb") as handle:
-            data = handle.read(limit)
+            data = _read_chunks(handle, limit)
     except OSError as exc:
         return None, describe_oserror(exc)
     if len(data) >= limit:

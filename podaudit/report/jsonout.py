@@ -9,6 +9,7 @@ from typing import Any
 from podaudit.cluster.api import ApiPod
 from podaudit.cluster.locate import FindResult
 from podaudit.cluster.source import NodeUnavailable
+from podaudit.cluster.sweep import SweepResult
 from podaudit.kubelet.manifests import ManifestEntry
 from podaudit.kubelet.resolve import NodeView, StaticPod
 from podaudit.model import Step
@@ -112,6 +113,16 @@ def network_json(facts: NetworkFacts | None) -> dict[str, Any] | None:
     return {
         "node_interface": facts.node_interface, "node_addresses": list(facts.node_addresses), "how": facts.how,
         "cni": [{"name": c.name, "addresses": list(c.addresses), "ranges": list(c.ranges)} for c in facts.cni],
+    }
+
+
+def sweep_json(result: SweepResult) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "SweepResult",
+        "interrupted": result.interrupted,
+        "nodes": [node_json(view) for view in result.views],
+        "unavailable": [unavailable_json(f) for f in result.failures],
     }
 
 

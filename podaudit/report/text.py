@@ -9,6 +9,7 @@ from rich.table import Table
 from podaudit.cluster.api import ApiPod
 from podaudit.cluster.locate import FindResult, Match
 from podaudit.cluster.source import NodeUnavailable
+from podaudit.cluster.sweep import SweepResult
 from podaudit.kubelet.resolve import NodeView, StaticPod
 from podaudit.model import Step
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
@@ -183,3 +184,27 @@ def _render_entries(console: Console, view: NodeView) -> None:
         table.add_row(shown(entry.path.rsplit("/", 1)[-1]), f"[{style}]{entry.fate}[/]", detail)
     console.print()
     console.print(table)
+
+
+def _lines(items: list[str]) -> str:
+    return "\n".join(shown(item) for item in items) or "-"
+
+
+def render_sweep(console: Console, result: SweepResult) -> None:
+    """One row per node audited; every node that was not, with the reason."""
+    table = Table(title="Static pods by node", title_justify="left")
+    for column in ("node", "static pod path (source)", "static pods", "problems"):
+        table.add_column(column, overflow="fold")
+    for view in result.views:
+        path = view.static_pod_path
+        where = f"{path.value or 'none'} ({path.source})"
+        pods = [p.mirror_name for p in view.static_pods]
+        problems = [*view.problems, *view.restart_pending, *(f"incomplete: {i}" for i in view.incomplete)]
+        problems += [f"{e.path.rsplit('/', 1)[-1]}: {e.fate}" for e in view.entries
+                     if e.fate in {"rejected", "shadowed"}]
+        table.add_row(shown(view.node_name.value), shown(where), _lines(pods), _lines(problems))
+    console.print(table)
+    render_unavailable(console, result.failures)
+    audited, total = len(result.views), len(result.results)
+    note = " (interrupted)" if result.interrupted else ""
+    console.print(f"{audited} of {total} nodes audited{note}.")

@@ -1,0 +1,615 @@
+"""The remote collector: one POSIX sh script run on the node, one framed byte stream back.
+
+``gather.sh`` (package data) runs under ``sh -s`` (or ``sudo -n sh -s``) on a node that has
+no Python, and prints everything the kubelet model may need; ``parse_gather`` turns that
+stream into the ``NodeSnapshot`` the local collector (``LocalNode("/")``) would have built.
+A first pass guesses what to gather from the running kubelet's command line and the usual
+files; ``missing_paths`` then runs the model over the snapshot and names what it asked for
+but was not gathered, and ``gather_script(paths, dirs)`` gathers exactly that.
+
+Stream grammar (all header tokens ASCII, ``STR`` is bytes without NUL, then one NUL)::
+
+    stream  = "PODAUDIT-GATHER 1\\n" record* "END\\n"
+    M mode cap                      how the script ran; cap = the size cap it used
+    F ok MODEHEX UID GID SEC NSEC SIZE INO L T DATA
+         STR(path) [STR(link) if L=1] [STR(physical path) if T=1] then, by DATA:
+         raw: exactly SIZE raw bytes | hex: STR(hex digits and blanks) | big, deny, none: nothing
+    F err STR(path) STR(strerror)
+    V STR(path)                     the data of the last F record for path could not be read
+    D list STR(path) STR(entry)* STR("")      entries as find prints them (dir/name)
+    D none|deny|fail STR(path)      not a directory (see its F record) / not readable /
+                                    the listing above it is void (find failed)
+    P PID FLAGS STR(cmdline hex) STR(exe) STR(cwd) STR(stat) STR(cgroup)
+                                    FLAGS: letters e c s g for the fields read, or "-"
+    H proc|etc STR(text)            /proc/sys/kernel/hostname, /etc/hostname
+    B BTIME|-                       K CLK_TCK|-
+    R PID host|proc|fail STR(reason)
+    I IFINDEX STR(name)             a network interface (/sys/class/net)
+    C NAME RC STR(output)           net-route (/proc/net/route), ip-addr (ip -o addr show),
+                                    ip-route (ip route show default, when /proc/net/route is not readable)
+    E STR(message)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import posixpath
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+
+from podaudit.kubelet.invocation import KUBELET_UNITS
+from podaudit.kubelet.process import choose_kubelet, kubelet_kind
+from podaudit.kubelet.resolve import NodeView, analyze_node
+from podaudit.kubelet.systemd import UNIT_DIRS
+from podaudit.model import (
+    DENIED,
+    MAX_FILE_BYTES,
+    DirListing,
+    FileRecord,
+    Interface,
+    NodeSnapshot,
+    ProcessRecord,
+    go_sorted,
+)
+from podaudit.network import parse_default_route, parse_ip_addr
+
+GATHER_VERSION = 1
+MARKER = f"PODAUDIT-GATHER {GATHER_VERSION}\n".encode()
+# What rootfs.describe_oserror says for a path os functions refuse.
+INVALID_PATH = "not a valid path (it holds a NUL byte or undecodable characters)"
+CLK_TCK = 100  # when the node cannot say (getconf missing)
+
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._")
+_WORD = re.compile(r"[A-Za-z0-9/._@:\\-]+")
+_MAX_HEADER = 512
+# strerror texts (glibc and musl) and what rootfs.describe_oserror makes of them.
+_STRERROR = {
+    "No such file or directory": "missing",
+    "Not a directory": "missing",
+    "Permission denied": DENIED,
+    "Operation not permitted": DENIED,
+    "Too many levels of symbolic links": "symbolic link loop",
+    "Symbolic link loop": "symbolic link loop",
+    "File name too long": "name too long",
+    "Filename too long": "name too long",
+}
+
+
+class GatherError(Exception):
+    """The gather stream is missing, truncated or corrupt (a one-line reason)."""
+
+
+def gather_script(paths: Sequence[str] = (), dirs: Sequence[str] = (), cap: int = MAX_FILE_BYTES,
+                  *, kubelet_pid: int | None = None) -> bytes:
+    """The sh script to feed to ``sh -s`` on the node.
+
+    With no ``paths`` and no ``dirs``: the first pass, which finds the kubelet and gathers
+    what it probably needs. Otherwise exactly those files (stat and content) and, for each
+    directory, its stat, listing and every entry. ``kubelet_pid`` (the snapshot's chosen
+    kubelet) spares the script finding it again to read through its root.
+    """
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise ValueError(f"cap must be a positive integer, not {cap!r}")
+    if kubelet_pid is not None and (isinstance(kubelet_pid, bool) or kubelet_pid < 1):
+        raise ValueError(f"kubelet_pid must be a positive integer, not {kubelet_pid!r}")
+    for word in (*UNIT_DIRS, *KUBELET_UNITS):
+        if not _WORD.fullmatch(word):  # never true: they are constants; guards the quoting
+            raise ValueError(f"unit directory or name {word!r} cannot be embedded")
+    wants = [f"want_file {_sh_octal(p)} {_sh_octal(_normalize(p))}" for p in dict.fromkeys(paths) if _valid(p)]
+    wants += [f"want_dir {_sh_octal(d)} {_sh_octal(_normalize(d))}" for d in dict.fromkeys(dirs) if _valid(d)]
+    template = resources.files("podaudit.collect").joinpath("gather.sh").read_text("ascii")
+    filled = (template.replace("__CAP__", str(cap))
+              .replace("__MODE__", "paths" if paths or dirs else "discover")
+              .replace("__KPID__", str(kubelet_pid) if kubelet_pid is not None else "")
+              .replace("__UNIT_DIRS__", " ".join(UNIT_DIRS))
+              .replace("__KUBELET_UNITS__", " ".join(KUBELET_UNITS))
+              .replace("__WANTS__", "\n".join(wants)))
+    return filled.encode("ascii")
+
+
+def _valid(path: str) -> bool:
+    """Whether the node could be asked about ``path`` (os functions refuse the others)."""
+    if "\0" in path:
+        return False
+    try:
+        path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _sh_octal(path: str) -> str:
+    """``path`` as a single-quoted printf format: safe bytes as they are, the rest ``\\ooo``."""
+    raw = path.encode("utf-8", "surrogateescape")
+    return "'" + "".join(chr(b) if b in _SAFE else f"\\{b:03o}" for b in raw) + "'"
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+
+class _Cursor:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def line(self) -> list[str]:
+        end = self.data.find(b"\n", self.pos, self.pos + _MAX_HEADER)
+        if end < 0:
+            what = "truncated" if len(self.data) - self.pos < _MAX_HEADER else "overlong header"
+            raise GatherError(f"{what} at byte {self.pos} (no END record)")
+        raw = self.data[self.pos:end]
+        self.pos = end + 1
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise GatherError(f"non-ASCII record header at byte {self.pos}") from None
+        words = text.split(" ")
+        if not words[0] or any(not w or not w.isprintable() for w in words):
+            raise GatherError(f"malformed record header {text[:60]!r}")
+        return words
+
+    def string(self) -> bytes:
+        end = self.data.find(b"\0", self.pos)
+        if end < 0:
+            raise GatherError(f"truncated string at byte {self.pos}")
+        value = self.data[self.pos:end]
+        self.pos = end + 1
+        return value
+
+    def raw(self, size: int) -> bytes:
+        if len(self.data) - self.pos < size:
+            raise GatherError(f"truncated data at byte {self.pos} ({size} bytes announced)")
+        value = self.data[self.pos:self.pos + size]
+        self.pos += size
+        return value
+
+
+def _int(token: str, low: int, high: int, what: str) -> int:
+    if not re.fullmatch(r"-?[0-9]{1,22}", token):
+        raise GatherError(f"bad {what} {token[:30]!r}")
+    value = int(token)
+    if not low <= value <= high:
+        raise GatherError(f"{what} {value} out of range")
+    return value
+
+
+def _arity(words: list[str], n: int) -> None:
+    if len(words) != n:
+        raise GatherError(f"{words[0]} record with {len(words) - 1} fields, not {n - 1}")
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _describe(strerror: str) -> str:
+    return _STRERROR.get(strerror, strerror or "error")
+
+
+def _failed(path: str, strerror: str) -> FileRecord:
+    reason = _describe(strerror)
+    kind = {"missing": "missing", DENIED: "denied"}.get(reason, "error")
+    return FileRecord(path, kind, error=reason)  # type: ignore[arg-type]
+
+
+@dataclass
+class _Raw:
+    """What one stream said, before it becomes a snapshot."""
+
+    cap: int = MAX_FILE_BYTES
+    files: dict[str, FileRecord] = field(default_factory=dict)
+    dirs: dict[str, tuple[str, list[bytes] | None]] = field(default_factory=dict)  # path → (status, entries)
+    procs: list[tuple[int, str, list[bytes]]] = field(default_factory=list)
+    hostnames: list[tuple[str, bytes]] = field(default_factory=list)
+    btime: float | None = None
+    clk_tck: int = CLK_TCK
+    root: tuple[int, str, str] | None = None
+    commands: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    interfaces: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    discover: bool = False
+
+
+def parse_gather(stream: bytes, label: str, into: NodeSnapshot | None = None) -> NodeSnapshot:
+    """The snapshot a gather stream describes; merged into ``into`` (a later pass) if given.
+
+    Raises GatherError when the stream does not start with the marker (the script did not
+    run: sudo refused, no sh) or is truncated or corrupt; never anything else.
+    """
+    if not isinstance(stream, (bytes, bytearray)):
+        raise GatherError("the gather output is not bytes")
+    stream = bytes(stream)
+    if not stream.startswith(MARKER):
+        if stream.startswith(b"PODAUDIT-GATHER "):
+            version = stream[16:stream.find(b"\n", 16, 40)].decode("ascii", "replace")
+            raise GatherError(f"gather script version {version[:20]!r}, expected {GATHER_VERSION}")
+        raise GatherError("no PODAUDIT-GATHER marker: the script did not run (sudo refused, or no sh?)")
+    raw = _read_records(_Cursor(stream))
+    return _build(raw, into if into is not None else NodeSnapshot(label))
+
+
+def _read_records(cur: _Cursor) -> _Raw:
+    cur.pos = len(MARKER)
+    raw = _Raw()
+    while True:
+        words = cur.line()
+        kind = words[0]
+        if kind == "END":
+            _arity(words, 1)
+            if cur.pos != len(cur.data):
+                raise GatherError(f"{len(cur.data) - cur.pos} bytes after END")
+            return raw
+        reader = _READERS.get(kind)
+        if reader is None:
+            raise GatherError(f"unknown record type {kind[:20]!r}")
+        reader(cur, words, raw)
+
+
+def _read_m(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+    _arity(words, 3)
+    raw.discover = words[1] == "discover"
+    raw.cap = _int(words[2], 1, 1 << 40, "cap")
+
+
+def _read_f(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+    if len(words) < 2 or words[1] not in ("ok", "err"):
+        raise GatherError("F record neither ok nor err")
+    if words[1] == "err":
+        _arity(words, 2)
+        path = _text(cur.string())
+        raw.files[path] = _failed(path, _text(cur.string()))
+        return
+    _arity(words, 12)
+    _, _, mode_hex, uid, gid, sec, nsec, size, ino, has_link, has_target, data_kind = words
+    if not re.fullmatch(r"[0-9a-f]{1,8}", mode_hex):
+        raise GatherError(f"bad mode {mode_hex[:20]!r}")
+    if has_link not in ("0", "1") or has_target not in ("0", "1"):
+        raise GatherError("bad link or target flag in F record")
+    mode = int(mode_hex, 16)
+    seconds = _int(sec, -(1 << 62), 1 << 62, "mtime")
+    nanos = int(nsec.ljust(9, "0")[:9]) if nsec.isdigit() else 0
+    path = _text(cur.string())
+    link = _text(cur.string()) if has_link == "1" else None
+    physical = _text(cur.string()) if has_target == "1" else None
+    meta = {
+        "mode": mode & 0o7777,
+        "uid": _int(uid, 0, (1 << 32) - 1, "uid"),
+        "gid": _int(gid, 0, (1 << 32) - 1, "gid"),
+        # As os.stat computes st_mtime: seconds + nanoseconds * 1e-9, in floating point.
+        "mtime": seconds + nanos * 1e-9,
+        "size": _int(size, 0, 1 << 62, "size"),
+        "target": physical if physical is not None and physical != _normalize(path) else None,
+        "link": link,
+        "inode": _int(ino, 0, 1 << 64, "inode"),
+    }
+    file_type = mode & 0o170000
+    if file_type != 0o100000 and data_kind != "none":
+        raise GatherError(f"data kind {data_kind[:20]!r} for a file that is not regular")
+    if file_type == 0o040000:
+        raw.files[path] = FileRecord(path, "dir", **meta)  # type: ignore[arg-type]
+    elif file_type != 0o100000:
+        raw.files[path] = FileRecord(path, "other", **meta)  # type: ignore[arg-type]
+    else:
+        data, error = _file_data(cur, data_kind, meta["size"], raw.cap, path)  # type: ignore[arg-type]
+        kind = "denied" if error == DENIED else "file"
+        raw.files[path] = FileRecord(path, kind, data=data, error=error, **meta)  # type: ignore[arg-type]
+
+
+def _file_data(cur: _Cursor, data_kind: str, size: int, cap: int, path: str) -> tuple[bytes | None, str | None]:
+    """A regular file's bytes, or why they are not there (as rootfs._read_capped says it)."""
+    if data_kind == "raw":
+        return cur.raw(size), None
+    if data_kind == "hex":
+        try:
+            data = bytes.fromhex(_text(cur.string()))
+        except ValueError:
+            raise GatherError(f"bad hex data for {path[:60]!r}") from None
+        if len(data) >= cap:
+            return None, f"too large: the kubelet refuses files of {cap} bytes or more"
+        return data, None
+    if data_kind == "big":
+        return None, f"too large: {size} bytes; the kubelet refuses files of {cap} bytes or more"
+    if data_kind == "deny":
+        return None, DENIED
+    if data_kind == "none":
+        return None, None
+    raise GatherError(f"bad data kind {data_kind[:20]!r}")
+
+
+def _read_v(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+    _arity(words, 1)
+    path = _text(cur.string())
+    record = raw.files.get(path)
+    if record is not None and record.kind == "file":
+        raw.files[path] = replace(record, data=None, error="the file could not be read")
+
+
+def _read_d(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+    _arity(words, 2)
+    if words[1] not in ("list", "none", "deny", "fail"):
+        raise GatherError(f"bad D status {words[1][:20]!r}")
+    path = _text(cur.string())
+    entries: list[bytes] | None = None
+    if words[1] == "list":
+        entries = []
+        while entry := cur.string():
+            entries.append(entry)
+    raw.dirs[path] = (words[1], entries)
+
+
+def _read_p(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+    _arity(words, 3)
+    pid = _int(words[1], 1, (1 << 31) - 1, "pid")
+    if not set(words[2]) <= set("ecsg-"):
+        raise GatherError(f"bad process flags {words[2][:20]!r}")
+    raw.procs.append((pid, words[2], [cur.string() for _ in range(5)]))
+
+
+def _read_h(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+    _arity(words, 2)
+    raw.hostnames.append((words[1], cur.string()))
+
+
+def _read_b(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+    _arity(words, 2)
+    try:
+        boot = float(words[1]) if words[1] != "-" else None
+    except ValueError:
+        boot = None
+    raw.btime = boot if boot is not None and math.isfinite(boot) else None
+
+
+def _read_k(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+    _arity(words, 2)
+    if words[1].isdigit() and 0 < len(words[1]) < 10 and int(words[1]) > 0:
+        raw.clk_tck = int(words[1])
+
+
+def _read_r(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+    _arity(words, 3)
+    pid = _int(words[1], 1, (1 << 31) - 1, "pid")
+    raw.root = (pid, words[2], _text(cur.string()))
+
+
+def _read_c(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+    _arity(words, 3)
+    if not re.fullmatch(r"[a-z0-9-]{1,40}", words[1]):
+        raise GatherError(f"bad command name {words[1][:20]!r}")
+    raw.commands[words[1]] = (words[2], cur.string())
+
+
+def _read_i(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+    _arity(words, 2)
+    raw.interfaces.append((_int(words[1], 0, 1 << 32, "ifindex"), _text(cur.string())))
+
+
+def _read_e(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+    _arity(words, 1)
+    raw.errors.append("gather: " + _text(cur.string()))
+
+
+_READERS: dict[str, Callable[[_Cursor, list[str], _Raw], None]] = {
+    "M": _read_m, "F": _read_f, "V": _read_v, "D": _read_d, "P": _read_p, "H": _read_h,
+    "B": _read_b, "K": _read_k, "R": _read_r, "C": _read_c, "I": _read_i, "E": _read_e,
+}
+
+
+def _normalize(path: str) -> str:
+    return posixpath.normpath("/" + path.lstrip("/"))
+
+
+def _build(raw: _Raw, snapshot: NodeSnapshot) -> NodeSnapshot:
+    snapshot.files.update(raw.files)
+    for path, (status, entries) in raw.dirs.items():
+        snapshot.dirs[path] = _listing(path, status, entries, raw.files.get(path) or snapshot.files.get(path))
+    if raw.discover:
+        snapshot.processes = _processes(raw)
+        snapshot.hostname = _hostname(raw)
+        snapshot.interfaces = _interfaces(raw)
+        snapshot.default_route = _default_route(raw)
+    elif snapshot.hostname is None:
+        snapshot.hostname = _hostname(raw)
+    if raw.root is not None and raw.root[1] == "fail":
+        raw.errors.append(f"/proc/{raw.root[0]}/root: {_describe(raw.root[2])}; reading the host's files instead")
+    snapshot.errors += [e for e in raw.errors if e not in snapshot.errors]
+    return snapshot
+
+
+def _listing(path: str, status: str, entries: list[bytes] | None, record: FileRecord | None) -> DirListing:
+    """The DirListing os.listdir would give, from the listing or the directory's F record."""
+    if status == "list" and entries is not None:
+        return DirListing(path, tuple(_text(e.rpartition(b"/")[2]) for e in entries))
+    if status == "deny":
+        return DirListing(path, None, DENIED)
+    if status == "fail":
+        return DirListing(path, None, "could not be listed (find failed on the node)")
+    if record is None:
+        return DirListing(path, None, "not collected")
+    if record.mode is None and record.error:  # the stat failed: listing fails the same way
+        return DirListing(path, None, record.error)
+    return DirListing(path, None, "missing")  # os.listdir on a non-directory: ENOTDIR
+
+
+def _processes(raw: _Raw) -> list[ProcessRecord]:
+    found = []
+    for pid, flags, (hex_argv, exe, cwd, stat, cgroup) in sorted(raw.procs, key=lambda p: p[0]):
+        try:
+            cmdline = bytes.fromhex(_text(hex_argv))
+        except ValueError:
+            raise GatherError(f"bad cmdline hex for pid {pid}") from None
+        if not cmdline or len(cmdline) >= 1 << 20:  # as find_kubelet_processes reads it
+            continue
+        argv = tuple(_text(a) for a in cmdline.rstrip(b"\0").split(b"\0"))
+        exe_text = _text(exe) if "e" in flags else None
+        if kubelet_kind(argv, exe_text) is None:
+            continue
+        found.append(ProcessRecord(
+            pid, argv, exe_text, _text(cwd) if "c" in flags else None,
+            _start_time(stat, raw) if "s" in flags else None,
+            _unit(cgroup) if "g" in flags else None,
+        ))
+    return found
+
+
+def _start_time(stat: bytes, raw: _Raw) -> float | None:
+    """As local._start_time: /proc/<pid>/stat field 22, ticks after boot."""
+    if raw.btime is None or not stat:
+        return None
+    fields = stat.rpartition(b")")[2].split()
+    try:
+        return raw.btime + int(fields[19]) / raw.clk_tck
+    except (IndexError, ValueError, OverflowError):
+        return None
+
+
+def _unit(cgroup: bytes) -> str | None:
+    """As local._unit: the innermost ``*.service`` in the v2 or name=systemd cgroup path."""
+    for line in cgroup[: 1 << 16].decode("utf-8", "replace").splitlines():
+        hierarchy, _, path = line.partition(":")[2].partition(":")
+        if hierarchy in {"", "name=systemd"}:
+            services = [part for part in path.split("/") if part.endswith(".service")]
+            return services[-1] if services else None
+    return None
+
+
+def _command(raw: _Raw, name: str) -> str | None:
+    rc, output = raw.commands.get(name, ("-", b""))
+    return output.decode("utf-8", "replace") if rc == "0" else None
+
+
+def _default_route(raw: _Raw) -> str | None:
+    """As LocalNode: the default route's interface from /proc/net/route (else from ip)."""
+    for name in ("net-route", "ip-route"):
+        text = _command(raw, name)
+        if text:
+            return parse_default_route(text)
+    return None
+
+
+def _interfaces(raw: _Raw) -> list[Interface]:
+    """As LocalNode (psutil, which sorts getifaddrs by family): interfaces with an IPv4
+    address first, then IPv6-only ones, then the rest, each group in ifindex order; IPv4
+    then IPv6 addresses in CIDR form. Without ``ip`` on the node: names only."""
+    addresses = {i.name: tuple(_cidr(a) for a in i.addresses)
+                 for i in parse_ip_addr(_command(raw, "ip-addr") or "")}
+    index = {name: number for number, name in raw.interfaces}
+    names = list(dict.fromkeys([*index, *addresses]))
+
+    def order(name: str) -> tuple[int, int, int]:
+        found = addresses.get(name, ())
+        family = 0 if any(":" not in a for a in found) else 1 if found else 2
+        return family, index.get(name, 1 << 33), names.index(name)
+
+    return [Interface(name, addresses.get(name, ())) for name in sorted(names, key=order)]
+
+
+def _cidr(address: str) -> str:
+    try:
+        return str(ipaddress.ip_interface(address))
+    except ValueError:
+        return address
+
+
+def _hostname(raw: _Raw) -> str | None:
+    """As LocalNode._hostname: /proc/sys/kernel/hostname (host root only), then /etc/hostname."""
+    proc_root = raw.root is not None and raw.root[1] == "proc"
+    for source, text in raw.hostnames:
+        if (source == "proc" and proc_root) or not text or len(text) >= 4096:
+            continue
+        name = text.decode("utf-8", "replace").strip()
+        if name:
+            return name
+    return None
+
+
+# --- what the model still needs ----------------------------------------------------------
+
+
+class RecordingReader:
+    """A NodeReader over a snapshot that notes what the model asked for but was not gathered.
+
+    Paths no node could hold (a NUL byte, unencodable characters) are answered, and stored in
+    the snapshot, as the local collector would record them, not asked of the node.
+    """
+
+    def __init__(self, snapshot: NodeSnapshot) -> None:
+        self.snapshot = snapshot
+        self.wanted_files: set[str] = set()
+        self.wanted_dirs: set[str] = set()
+
+    def file(self, path: str) -> FileRecord:
+        record = self.snapshot.files.get(path)
+        if record is not None:
+            return record
+        if not _valid(path):
+            record = FileRecord(path, "error", error=INVALID_PATH)
+            self.snapshot.files[path] = record
+            return record
+        self.wanted_files.add(path)
+        return FileRecord(path, "uncollected", error="not collected")
+
+    def listdir(self, path: str) -> DirListing:
+        listing = self.snapshot.dirs.get(path)
+        if listing is not None:
+            return listing
+        if not _valid(path):
+            listing = DirListing(path, None, INVALID_PATH)
+            self.snapshot.dirs[path] = listing
+            return listing
+        self.wanted_dirs.add(path)
+        return DirListing(path, None, error="not collected")
+
+
+def missing_paths(snapshot: NodeSnapshot) -> tuple[list[str], list[str]]:
+    """(files, dirs) the kubelet model asked for that the snapshot lacks.
+
+    A wanted file that the model takes as the static pod path or the --config-dir is asked
+    for as a directory (stat, listing and entries), so one more pass usually suffices.
+    """
+    reader = RecordingReader(snapshot)
+    return still_needed(reader, analyze_node(snapshot, reader))
+
+
+def still_needed(reader: RecordingReader, view: NodeView) -> tuple[list[str], list[str]]:
+    """(files, dirs) an analysis over ``reader`` asked for and did not get."""
+    dirs = set(reader.wanted_dirs)
+    dirs.update(p for p in (view.static_pod_path.value, view.config_dir)
+                if p is not None and p in reader.wanted_files)
+    return go_sorted(reader.wanted_files - dirs), go_sorted(dirs)
+
+
+def kubelet_pid(snapshot: NodeSnapshot) -> int | None:
+    """The pid whose root later passes read through (the chosen kubelet), if any."""
+    chosen = choose_kubelet(snapshot.processes)
+    return chosen.pid if chosen else None
+
+
+def collect(run: Callable[[bytes], bytes], label: str, *, max_passes: int = 4,
+            cap: int = MAX_FILE_BYTES) -> NodeSnapshot:
+    """Gather one node: ``run(script)`` executes a script on it and returns its stdout."""
+    return collect_view(run, label, max_passes=max_passes, cap=cap)[0]
+
+
+def collect_view(run: Callable[[bytes], bytes], label: str, *, max_passes: int = 4, cap: int = MAX_FILE_BYTES,
+                 node_ip: str | None = None) -> tuple[NodeSnapshot, NodeView, int]:
+    """The node's snapshot, the model's view of it, and how many execs it took.
+
+    The first pass, then one more pass per round of paths the model still needs (usually
+    none or one), at most ``max_passes`` execs; the last analysis is the answer, so each
+    node is analysed once per pass and no more.
+    """
+    snapshot = parse_gather(run(gather_script(cap=cap)), label)
+    execs = 1
+    while True:
+        reader = RecordingReader(snapshot)
+        view = analyze_node(snapshot, reader, node_ip)
+        files, dirs = still_needed(reader, view)
+        if (not files and not dirs) or execs >= max_passes:
+            return snapshot, view, execs
+        script = gather_script(files, dirs, cap, kubelet_pid=kubelet_pid(snapshot))
+        parse_gather(run(script), label, into=snapshot)
+        execs += 1
+

@@ -1,0 +1,54 @@
+"""Ways to reach a node. ``podaudit.transport.ssh`` runs commands on nodes over SSH.
+
+This package module holds only the plain types (options, targets, the error) so the CLI can
+build options from its flags and catch ``SshError`` without importing paramiko at startup;
+``podaudit.transport.ssh`` imports paramiko when a connection is actually wanted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ErrorKind = Literal["unreachable", "timeout", "host-key-unknown", "host-key-changed", "auth", "config"]
+Strictness = Literal["yes", "accept-new"]
+
+
+class SshError(Exception):
+    """A one-line, actionable failure naming the node; ``kind`` says which class of failure."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    """podaudit's SSH flags. Where one is set it beats the user's ssh_config."""
+
+    ssh_config: str | None = None  # --ssh-config FILE; default ~/.ssh/config then /etc/ssh/ssh_config
+    known_hosts: str | None = None  # --known-hosts FILE: the only known_hosts file consulted and written
+    user: str | None = None  # --user, for the nodes (jump hosts keep their own User)
+    identity: str | None = None  # --identity FILE, tried first, on nodes and jump hosts
+    accept_new_host_keys: bool = False  # StrictHostKeyChecking=accept-new: record unknown keys, refuse changed ones
+    timeout: float = 10.0  # per host: TCP connect + SSH handshake + authentication; and per command
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """Everything needed to reach one host, resolved from ssh_config and the options."""
+
+    alias: str  # what the user named (inventory entry / node name); Host patterns match this
+    hostname: str  # where to connect: the inventory address, else ssh_config HostName, else the alias
+    port: int
+    user: str | None  # None: the local user name, as ssh does
+    identity_files: tuple[str, ...]  # private keys to offer, in order (missing ones are reported, not fatal)
+    proxy_jump: tuple[str, ...]  # jump hosts in order, each "[user@]host[:port]" and resolved through ssh_config
+    proxy_command: str | None  # already %-expanded; run with /bin/sh, its stdin/stdout is the connection
+    known_hosts_files: tuple[str, ...]  # the user's files; new keys are recorded in the first one
+    identities_only: bool  # only identity_files (agent keys only when they match one of them)
+    strict: Strictness  # "yes", or "accept-new"; checking is never skipped (StrictHostKeyChecking=no is "yes")
+    global_known_hosts_files: tuple[str, ...] = ()  # read-only (GlobalKnownHostsFile)
+    host_key_alias: str | None = None  # HostKeyAlias: the known_hosts name used instead of [hostname]:port
+    hash_known_hosts: bool = False  # HashKnownHosts: record new keys under a hashed name

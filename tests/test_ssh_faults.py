@@ -1,0 +1,109 @@
+"""Sweeps over SSH against the lab's fault scenario: every failure reported per node, within
+the timeout, the rest of the sweep complete, nothing injected."""
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.cli_helpers import SCHEMA, run
+
+LAB = Path(__file__).resolve().parent.parent / "scripts" / "lab"
+TIMEOUT = "3"
+
+
+@pytest.fixture(scope="module")
+def faults(tmp_path_factory):
+    lab = tmp_path_factory.mktemp("lab") / "faults"
+    try:
+        up = subprocess.run([str(LAB), "up", "faults", "--dir", str(lab), "--first-address", "127.0.6.10"],
+                            capture_output=True, text=True, timeout=120)
+        assert up.returncode == 0, up.stderr
+        yield lab
+    finally:
+        subprocess.run([str(LAB), "down", "--dir", str(lab)], capture_output=True, timeout=120)
+
+
+def sweep(lab, *extra):
+    start = time.monotonic()
+    proc = run("sweep", "--inventory", str(lab / "inventory"), "--ssh-config", str(lab / "ssh_config"),
+               "--timeout", TIMEOUT, "-o", "json", *extra)
+    elapsed = time.monotonic() - start
+    doc = json.loads(proc.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    return proc.returncode, doc, elapsed
+
+
+def test_a_sweep_reports_every_fault_and_finishes_the_rest(faults):
+    code, doc, elapsed = sweep(faults)
+    assert code == 3  # some nodes could not be audited; the report covers the rest
+    failed = {f["node"]: f["kind"] for f in doc["unavailable"]}
+    assert failed == {"down": "unreachable", "tarpit": "timeout", "rekeyed": "host-key-changed",
+                      "unknown": "host-key-unknown"}
+    assert elapsed < float(TIMEOUT) + 8  # the tarpit never holds up the rest
+    audited = {n["node"]: n for n in doc["nodes"]}
+    assert set(audited) == {"ok", "bignode", "oddnames"}
+    assert audited["ok"]["static_pods"][0]["mirror_name"] == "static-greenbox-ok"
+    messages = {f["node"]: f["message"] for f in doc["unavailable"]}
+    assert "SHA256:" in messages["unknown"] and "--accept-new-host-keys" in messages["unknown"]
+
+
+def test_a_20_mb_manifest_is_refused_not_sent(faults):
+    _, doc, _ = sweep(faults)
+    [big] = [n for n in doc["nodes"] if n["node"] == "bignode"]
+    [huge] = [e for e in big["entries"] if e["path"].endswith("huge.yaml")]
+    assert huge["fate"] == "rejected" and "too large" in huge["reason"]
+
+
+def test_hostile_file_names_arrive_intact_and_run_nothing(faults):
+    _, doc, _ = sweep(faults)
+    [odd] = [n for n in doc["nodes"] if n["node"] == "oddnames"]
+    loaded = {p["name"] for p in odd["static_pods"]}
+    assert {"odd-newline", "odd-command", "odd-quote", "odd-latin1"} <= loaded
+    names = {e["path"].rsplit("/", 1)[1] for e in odd["entries"]}
+    assert "new\nline.yaml" in names and "$(touch $(printf '\\057tmp\\057pwned')).yaml" in names
+    assert "latin1-\udce9t\udce9.yaml" in names  # an undecodable byte, kept as it is
+    assert not Path("/tmp/pwned").exists()
+
+
+def test_sudo_refusals_say_what_to_allow(faults):
+    code, doc, _ = sweep(faults, "--user", "pwsudo", "--sudo", "--nodes", "ok")
+    assert code == 3
+    [failure] = doc["unavailable"]
+    assert failure["kind"] == "sudo"
+    assert "pwsudo ALL=(root) NOPASSWD: /bin/sh -s" in failure["message"]
+
+
+def test_sudo_collects_what_a_plain_user_cannot_read(faults):
+    code, doc, _ = sweep(faults, "--user", "auditor", "--nodes", "ok")
+    [plain] = doc["nodes"]
+    assert code == 3 and plain["incomplete"]  # the 0600 manifest is not readable as auditor
+    code, doc, _ = sweep(faults, "--user", "auditor", "--sudo", "--nodes", "ok")
+    [node] = doc["nodes"]
+    assert code == 0 and node["incomplete"] == []
+    assert [p["mirror_name"] for p in node["static_pods"]] == ["static-greenbox-ok"]
+
+
+def test_accept_new_records_an_unknown_key_but_never_a_changed_one(faults, tmp_path):
+    known = tmp_path / "known_hosts"
+    shutil.copy(faults / "known_hosts", known)
+    code, doc, _ = sweep(faults, "--known-hosts", str(known), "--accept-new-host-keys", "--nodes", "unknown,rekeyed")
+    failed = {f["node"]: f["kind"] for f in doc["unavailable"]}
+    assert failed == {"rekeyed": "host-key-changed"}
+    assert [n["node"] for n in doc["nodes"]] == ["unknown"]
+    code, doc, _ = sweep(faults, "--known-hosts", str(known), "--nodes", "unknown")  # strict again: now known
+    assert code == 0 and [n["node"] for n in doc["nodes"]] == ["unknown"]
+
+
+def test_bad_inventory_and_ssh_config_are_usage_errors(faults, tmp_path):
+    bad = tmp_path / "hosts.ini"
+    bad.write_text("[workers\nok\n")
+    proc = run("sweep", "--inventory", str(bad))
+    assert proc.returncode == 2 and f"{bad}:1: unclosed section header" in proc.stderr
+    proc = run("sweep", "--nodes", "ok", "--ssh-config", str(tmp_path / "missing_config"))
+    assert proc.returncode == 2 and "missing_config" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
