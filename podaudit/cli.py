@@ -74,7 +74,7 @@ SHARED_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--accept-new-host-keys",), {"is_flag": True, "default": None,
                                    "help": "Record unknown host keys (OpenSSH accept-new); changed keys still fail."}),
     (("--concurrency",), {"type": click.IntRange(1, 1000), "help": "Nodes audited at once (default 32)."}),
-    (("--timeout",), {"type": click.FloatRange(0.5), "help": "Per-node connect and command timeout, seconds (10)."}),
+    (("--timeout",), {"type": click.FloatRange(0.5), "help": "Per-node connect and command timeout, seconds (30)."}),
     (("--deadline",), {"type": click.FloatRange(1), "help": "Whole-run deadline, seconds (none)."}),
     (("-o", "--output"), {"type": click.Choice(FORMATS), "help": "Report format (table)."}),
     (("--debug",), {"is_flag": True, "default": None, "help": "Show tracebacks for unexpected errors."}),

@@ -107,3 +107,25 @@ def test_bad_inventory_and_ssh_config_are_usage_errors(faults, tmp_path):
     proc = run("sweep", "--nodes", "ok", "--ssh-config", str(tmp_path / "missing_config"))
     assert proc.returncode == 2 and "missing_config" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_find_connects_only_to_the_node_the_name_points_to(faults):
+    start = time.monotonic()
+    proc = run("find", "static-greenbox-ok", "--inventory", str(faults / "inventory"),
+               "--ssh-config", str(faults / "ssh_config"), "--timeout", TIMEOUT, "-o", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [c["node"] for c in doc["candidates"]] == ["ok"]
+    assert doc["unavailable"] == []  # the tarpit and the dead node were never contacted
+    assert doc["matches"][0]["manifest_path"] == "/etc/just-to-mess-with-you/greenbox.yaml"
+    assert time.monotonic() - start < float(TIMEOUT)
+
+
+def test_node_over_ssh_names_the_node_and_exits_3_when_unreachable(faults):
+    proc = run("node", "down", "--ssh-config", str(faults / "ssh_config"), "--timeout", TIMEOUT)
+    assert proc.returncode == 3
+    assert proc.stderr.startswith("podaudit: down") and "Traceback" not in proc.stderr
+    ok = run("node", "ok", "--ssh-config", str(faults / "ssh_config"), "-o", "json")
+    assert ok.returncode == 0, ok.stderr
+    doc = json.loads(ok.stdout)
+    assert doc["node"] == "ok" and doc["collection"]["transport"] == "ssh" and doc["collection"]["execs"] == 1

@@ -32,6 +32,7 @@ def comparable(doc):
     """A node report minus the removal commands' time stamp and the network source."""
     doc = dict(doc)
     doc.pop("network")  # psutil here, `ip` there: the same facts, compared below
+    doc.pop("collection")  # local here, ssh there
     doc["static_pods"] = [{k: v for k, v in pod.items() if k != "remove"} for pod in doc["static_pods"]]
     return doc
 

@@ -14,7 +14,9 @@ from podaudit.cluster.source import Cluster, InputError, NodeSource, demo_path, 
 if TYPE_CHECKING:
     from podaudit.cluster.inventory import InventoryEntry
 
-DEFAULT_TIMEOUT = 10.0
+# Per node, for the connection and for each command: generous, because a busy node (or many
+# nodes sharing few cores) answers slowly; the whole-run --deadline bounds the sweep.
+DEFAULT_TIMEOUT = 30.0
 
 
 @dataclass

@@ -56,7 +56,9 @@ class NodeHandle:
         from podaudit.kubelet.resolve import analyze_node
 
         node = LocalNode(self.root, label=self.name)
-        return analyze_node(node.snapshot, node, self.node_ip)
+        view = analyze_node(node.snapshot, node, self.node_ip)
+        view.collection = {"transport": "local", "root": self.root}
+        return view
 
 
 @dataclass

@@ -7,6 +7,7 @@ stdin; nothing is installed or written on the node.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -39,7 +40,11 @@ class SshNode:
         return self.entry.name
 
     def load(self) -> NodeView:
-        return collect_over_ssh(self.entry, self.options, self.sudo, self.config, self.node_ip)[0]
+        start = time.monotonic()
+        view, _, execs = collect_over_ssh(self.entry, self.options, self.sudo, self.config, self.node_ip)
+        view.collection = {"transport": "ssh", "logins": 1, "execs": execs,
+                           "seconds": round(time.monotonic() - start, 3)}
+        return view
 
 
 def collect_over_ssh(entry: InventoryEntry, options: SshOptions, sudo: bool, config: Any = None,

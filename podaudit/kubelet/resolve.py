@@ -72,6 +72,8 @@ class NodeView:
     # What podaudit could not read but the kubelet can: the answer may be incomplete.
     incomplete: list[str] = field(default_factory=list)
     network: NetworkFacts | None = None
+    # How the node was read: transport, execs, logins, seconds (set by the collector).
+    collection: dict[str, Any] = field(default_factory=dict)
 
     @property
     def static_pods(self) -> list[StaticPod]:

@@ -100,6 +100,7 @@ def node_json(view: NodeView) -> dict[str, Any]:
         "problems": view.problems,
         "incomplete": view.incomplete,
         "network": network_json(view.network),
+        "collection": view.collection,
     }
 
 
