@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.cli_helpers import SCHEMA, run
+from tests.cli_helpers import PODAUDIT, SCHEMA, run
 
 LAB = Path(__file__).resolve().parent.parent / "scripts" / "lab"
 TIMEOUT = "3"
@@ -129,3 +129,21 @@ def test_node_over_ssh_names_the_node_and_exits_3_when_unreachable(faults):
     assert ok.returncode == 0, ok.stderr
     doc = json.loads(ok.stdout)
     assert doc["node"] == "ok" and doc["collection"]["transport"] == "ssh" and doc["collection"]["execs"] == 1
+
+
+def test_ctrl_c_stops_cleanly_and_reports_what_finished(faults):
+    """SIGINT while the tarpit holds a worker: the finished nodes are printed, the rest listed."""
+    import signal
+
+    argv = [*PODAUDIT, "sweep", "--inventory", str(faults / "inventory"), "--ssh-config",
+            str(faults / "ssh_config"), "--timeout", "60", "-o", "json"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)  # the quick nodes finish; the tarpit would hold its worker for 60 s
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 3, err
+    doc = json.loads(out)
+    assert doc["interrupted"] is True
+    assert {"ok", "bignode", "oddnames"} <= {n["node"] for n in doc["nodes"]}
+    assert {"tarpit": "interrupted"}.items() <= {f["node"]: f["kind"] for f in doc["unavailable"]}.items()
+    assert "Traceback" not in err
