@@ -147,3 +147,16 @@ def test_ctrl_c_stops_cleanly_and_reports_what_finished(faults):
     assert {"ok", "bignode", "oddnames"} <= {n["node"] for n in doc["nodes"]}
     assert {"tarpit": "interrupted"}.items() <= {f["node"]: f["kind"] for f in doc["unavailable"]}.items()
     assert "Traceback" not in err
+
+
+def test_a_user_without_sudo_rights_is_told_what_to_allow(faults):
+    code, doc, _ = sweep(faults, "--user", "nosudo", "--sudo", "--nodes", "ok")
+    assert code == 3
+    [failure] = doc["unavailable"]
+    assert failure["kind"] == "sudo" and "nosudo ALL=(root) NOPASSWD" in failure["message"]
+
+
+def test_an_unknown_host_alias_is_a_usage_error(faults):
+    proc = run("node", "no-such-node.invalid", "--ssh-config", str(faults / "ssh_config"))
+    assert proc.returncode == 2
+    assert "no-such-node.invalid: not a Host in" in proc.stderr and len(proc.stderr.splitlines()) == 1

@@ -13,6 +13,7 @@ from podaudit.cluster.source import Cluster, InputError, NodeSource, demo_path, 
 
 if TYPE_CHECKING:
     from podaudit.cluster.inventory import InventoryEntry
+    from podaudit.transport.ssh import SSHConfigLike, SshOptions
 
 # Per node, for the connection and for each command: generous, because a busy node (or many
 # nodes sharing few cores) answers slowly; the whole-run --deadline bounds the sweep.
@@ -67,6 +68,24 @@ def _pick(entries: list[InventoryEntry], wanted: list[InventoryEntry], inventory
     return [by_name[w.name] for w in wanted]
 
 
+def _check_host(host: str, options: SshOptions, config: SSHConfigLike, ssh_config: str | None) -> None:
+    """``node NODE``: a name that is neither an ssh_config Host nor resolvable is a typo, not
+    an unreachable node."""
+    import socket
+
+    from podaudit.transport.ssh import resolve_target
+
+    target = resolve_target(host, options, config)
+    if target.hostname != host or target.proxy_jump or target.proxy_command:
+        return  # the config maps it somewhere
+    try:
+        socket.getaddrinfo(host, target.port)
+    except (OSError, UnicodeError) as exc:
+        where = ssh_config or "~/.ssh/config"
+        raise InputError(f"{host}: not a Host in {where} and not a resolvable host name ({exc}); "
+                         "check the name, or give --ssh-config or --nodes user@address") from exc
+
+
 def ssh_cluster(sel: Selection, host: str | None = None) -> Cluster:
     """Nodes reached over SSH: the inventory's, or the one host named."""
     from podaudit.cluster.inventory import InventoryEntry, from_nodes_option, load_inventory
@@ -87,6 +106,8 @@ def ssh_cluster(sel: Selection, host: str | None = None) -> Cluster:
         config = load_ssh_config(sel.ssh_config)
     except SshError as exc:
         raise InputError(str(exc)) from exc
+    if host is not None and sel.inventory is None and sel.nodes is None:
+        _check_host(host, options, config, sel.ssh_config)
     only = len(entries) == 1
     nodes: list[NodeSource] = [SshNode(entry, options, sel.sudo, only, config=config) for entry in entries]
     origin = f"inventory {sel.inventory}" if sel.inventory else "--nodes" if sel.nodes else f"host {host}"
