@@ -11,21 +11,15 @@ import jsonschema
 import pytest
 
 from tests.cli_helpers import PODAUDIT, SCHEMA, run
+from tests.lab_helpers import running_lab
 
-LAB = Path(__file__).resolve().parent.parent / "scripts" / "lab"
 TIMEOUT = "3"
 
 
 @pytest.fixture(scope="module")
 def faults(tmp_path_factory):
-    lab = tmp_path_factory.mktemp("lab") / "faults"
-    try:
-        up = subprocess.run([str(LAB), "up", "faults", "--dir", str(lab), "--first-address", "127.0.6.10"],
-                            capture_output=True, text=True, timeout=120)
-        assert up.returncode == 0, up.stderr
+    with running_lab(tmp_path_factory.mktemp("lab"), "faults", "127.0.6.10") as (lab, _):
         yield lab
-    finally:
-        subprocess.run([str(LAB), "down", "--dir", str(lab)], capture_output=True, timeout=120)
 
 
 def sweep(lab, *extra):

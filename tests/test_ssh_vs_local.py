@@ -7,25 +7,17 @@ collector run inside the node's own namespaces (nsenter), and the reports must m
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.cli_helpers import run
-
-LAB = Path(__file__).resolve().parent.parent / "scripts" / "lab"
+from tests.lab_helpers import running_lab
 
 
 @pytest.fixture(scope="module")
 def fixtures_lab(tmp_path_factory):
-    lab = tmp_path_factory.mktemp("lab") / "fixtures"
-    try:
-        up = subprocess.run([str(LAB), "up", "fixtures", "--dir", str(lab), "--first-address", "127.0.7.10"],
-                            capture_output=True, text=True, timeout=120)
-        assert up.returncode == 0, up.stderr
-        yield lab, json.loads((lab / "state.json").read_text())
-    finally:
-        subprocess.run([str(LAB), "down", "--dir", str(lab)], capture_output=True, timeout=120)
+    with running_lab(tmp_path_factory.mktemp("lab"), "fixtures", "127.0.7.10") as found:
+        yield found
 
 
 def comparable(doc):
