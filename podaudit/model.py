@@ -19,6 +19,8 @@ FileKind = Literal["file", "dir", "other", "missing", "denied", "error", "uncoll
 MAX_FILE_BYTES = 10 * 1024 * 1024
 # The reason recorded when this reader may not read a path that the kubelet (root) can.
 DENIED = "permission denied (run as root, or with sudo)"
+# The reason recorded for a path no system call can take (a NUL byte, undecodable characters).
+INVALID_PATH = "not a valid path (it holds a NUL byte or undecodable characters)"
 
 
 def go_sorted(names: Iterable[str]) -> list[str]:

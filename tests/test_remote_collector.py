@@ -27,15 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from podaudit.collect.local import LocalNode
-from podaudit.collect.remote import (
-    GATHER_VERSION,
-    GatherError,
-    RecordingReader,
-    gather_script,
-    kubelet_pid,
-    missing_paths,
-    parse_gather,
-)
+from podaudit.collect.passes import RecordingReader, kubelet_pid, missing_paths
+from podaudit.collect.remote import GATHER_VERSION, GatherError, gather_script, parse_gather
 from podaudit.collect.rootfs import RootFS
 from podaudit.kubelet.resolve import NodeView, analyze_node
 from podaudit.model import DENIED, NodeSnapshot
@@ -130,7 +123,8 @@ INNER = """
 import os, pickle, subprocess, sys, time
 sys.path.insert(0, sys.argv[2])
 from podaudit.collect.local import LocalNode
-from podaudit.collect.remote import collect, gather_script, kubelet_pid, parse_gather
+from podaudit.collect.passes import collect, kubelet_pid
+from podaudit.collect.remote import gather_script, parse_gather
 from podaudit.kubelet.resolve import analyze_node
 
 with open(sys.argv[1], "rb") as handle:

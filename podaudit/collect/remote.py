@@ -41,8 +41,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 
 from podaudit.kubelet.invocation import KUBELET_UNITS
-from podaudit.kubelet.process import choose_kubelet, kubelet_kind
-from podaudit.kubelet.resolve import NodeView, analyze_node
+from podaudit.kubelet.process import kubelet_kind
 from podaudit.kubelet.systemd import UNIT_DIRS
 from podaudit.model import (
     DENIED,
@@ -52,14 +51,12 @@ from podaudit.model import (
     Interface,
     NodeSnapshot,
     ProcessRecord,
-    go_sorted,
 )
 from podaudit.network import parse_default_route, parse_ip_addr
 
 GATHER_VERSION = 1
 MARKER = f"PODAUDIT-GATHER {GATHER_VERSION}\n".encode()
 # What rootfs.describe_oserror says for a path os functions refuse.
-INVALID_PATH = "not a valid path (it holds a NUL byte or undecodable characters)"
 CLK_TCK = 100  # when the node cannot say (getconf missing)
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._")
@@ -98,8 +95,8 @@ def gather_script(paths: Sequence[str] = (), dirs: Sequence[str] = (), cap: int 
     for word in (*UNIT_DIRS, *KUBELET_UNITS):
         if not _WORD.fullmatch(word):  # never true: they are constants; guards the quoting
             raise ValueError(f"unit directory or name {word!r} cannot be embedded")
-    wants = [f"want_file {_sh_octal(p)} {_sh_octal(_normalize(p))}" for p in dict.fromkeys(paths) if _valid(p)]
-    wants += [f"want_dir {_sh_octal(d)} {_sh_octal(_normalize(d))}" for d in dict.fromkeys(dirs) if _valid(d)]
+    wants = [f"want_file {_sh_octal(p)} {_sh_octal(_normalize(p))}" for p in dict.fromkeys(paths) if valid_path(p)]
+    wants += [f"want_dir {_sh_octal(d)} {_sh_octal(_normalize(d))}" for d in dict.fromkeys(dirs) if valid_path(d)]
     template = resources.files("podaudit.collect").joinpath("gather.sh").read_text("ascii")
     filled = (template.replace("__CAP__", str(cap))
               .replace("__MODE__", "paths" if paths or dirs else "discover")
@@ -110,7 +107,7 @@ def gather_script(paths: Sequence[str] = (), dirs: Sequence[str] = (), cap: int 
     return filled.encode("ascii")
 
 
-def _valid(path: str) -> bool:
+def valid_path(path: str) -> bool:
     """Whether the node could be asked about ``path`` (os functions refuse the others)."""
     if "\0" in path:
         return False
@@ -526,90 +523,3 @@ def _hostname(raw: _Raw) -> str | None:
 
 
 # --- what the model still needs ----------------------------------------------------------
-
-
-class RecordingReader:
-    """A NodeReader over a snapshot that notes what the model asked for but was not gathered.
-
-    Paths no node could hold (a NUL byte, unencodable characters) are answered, and stored in
-    the snapshot, as the local collector would record them, not asked of the node.
-    """
-
-    def __init__(self, snapshot: NodeSnapshot) -> None:
-        self.snapshot = snapshot
-        self.wanted_files: set[str] = set()
-        self.wanted_dirs: set[str] = set()
-
-    def file(self, path: str) -> FileRecord:
-        record = self.snapshot.files.get(path)
-        if record is not None:
-            return record
-        if not _valid(path):
-            record = FileRecord(path, "error", error=INVALID_PATH)
-            self.snapshot.files[path] = record
-            return record
-        self.wanted_files.add(path)
-        return FileRecord(path, "uncollected", error="not collected")
-
-    def listdir(self, path: str) -> DirListing:
-        listing = self.snapshot.dirs.get(path)
-        if listing is not None:
-            return listing
-        if not _valid(path):
-            listing = DirListing(path, None, INVALID_PATH)
-            self.snapshot.dirs[path] = listing
-            return listing
-        self.wanted_dirs.add(path)
-        return DirListing(path, None, error="not collected")
-
-
-def missing_paths(snapshot: NodeSnapshot) -> tuple[list[str], list[str]]:
-    """(files, dirs) the kubelet model asked for that the snapshot lacks.
-
-    A wanted file that the model takes as the static pod path or the --config-dir is asked
-    for as a directory (stat, listing and entries), so one more pass usually suffices.
-    """
-    reader = RecordingReader(snapshot)
-    return still_needed(reader, analyze_node(snapshot, reader))
-
-
-def still_needed(reader: RecordingReader, view: NodeView) -> tuple[list[str], list[str]]:
-    """(files, dirs) an analysis over ``reader`` asked for and did not get."""
-    dirs = set(reader.wanted_dirs)
-    dirs.update(p for p in (view.static_pod_path.value, view.config_dir)
-                if p is not None and p in reader.wanted_files)
-    return go_sorted(reader.wanted_files - dirs), go_sorted(dirs)
-
-
-def kubelet_pid(snapshot: NodeSnapshot) -> int | None:
-    """The pid whose root later passes read through (the chosen kubelet), if any."""
-    chosen = choose_kubelet(snapshot.processes)
-    return chosen.pid if chosen else None
-
-
-def collect(run: Callable[[bytes], bytes], label: str, *, max_passes: int = 4,
-            cap: int = MAX_FILE_BYTES) -> NodeSnapshot:
-    """Gather one node: ``run(script)`` executes a script on it and returns its stdout."""
-    return collect_view(run, label, max_passes=max_passes, cap=cap)[0]
-
-
-def collect_view(run: Callable[[bytes], bytes], label: str, *, max_passes: int = 4, cap: int = MAX_FILE_BYTES,
-                 node_ip: str | None = None) -> tuple[NodeSnapshot, NodeView, int]:
-    """The node's snapshot, the model's view of it, and how many execs it took.
-
-    The first pass, then one more pass per round of paths the model still needs (usually
-    none or one), at most ``max_passes`` execs; the last analysis is the answer, so each
-    node is analysed once per pass and no more.
-    """
-    snapshot = parse_gather(run(gather_script(cap=cap)), label)
-    execs = 1
-    while True:
-        reader = RecordingReader(snapshot)
-        view = analyze_node(snapshot, reader, node_ip)
-        files, dirs = still_needed(reader, view)
-        if (not files and not dirs) or execs >= max_passes:
-            return snapshot, view, execs
-        script = gather_script(files, dirs, cap, kubelet_pid=kubelet_pid(snapshot))
-        parse_gather(run(script), label, into=snapshot)
-        execs += 1
-

@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from podaudit.model import DENIED, MAX_FILE_BYTES, DirListing, FileRecord
+from podaudit.model import DENIED, INVALID_PATH, MAX_FILE_BYTES, DirListing, FileRecord
 
 MAX_SYMLINKS = 40  # Linux's MAXSYMLINKS: one more is ELOOP.
 
@@ -33,7 +33,7 @@ def normalize(path: str) -> str:
 def describe_oserror(exc: OSError | ValueError) -> str:
     """A short, actionable reason for a failed read."""
     if isinstance(exc, ValueError):
-        return "not a valid path (it holds a NUL byte or undecodable characters)"
+        return INVALID_PATH
     if exc.errno in (errno.EACCES, errno.EPERM):
         return DENIED
     if exc.errno == errno.ELOOP:
