@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from podaudit.cluster.source import Cluster
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "markdown", "junit", "sarif", "watch-paths")
+NODE_FORMATS = ("table", "json")
 
 
 @dataclass
@@ -87,6 +88,11 @@ def shared_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def _check_format(opts: Options, allowed: tuple[str, ...]) -> None:
+    if opts.output not in allowed:
+        _fail(f"--output {opts.output} is for podaudit sweep; this command writes {' or '.join(allowed)}")
+
+
 def _cluster(opts: Options, host: str | None = None) -> Cluster:
     from podaudit.cluster.select import select_cluster
     from podaudit.cluster.source import InputError
@@ -110,7 +116,8 @@ def _console() -> object:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @shared_options
 @click.version_option(package_name="podaudit")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Find, explain and audit Kubernetes static pods.
 
     \b
@@ -121,6 +128,7 @@ def cli() -> None:
     podaudit sweep --inventory hosts.ini --sudo   every node over SSH, in parallel
     podaudit --snapshot DIR node NODE             one node of a cluster snapshot
     """
+    ctx.ensure_object(Options)
 
 
 @cli.command()
@@ -132,6 +140,7 @@ def find(opts: Options, pod: str, namespace: str | None) -> None:
     """Which node and which file define the static pod POD (its mirror pod name), and how we know."""
     from podaudit.cluster.locate import find_pod
 
+    _check_format(opts, NODE_FORMATS)
     result = find_pod(pod, namespace, _cluster(opts), opts.selection().concurrency)
     if opts.output == "json":
         from podaudit.report.jsonout import dumps, find_json
@@ -153,6 +162,7 @@ def node(opts: Options, node_name: str | None) -> None:
     """How one node's kubelet decides its static pods, and the fate of every manifest entry."""
     from podaudit.cluster.source import NodeUnavailable
 
+    _check_format(opts, NODE_FORMATS)
     cluster = _cluster(opts, node_name)
     if node_name is None and len(cluster.nodes) > 1:
         _fail(f"{cluster.origin} has {len(cluster.nodes)} nodes; name one: "
@@ -177,27 +187,113 @@ def node(opts: Options, node_name: str | None) -> None:
 
 
 @cli.command()
+@click.option("--fail-on", type=click.Choice(["info", "low", "medium", "high", "critical"]), default="high",
+              show_default=True, help="Exit 1 when a finding is at or above this severity.")
+@click.option("--baseline", metavar="FILE", help="Expected static pods per role and suppressions "
+                                                 "(a file, or builtin:kubeadm|rke2|k3s).")
+@click.option("--write-baseline", metavar="FILE", help="Record what this sweep found as a baseline.")
 @shared_options
 @click.pass_obj
-def sweep(opts: Options) -> None:
-    """Every node at once: static pod path and source, static pods, problems; unreachable nodes listed."""
+def sweep(opts: Options, fail_on: str, baseline: str | None, write_baseline: str | None) -> None:
+    """Every node at once: static pod path and source, static pods, findings; unreachable nodes listed.
+
+    Exit codes: 0 clean, 1 a finding at or above --fail-on, 2 usage or input error, 3 some nodes
+    could not be audited (or only in part); the report covers the rest either way.
+    """
+    from podaudit.audit.engine import audit
     from podaudit.cluster.sweep import run_sweep
     from podaudit.report.progress import progress_for
 
+    expected = _load_baseline(baseline)
     cluster = _cluster(opts)
     sel = opts.selection()
     with progress_for(len(cluster.nodes)) as advance:
         result = run_sweep(cluster.nodes, sel.concurrency, sel.deadline, advance)
+    findings = audit(result, expected, cluster.api)
+    if write_baseline:
+        _write_baseline(write_baseline, findings)
+    _render_sweep(opts, result, findings)
+    if result.failures or any(v.incomplete for v in result.views):
+        sys.exit(EXIT_PARTIAL)
+    sys.exit(EXIT_FINDINGS if findings.failing(fail_on) else EXIT_OK)
+
+
+def _load_baseline(spec: str | None) -> Any:
+    if spec is None:
+        return None
+    from podaudit.audit.baseline import load_baseline
+    from podaudit.cluster.source import InputError
+
+    try:
+        return load_baseline(spec)
+    except InputError as exc:
+        _fail(str(exc))
+
+
+def _write_baseline(path: str, findings: Any) -> None:
+    from podaudit.audit.baseline import build_baseline
+
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(build_baseline(findings.contexts))
+    except OSError as exc:
+        _fail(f"--write-baseline {path}: {exc.strerror}")
+
+
+def _render_sweep(opts: Options, result: Any, findings: Any) -> None:
+    """The same result objects in every format."""
+    from podaudit import __version__
+
     if opts.output == "json":
         from podaudit.report.jsonout import dumps, sweep_json
 
-        click.echo(dumps(sweep_json(result)))
+        click.echo(dumps(sweep_json(result, findings)))
+    elif opts.output == "markdown":
+        from podaudit.report.markdown import render_markdown
+
+        click.echo(render_markdown(result, findings), nl=False)
+    elif opts.output == "junit":
+        from podaudit.report.junit import render_junit
+
+        click.echo(render_junit(result, findings))
+    elif opts.output == "sarif":
+        import json
+
+        from podaudit.report.sarif import render_sarif
+
+        click.echo(json.dumps(render_sarif(result, findings, __version__), indent=2, ensure_ascii=True))
+    elif opts.output == "watch-paths":
+        from podaudit.report.watch import render_watch_paths
+
+        click.echo(render_watch_paths(result), nl=False)
     else:
         from podaudit.report.text import render_sweep
 
-        render_sweep(_console(), result)  # type: ignore[arg-type]
-    partial = result.failures or any(v.incomplete for v in result.views)
-    sys.exit(EXIT_PARTIAL if partial else EXIT_OK)
+        render_sweep(_console(), result, findings)  # type: ignore[arg-type]
+
+
+@cli.command()
+@shared_options
+@click.pass_obj
+def rules(opts: Options) -> None:
+    """List every rule: ID, severity, title."""
+    from podaudit.audit.docs import rules_markdown, rules_table
+
+    _check_format(opts, ("table", "markdown"))
+    click.echo(rules_markdown() if opts.output == "markdown" else rules_table(), nl=False)
+
+
+@cli.command()
+@click.argument("rule_id", metavar="ID")
+def explain(rule_id: str) -> None:
+    """The page of one rule: what it flags, why it matters, how to fix it, an example."""
+    from podaudit.audit.docs import rule_page
+    from podaudit.audit.registry import load_all_rules
+
+    found = load_all_rules().get(rule_id.upper())
+    if found is None:
+        _fail(f"no rule {rule_id}; `podaudit rules` lists them")
+    click.echo(rule_page(found), nl=False)
 
 
 def main() -> None:

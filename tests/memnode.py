@@ -34,7 +34,8 @@ class _Missing(NodeSnapshot):
         super().__init__(snap.label, snap.hostname, snap.processes, snap.files, snap.dirs)
 
     def file(self, path: str) -> FileRecord:
-        return self.files.get(path) or FileRecord(path, "missing", error="missing")
+        # Record misses as a collector does, so reports see what was looked for.
+        return self.files.setdefault(path, FileRecord(path, "missing", error="missing"))
 
     def listdir(self, path: str) -> DirListing:
         return self.dirs.get(path) or DirListing(path, None, "missing")

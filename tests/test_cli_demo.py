@@ -124,4 +124,5 @@ def test_sweep_of_the_demo_cluster():
     assert by_node["node01"]["static_pod_path"] == "/etc/just-to-mess-with-you"
     assert len(by_node["controlplane"]["static_pods"]) == 4
     text = run("--demo", "sweep")
-    assert "2 of 2 nodes audited." in text.stdout and "static-greenbox-node01" in text.stdout
+    assert "2 of 2 nodes audited." in text.stdout and "static-greenbox" in text.stdout
+    assert "PA106" in text.stdout  # a worker with static pods enabled (DISA STIG)

@@ -556,7 +556,7 @@ def test_fork_budget_on_a_kubeadm_node(tmp_path, workdir, static_kubelet):
              if line.split(" ", 1)[-1].lstrip().startswith(("fork(", "vfork(", "clone(", "clone3("))
              and "= -1" not in line]
     print(f"gather.sh forked {len(calls)} processes on a kubeadm control-plane node")
-    assert len(calls) <= 32
+    assert len(calls) <= 36  # 30, plus one stat per parent of the static pod directory (PA403)
 
 
 # --- no kubelet running, and a reader without root ---------------------------------------

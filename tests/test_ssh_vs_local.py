@@ -32,7 +32,7 @@ def comparable(doc):
 def test_every_fixture_node_reads_the_same_over_ssh_and_locally(fixtures_lab):
     lab, state = fixtures_lab
     proc = run("sweep", "--inventory", str(lab / "inventory"), "--ssh-config", str(lab / "ssh_config"), "-o", "json")
-    assert proc.returncode in (0, 3), proc.stderr
+    assert proc.returncode in (0, 1, 3), proc.stderr  # the fixtures carry findings on purpose
     remote = {n["hostname"]: n for n in json.loads(proc.stdout)["nodes"]}
     assert len(remote) == len(state["nodes"]) == 12
     for node in state["nodes"]:

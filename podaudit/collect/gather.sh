@@ -231,6 +231,7 @@ gdir() {
             return 0
             ;;
         esac
+        [ "$3" != nodot ] || gparents "$1"
     fi
     if ! [ -r "$R$2" ]; then
         printf 'D deny\n%s\0' "$1"
@@ -242,6 +243,15 @@ gdir() {
     printf '\0'
     [ "$gd_rc" = 0 ] || printf 'D fail\n%s\0' "$1"
     if [ "$3" = walk ]; then gwalk "$@"; else gentries "$@"; fi
+}
+
+gparents() { # the parents of a static pod directory, up to /: a writable one lets anyone swap it
+    gp_p=$1
+    while :; do
+        gp_p=${gp_p%/*}
+        gfile "${gp_p:-/}"
+        [ -n "$gp_p" ] || return 0
+    done
 }
 
 keep() { # keep FILTER NAME: whether gdir gathers entry NAME
@@ -690,6 +700,7 @@ want_dir() { # want_dir REPORT PATH: F, listing, and every entry
     wd_r=$DEC
     dec "$2"
     gdir "$wd_r" "$DEC" all 0
+    gparents "$wd_r"
 }
 
 main() {

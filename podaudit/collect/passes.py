@@ -3,6 +3,7 @@ model still needs (usually nothing: one exec per node)."""
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable
 
 from podaudit.collect.remote import gather_script, parse_gather, valid_path
@@ -61,7 +62,18 @@ def still_needed(reader: RecordingReader, view: NodeView) -> tuple[list[str], li
     dirs = set(reader.wanted_dirs)
     dirs.update(p for p in (view.static_pod_path.value, view.config_dir)
                 if p is not None and p in reader.wanted_files)
-    return go_sorted(reader.wanted_files - dirs), go_sorted(dirs)
+    # A directory is gathered with its parents (gather.sh gparents): do not ask for them twice.
+    parents = {_parent for d in dirs for _parent in _ancestors(d)}
+    return go_sorted(reader.wanted_files - dirs - parents), go_sorted(dirs)
+
+
+def _ancestors(path: str) -> list[str]:
+    found = ["/"]
+    parent = posixpath.dirname(posixpath.normpath(path))
+    while parent not in {"", "/"}:
+        found.append(parent)
+        parent = posixpath.dirname(parent)
+    return found
 
 
 def kubelet_pid(snapshot: NodeSnapshot) -> int | None:

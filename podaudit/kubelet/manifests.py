@@ -9,7 +9,7 @@ document only; the lexically last path wins when two files define the same pod.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from podaudit.kubelet.validation import api_references, validate_pod
@@ -46,6 +46,8 @@ class ManifestEntry:
     # For a shadowed entry, the path that wins; for a loaded one, the paths it beats.
     related: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    # Why a rejected entry was rejected: unreadable, decode, not-a-pod, invalid.
+    code: str = ""
 
 
 def mirror_name(name: str, node_name: str) -> str:
@@ -93,28 +95,30 @@ def _judge(path: str, record: FileRecord, node_name: str) -> ManifestEntry:
     if record.kind in {"denied", "uncollected"}:
         return ManifestEntry(path, "unknown", f"{record.error}: the kubelet can read it, podaudit could not", record)
     if record.kind != "file" or record.data is None:
-        return ManifestEntry(path, "rejected", record.error or f"cannot read ({record.kind})", record)
+        reason = record.error or f"cannot read ({record.kind})"
+        return ManifestEntry(path, "rejected", reason, record, code="unreadable")
     try:
         decoded = decode_document(record.data)
     except DecodeError as exc:
-        return ManifestEntry(path, "rejected", str(exc), record)
+        return ManifestEntry(path, "rejected", str(exc), record, code="decode")
     pod = decoded.value
     warnings: tuple[str, ...] = ("several YAML documents: only the first runs",) if decoded.documents > 1 else ()
     problem = _not_a_pod(pod)
     if problem:
-        return ManifestEntry(path, "rejected", problem, record, warnings=warnings)
+        return ManifestEntry(path, "rejected", problem, record, warnings=warnings, code="not-a-pod")
     assert isinstance(pod, dict)
     meta = pod.get("metadata") if isinstance(pod.get("metadata"), dict) else {}
     assert isinstance(meta, dict)
     name = meta.get("name")
     namespace = meta.get("namespace") or "default"
     if not isinstance(name, str) or not name:
-        return ManifestEntry(path, "rejected", "invalid pod: name is needed for the pod", record, warnings=warnings)
+        reason = "invalid pod: name is needed for the pod"
+        return ManifestEntry(path, "rejected", reason, record, warnings=warnings, code="invalid")
     identity = PodIdentity(str(namespace), name, mirror_name(name, node_name))
     errors = validate_pod(pod, identity.mirror_name, identity.namespace)
     if errors:
         reason = "invalid pod: " + "; ".join(errors)
-        return ManifestEntry(path, "rejected", reason, record, identity, pod, warnings=warnings)
+        return ManifestEntry(path, "rejected", reason, record, identity, pod, warnings=warnings, code="invalid")
     references = api_references(pod)
     if references:
         warnings += ("kubelets since v1.34 reject it (static pods may not reference API objects): "
@@ -149,10 +153,9 @@ def _dedupe(entries: list[ManifestEntry]) -> list[ManifestEntry]:
         winner = winners[entry.pod.key]
         losers.setdefault(winner, []).append(entry.path)
         reason = f"{entry.pod.key} is also defined by {winner}, which sorts later and wins"
-        result.append(ManifestEntry(entry.path, "shadowed", reason, entry.record, entry.pod, entry.spec,
-                                    (winner,), entry.warnings))
+        result.append(replace(entry, fate="shadowed", reason=reason, related=(winner,)))
     return [
-        ManifestEntry(e.path, e.fate, e.reason, e.record, e.pod, e.spec, tuple(losers[e.path]), e.warnings)
+        replace(e, related=tuple(losers[e.path]))
         if e.path in losers else e
         for e in result
     ]

@@ -24,7 +24,7 @@ from podaudit.kubelet.invocation import Invocation, find_invocation
 from podaudit.kubelet.manifests import ManifestEntry, read_static_pod_path
 from podaudit.kubelet.nodename import NodeName, resolve_node_name
 from podaudit.kubelet.staleness import restart_pending
-from podaudit.model import DENIED, Arg, NodeReader, NodeSnapshot, Step
+from podaudit.model import DENIED, Arg, FileRecord, NodeReader, NodeSnapshot, Step
 from podaudit.network import NetworkFacts, network_facts
 
 PathSource = Literal["flag", "config", "config-dir", "distro-default", "url", "none"]
@@ -74,6 +74,9 @@ class NodeView:
     network: NetworkFacts | None = None
     # How the node was read: transport, execs, logins, seconds (set by the collector).
     collection: dict[str, Any] = field(default_factory=dict)
+    # Every path read while analysing (stat and bytes), for the audit rules: the static pod
+    # path and each of its parents, the config files, units and env files, the manifests.
+    records: dict[str, FileRecord] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def static_pods(self) -> list[StaticPod]:
@@ -106,6 +109,7 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None, node_
     if path.value is not None and not node_name.fatal:
         entries, path_problem = read_static_pod_path(reader, path.value, node_name.value)
         problems += [path_problem] if path_problem else []
+        _read_parents(reader, path.value)
     return NodeView(
         snapshot.label, node_name, snapshot.hostname, inv, None if legacy else config_file, dropin_dir,
         ctx.merged.data, path, url, entries,
@@ -113,7 +117,17 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None, node_
         restart_pending=restart_pending(reader, inv, ctx.merged.files),
         incomplete=_incomplete(reader, [base, *dropins], path, entries),
         network=network_facts(snapshot, node_ip),
+        records=snapshot.files,
     )
+
+
+def _read_parents(reader: NodeReader, path: str) -> None:
+    """Stat every parent of the static pod path: a writable parent lets anyone swap it."""
+    parent = posixpath.dirname(posixpath.normpath(path))
+    while parent not in {"", "/"}:
+        reader.file(parent)
+        parent = posixpath.dirname(parent)
+    reader.file("/")
 
 
 def _incomplete(reader: NodeReader, docs: list[ConfigDoc | None], path: Setting,

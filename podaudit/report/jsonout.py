@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from podaudit.audit.engine import AuditResult
+from podaudit.audit.registry import Finding
 from podaudit.cluster.api import ApiPod
 from podaudit.cluster.locate import FindResult
 from podaudit.cluster.source import NodeUnavailable
@@ -117,13 +119,22 @@ def network_json(facts: NetworkFacts | None) -> dict[str, Any] | None:
     }
 
 
-def sweep_json(result: SweepResult) -> dict[str, Any]:
+def finding_json(finding: Finding) -> dict[str, Any]:
+    return {"id": finding.id, "severity": finding.severity, "node": finding.node, "path": finding.path,
+            "message": finding.message, "fingerprint": finding.fingerprint}
+
+
+def sweep_json(result: SweepResult, audit: AuditResult | None = None) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
         "kind": "SweepResult",
         "interrupted": result.interrupted,
         "nodes": [node_json(view) for view in result.views],
         "unavailable": [unavailable_json(f) for f in result.failures],
+        "findings": [finding_json(f) for f in audit.findings] if audit else [],
+        "suppressed": [{**finding_json(f), "reason": s.reason, "expires": s.expires.isoformat() if s.expires else None}
+                       for f, s in audit.suppressed] if audit else [],
+        "roles": audit.roles if audit else {},
     }
 
 

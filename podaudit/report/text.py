@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from podaudit.audit.engine import AuditResult
 from podaudit.cluster.api import ApiPod
 from podaudit.cluster.locate import FindResult, Match
 from podaudit.cluster.source import NodeUnavailable
@@ -13,15 +14,16 @@ from podaudit.cluster.sweep import SweepResult
 from podaudit.kubelet.resolve import NodeView, StaticPod
 from podaudit.model import Step
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
+from podaudit.report.escape import printable
 
-FATE_STYLE = {"loaded": "green", "shadowed": "yellow", "ignored": "dim", "rejected": "red", "unknown": "magenta"}
+FATE_STYLE = {"loaded": "green", "shadowed": "yellow", "ignored": "dim", "rejected": "red",
+              "unknown": "magenta"}
 
 
 def shown(text: str) -> str:
     """Text safe to print: control characters and undecodable bytes as \\xNN escapes, so a
     file name shows exactly (a carriage return cannot hide part of it) and markup is inert."""
-    raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return escape("".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in raw))
+    return escape(printable(text))
 
 
 def _steps(console: Console, steps: tuple[Step, ...]) -> None:
@@ -190,21 +192,53 @@ def _lines(items: list[str]) -> str:
     return "\n".join(shown(item) for item in items) or "-"
 
 
-def render_sweep(console: Console, result: SweepResult) -> None:
-    """One row per node audited; every node that was not, with the reason."""
+def render_sweep(console: Console, result: SweepResult, audit: AuditResult | None = None) -> None:
+    """One row per group of identical nodes, then the findings, then every node not audited."""
+    from podaudit.audit.rules_baseline import group_identical
+
     table = Table(title="Static pods by node", title_justify="left")
-    for column in ("node", "static pod path (source)", "static pods", "problems"):
+    for column in ("nodes", "static pod path (source)", "static pods", "problems"):
         table.add_column(column, overflow="fold")
-    for view in result.views:
+    groups = group_identical(audit.contexts) if audit else [([v.node_name.value], None) for v in result.views]
+    views = {v.node_name.value: v for v in result.views}
+    for names, _ in groups:
+        view = views[names[0]]
         path = view.static_pod_path
-        where = f"{path.value or 'none'} ({path.source})"
-        pods = [p.mirror_name for p in view.static_pods]
         problems = [*view.problems, *view.restart_pending, *(f"incomplete: {i}" for i in view.incomplete)]
-        problems += [f"{e.path.rsplit('/', 1)[-1]}: {e.fate}" for e in view.entries
-                     if e.fate in {"rejected", "shadowed"}]
-        table.add_row(shown(view.node_name.value), shown(where), _lines(pods), _lines(problems))
+        table.add_row(_group_name(names), shown(f"{path.value or 'none'} ({path.source})"),
+                      _lines([p.mirror_name.removesuffix("-" + view.node_name.value) for p in view.static_pods]),
+                      _lines(problems))
     console.print(table)
+    if audit is not None:
+        _render_findings(console, audit)
     render_unavailable(console, result.failures)
     audited, total = len(result.views), len(result.results)
     note = " (interrupted)" if result.interrupted else ""
     console.print(f"{audited} of {total} nodes audited{note}.")
+
+
+def _group_name(names: list[str]) -> str:
+    if len(names) == 1:
+        return shown(names[0])
+    return shown(f"{names[0]}..{names[-1]} ({len(names)} nodes) identical")
+
+
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+def _render_findings(console: Console, audit: AuditResult) -> None:
+    if not audit.findings:
+        console.print("\n[green]No findings.[/]")
+    else:
+        table = Table(title=f"Findings ({len(audit.findings)})", title_justify="left")
+        for column in ("severity", "id", "node", "message"):
+            table.add_column(column, overflow="fold")
+        order = ("critical", "high", "medium", "low", "info")
+        for f in sorted(audit.findings, key=lambda f: (order.index(f.severity), f.id, f.node)):
+            table.add_row(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]", f.id, shown(f.node), shown(f.message))
+        console.print()
+        console.print(table)
+    for note in audit.notes:
+        console.print(f"[dim]note: {shown(note)}[/]", soft_wrap=True)
+    if audit.suppressed:
+        console.print(f"[dim]{len(audit.suppressed)} finding(s) suppressed by the baseline.[/]")

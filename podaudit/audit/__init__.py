@@ -1,0 +1,1 @@
+"""Findings: rules with stable IDs over node reports, baselines and drift."""

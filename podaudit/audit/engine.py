@@ -1,0 +1,67 @@
+"""Run every rule over a sweep: node rules per node, cluster rules (drift, baseline) once,
+then the baseline's suppressions (each with a reason, perhaps an expiry)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from podaudit.audit.context import ClusterContext, NodeContext, Role
+from podaudit.audit.registry import Finding, load_all_rules, run_cluster_rules, run_node_rules, severity_at_least
+
+if TYPE_CHECKING:
+    from podaudit.audit.baseline import Baseline, Suppression
+    from podaudit.cluster.api import ApiView
+    from podaudit.cluster.sweep import SweepResult
+    from podaudit.kubelet.resolve import NodeView
+
+CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+# Without labels or a baseline list: names like cp-1, k8s-master-0, controlplane.
+CONTROL_PLANE_NAME = re.compile(r"(^|[-_.])(cp|control-?plane|master|controller)([-_.]?\d*)?($|[-_.])")
+
+
+@dataclass
+class AuditResult:
+    findings: list[Finding] = field(default_factory=list)
+    suppressed: list[tuple[Finding, Suppression]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    roles: dict[str, Role] = field(default_factory=dict)
+    contexts: list[NodeContext] = field(default_factory=list)
+
+    def failing(self, threshold: str) -> list[Finding]:
+        return [f for f in self.findings if severity_at_least(f.severity, threshold)]  # type: ignore[arg-type]
+
+
+def role_of(view: NodeView, api: ApiView | None, baseline: Baseline | None) -> Role:
+    """control-plane or worker: the API's node labels, else the baseline's lists, else the name."""
+    name = view.node_name.value
+    node = next((n for n in api.nodes if n.name == name), None) if api else None
+    if node is not None:
+        return "control-plane" if any(label in node.labels for label in CONTROL_PLANE_LABELS) else "worker"
+    if baseline is not None:
+        listed = baseline.role_for(name)
+        if listed is not None:
+            return listed
+    return "control-plane" if CONTROL_PLANE_NAME.search(name.lower()) else "worker"
+
+
+def audit(sweep: SweepResult, baseline: Baseline | None = None, api: ApiView | None = None,
+          today: date | None = None) -> AuditResult:
+    """Every finding of the run, suppressions applied."""
+    load_all_rules()
+    result = AuditResult()
+    contexts = []
+    for view in sweep.views:
+        role = role_of(view, api, baseline)
+        result.roles[view.node_name.value] = role
+        contexts.append(NodeContext(view, role, baseline.expect(role) if baseline else None))
+    result.contexts = contexts
+    found = [f for ctx in contexts for f in run_node_rules(ctx)]
+    found += run_cluster_rules(ClusterContext(contexts, sweep.failures, baseline))
+    if baseline is None:
+        result.findings = found
+        return result
+    result.findings, result.suppressed, result.notes = baseline.apply_suppressions(found, today or date.today())
+    return result

@@ -1,0 +1,97 @@
+"""The one registry of rules. Each rule is a small pure function with an ID, a severity, a
+title and a docs page (what it flags, why it matters, how to fix, an example).
+
+An ID never changes meaning once shipped: retire a rule rather than reuse its ID.
+``podaudit rules``, ``podaudit explain ID`` and docs/rules.md all come from here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from podaudit.audit.context import ClusterContext, NodeContext
+
+Severity = Literal["info", "low", "medium", "high", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem on one node (or path); the fingerprint is stable across runs."""
+
+    id: str
+    severity: Severity
+    node: str
+    path: str | None
+    message: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    title: str
+    what: str
+    why: str
+    fix: str
+    example: str
+    scope: Literal["node", "cluster"]
+    check: Callable[[Any], Iterable[Finding]]
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(id: str, severity: Severity, title: str, *, what: str, why: str, fix: str, example: str,
+         scope: Literal["node", "cluster"] = "node") -> Callable[[Callable[[Any], Iterable[Finding]]],
+                                                                  Callable[[Any], Iterable[Finding]]]:
+    """Register a check; the decorated function yields Findings (use ``finding``)."""
+
+    def register(check: Callable[[Any], Iterable[Finding]]) -> Callable[[Any], Iterable[Finding]]:
+        if id in RULES:
+            raise ValueError(f"rule {id} registered twice")
+        RULES[id] = Rule(id, severity, title, what.strip(), why.strip(), fix.strip(), example.strip(), scope, check)
+        return check
+
+    return register
+
+
+def finding(rule_id: str, node: str, path: str | None, message: str, key: str = "") -> Finding:
+    """A Finding of a registered rule. ``key`` names the subject when a path is not enough
+    (a pod, a flag), so the fingerprint survives reruns and message rewording."""
+    subject = "\0".join((rule_id, node, path or "", key))
+    fingerprint = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return Finding(rule_id, RULES[rule_id].severity, node, path, message, fingerprint)
+
+
+def severity_at_least(severity: Severity, threshold: Severity) -> bool:
+    return SEVERITIES.index(severity) >= SEVERITIES.index(threshold)
+
+
+def node_rules() -> list[Rule]:
+    return [r for r in RULES.values() if r.scope == "node"]
+
+
+def cluster_rules() -> list[Rule]:
+    return [r for r in RULES.values() if r.scope == "cluster"]
+
+
+def run_node_rules(ctx: NodeContext) -> list[Finding]:
+    return [f for r in node_rules() for f in r.check(ctx)]
+
+
+def run_cluster_rules(ctx: ClusterContext) -> list[Finding]:
+    return [f for r in cluster_rules() for f in r.check(ctx)]
+
+
+def load_all_rules() -> dict[str, Rule]:
+    """Import every rule module (each registers its rules on import)."""
+    from podaudit.audit import rules_baseline, rules_collection, rules_kubelet, rules_manifests, rules_security
+
+    del rules_baseline, rules_collection, rules_kubelet, rules_manifests, rules_security
+    return RULES

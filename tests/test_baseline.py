@@ -1,0 +1,426 @@
+"""Baselines (load, record, suppress) and the cluster rules PA501-PA503."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import pytest
+
+from podaudit.audit.baseline import (
+    Baseline,
+    ExpectedPod,
+    RoleExpectation,
+    Suppression,
+    build_baseline,
+    load_baseline,
+    manifest_sha256,
+    parse_baseline,
+)
+from podaudit.audit.context import ClusterContext, NodeContext, Role
+from podaudit.audit.registry import finding
+from podaudit.audit.rules_baseline import drift, group_identical, missing_expected, not_in_baseline
+from podaudit.cluster.source import InputError
+from podaudit.kubelet.resolve import NodeView, analyze_node
+from podaudit.model import Interface, ProcessRecord
+from tests.memnode import mem_node
+
+MANIFESTS = "/etc/kubernetes/manifests"
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+
+
+def pod_yaml(name: str, image: str = "registry.k8s.io/pause:3.9", extra: str = "") -> str:
+    return (f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: kube-system\n"
+            f"spec:\n  containers:\n  - name: c\n    image: {image}\n{extra}")
+
+
+def view(hostname: str, pods: dict[str, str], path: str = MANIFESTS, address: str | None = None) -> NodeView:
+    kubelet = ProcessRecord(100, ("/usr/bin/kubelet", f"--pod-manifest-path={path}"))
+    node = mem_node({f"{path}/{name}.yaml": text for name, text in pods.items()}, hostname=hostname,
+                    processes=[kubelet])
+    if address is not None:
+        node.interfaces = [Interface("eth0", (f"{address}/24",))]
+        node.default_route = "eth0"
+    return analyze_node(node)
+
+
+def ctx(hostname: str, role: Role, pods: dict[str, str], **kw: str) -> NodeContext:
+    return NodeContext(view(hostname, pods, **kw), role)
+
+
+def kubeadm_cp(hostname: str, **changed: str) -> NodeContext:
+    pods = {name: pod_yaml(name) for name in CONTROL_PLANE}
+    pods.update(changed)
+    return ctx(hostname, "control-plane", pods)
+
+
+def run(rule, nodes: list[NodeContext], baseline: Baseline | None = None):  # type: ignore[no-untyped-def]
+    return list(rule(ClusterContext(nodes, [], baseline)))
+
+
+def error_of(tmp_path, text: str) -> str:  # type: ignore[no-untyped-def]
+    path = tmp_path / "baseline.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        load_baseline(str(path))
+    return str(info.value).replace(str(path), "FILE")
+
+
+HEAD = "apiVersion: podaudit/v1\nkind: Baseline\n"
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["kubeadm", "rke2", "k3s"])
+def test_builtin_baselines_load(name: str) -> None:
+    baseline = load_baseline(f"builtin:{name}")
+    assert baseline.source == f"builtin:{name}"
+    assert set(baseline.roles) == {"control-plane", "worker"}
+    assert all(p.sha256 is None and p.reason for r in baseline.roles.values() for p in r.static_pods)
+
+
+def test_builtin_contents() -> None:
+    def keys(name: str, role: str) -> set[str]:
+        expectation = load_baseline(f"builtin:{name}").expect(role)
+        assert expectation is not None
+        return {p.key for p in expectation.static_pods}
+
+    kubeadm = {f"kube-system/{n}" for n in CONTROL_PLANE}
+    assert keys("kubeadm", "control-plane") == kubeadm and keys("kubeadm", "worker") == set()
+    assert keys("rke2", "control-plane") == kubeadm | {"kube-system/cloud-controller-manager",
+                                                      "kube-system/kube-proxy"}
+    assert keys("rke2", "worker") == {"kube-system/kube-proxy"}
+    assert keys("k3s", "control-plane") == keys("k3s", "worker") == set()
+
+
+def test_unknown_builtin_names_the_choices() -> None:
+    with pytest.raises(InputError, match="builtin:kubeadm, builtin:rke2, builtin:k3s"):
+        load_baseline("builtin:openshift")
+
+
+def test_missing_file() -> None:
+    with pytest.raises(InputError, match=r"--baseline /nonexistent/b\.yaml: No such file"):
+        load_baseline("/nonexistent/b.yaml")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("", "FILE:1: empty"),
+    (HEAD + "roles:\n  worker:\n    static_pods: [\n", "FILE:5: not valid YAML"),
+    (HEAD + "roles:\n  worker:\n    static_pods: []\n  - x\n", "FILE:6: not valid YAML"),
+    (HEAD + "roles: {}\nroles: {}\n", "FILE:4: 'roles' appears twice in the baseline"),
+    (HEAD + "roles:\n  worker:\n    static_pod: []\n", "FILE:5: unknown key 'static_pod' in role worker"),
+    (HEAD + "roles:\n  workers:\n    static_pods: []\n", "FILE:4: unknown key 'workers' in roles"),
+    (HEAD + "color: blue\n", "FILE:3: unknown key 'color' in the baseline"),
+    ("apiVersion: podaudit/v2\nkind: Baseline\n", "FILE:1: apiVersion is 'podaudit/v2'"),
+    ("kind: Baseline\n", "FILE:1: the baseline needs 'apiVersion'"),
+    (HEAD + "roles:\n  worker:\n    nodes: [w1]\n", "FILE:5: role worker needs 'static_pods'"),
+    (HEAD + "roles:\n  worker:\n    static_pods: []\n  worker:\n    static_pods: []\n",
+     "FILE:6: 'worker' appears twice in roles"),
+    (HEAD + "roles:\n  worker:\n    static_pods:\n      - {namespace: a, name: b}\n",
+     "FILE:6: static pod a/b of worker needs a reason"),
+    (HEAD + "roles:\n  worker:\n    static_pods:\n      - {namespace: a, name: b, reason: x, sha256: abc}\n",
+     "FILE:6: static pod a/b of worker: sha256 'abc' is not 64 hexadecimal digits"),
+    (HEAD + "roles:\n  worker:\n    pattern: '('\n    static_pods: []\n",
+     "FILE:5: worker pattern '(' is not a regular expression"),
+    (HEAD + "roles:\n  worker:\n    nodes: [n1]\n    static_pods: []\n"
+            "  control-plane:\n    nodes: [N1]\n    static_pods: []\n",
+     "FILE:8: node N1 is listed under both worker and control-plane"),
+    (HEAD + "suppress:\n  - {id: PA401, node: '*'}\n", "FILE:4: the suppression of PA401 needs a reason"),
+    (HEAD + "suppress:\n  - id: PA401\n    reason: ''\n", "FILE:5: the suppression of PA401 has an empty reason"),
+    (HEAD + "suppress:\n  - id: PA401\n    reason: '   '\n", "FILE:5: the suppression of PA401 has an empty reason"),
+    (HEAD + "suppress:\n  - {id: PA401, reason: r, expires: 2027-02-30}\n",
+     "FILE:4: the suppression of PA401: expires '2027-02-30' is not a date"),
+    (HEAD + "suppress:\n  - {id: PA401, reason: r, expires: next year}\n",
+     "FILE:4: the suppression of PA401: expires 'next year' is not a date"),
+    (HEAD + "suppress:\n  - {id: 401, reason: r}\n", "FILE:4: suppression id '401' is not a rule ID"),
+    (HEAD + "suppress:\n  - {id: PA401, reason: r, until: 2027-01-01}\n",
+     "FILE:4: unknown key 'until' in a suppression"),
+    (HEAD + "suppress: {id: PA401}\n", "FILE:3: suppress must be a list"),
+])
+def test_load_errors_name_file_and_line(tmp_path, text: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    assert error_of(tmp_path, text).startswith(expected)
+
+
+def test_full_format_loads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    digest = "AB" * 32
+    path = tmp_path / "b.yaml"
+    path.write_text(HEAD + f"""\
+roles:
+  control-plane:
+    nodes: [cp-1]
+    pattern: "^cp-"
+    static_pods:
+      - {{namespace: kube-system, name: etcd, sha256: {digest}, reason: "kubeadm control plane"}}
+  worker:
+    static_pods: []
+suppress:
+  - {{id: PA401, node: "*", path: /etc/kubernetes/manifests/kube-apiserver.yaml, reason: "OpenShift ships 644",
+     expires: 2027-06-30}}
+  - {{id: PA101, reason: any node any path}}
+""")
+    baseline = load_baseline(str(path))
+    assert baseline.roles["control-plane"] == RoleExpectation(
+        "control-plane", (ExpectedPod("kube-system", "etcd", "ab" * 32, "kubeadm control plane"),), ("cp-1",), "^cp-")
+    assert baseline.suppressions == [
+        Suppression("PA401", "*", "/etc/kubernetes/manifests/kube-apiserver.yaml", "OpenShift ships 644",
+                    date(2027, 6, 30)),
+        Suppression("PA101", "*", None, "any node any path", None),
+    ]
+    assert baseline.source == str(path)
+
+
+def test_role_for_lists_first_then_patterns() -> None:
+    baseline = parse_baseline(HEAD + """\
+roles:
+  control-plane: {pattern: "^(cp|master)-", static_pods: []}
+  worker: {nodes: [cp-odd], pattern: "^w", static_pods: []}
+""", "b.yaml")
+    assert baseline.role_for("cp-1") == "control-plane"
+    assert baseline.role_for("CP-ODD") == "worker"  # listed beats the control-plane pattern
+    assert baseline.role_for("w7") == "worker"
+    assert baseline.role_for("db-1") is None
+    assert baseline.expect("worker") is not None and parse_baseline(HEAD, "x").expect("worker") is None
+
+
+# --- recording -------------------------------------------------------------------------------
+
+
+def test_write_then_load_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    shared = pod_yaml("kube-proxy")
+    nodes = [
+        kubeadm_cp("cp-1"),
+        kubeadm_cp("cp-2", **{"kube-apiserver": pod_yaml("kube-apiserver", extra="  hostNetwork: true\n")}),
+        ctx("w-1", "worker", {"kube-proxy": shared, "extra": pod_yaml("extra")}),
+        ctx("w-2", "worker", {"kube-proxy": shared}),
+    ]
+    text = build_baseline(nodes, reason='known good: "release 7"')
+    path = tmp_path / "b.yaml"
+    path.write_text(text)
+    baseline = load_baseline(str(path))
+    sha = hashlib.sha256(pod_yaml("etcd").encode()).hexdigest()
+    cp = baseline.expect("control-plane")
+    assert cp is not None and cp.nodes == ("cp-1", "cp-2") and cp.pattern is None
+    pinned = {p.name: p.sha256 for p in cp.static_pods}
+    assert pinned["etcd"] == sha
+    assert pinned["kube-apiserver"] is None  # differs between cp-1 and cp-2: not pinned
+    assert {p.reason for p in cp.static_pods} == {'known good: "release 7"'}
+    worker = baseline.expect("worker")
+    assert worker is not None
+    assert [p.key for p in worker.static_pods] == ["kube-system/kube-proxy"]  # extra is on w-1 only
+    assert "kube-system/extra on w-1" in text
+    assert baseline.suppressions == []
+    # Recording again from the same run gives the same text; the baseline accepts the run.
+    assert build_baseline(nodes, reason='known good: "release 7"') == text
+    assert run(not_in_baseline, nodes[:2] + nodes[3:], baseline) == []
+    assert run(missing_expected, nodes, baseline) == []
+
+
+def test_role_without_nodes_is_left_out_and_empty_reason_refused() -> None:
+    text = build_baseline([ctx("w-1", "worker", {})])
+    baseline = parse_baseline(text, "b")
+    assert set(baseline.roles) == {"worker"} and baseline.roles["worker"].static_pods == ()
+    assert parse_baseline(build_baseline([]), "b").roles == {}
+    with pytest.raises(InputError):
+        build_baseline([], reason=" ")
+
+
+# --- PA501 / PA502 ---------------------------------------------------------------------------
+
+
+def test_pa501_flags_only_unexpected_pods() -> None:
+    baseline = load_baseline("builtin:kubeadm")
+    cp = kubeadm_cp("cp-1", backdoor=pod_yaml("backdoor"))
+    worker = ctx("w-1", "worker", {"kube-proxy": pod_yaml("kube-proxy")})
+    found = run(not_in_baseline, [cp, worker], baseline)
+    assert [(f.node, f.path) for f in found] == [
+        ("cp-1", f"{MANIFESTS}/backdoor.yaml"), ("w-1", f"{MANIFESTS}/kube-proxy.yaml")]
+    assert all(f.id == "PA501" and f.severity == "high" and "MS-TA9017" in f.message for f in found)
+    assert "not in the baseline for worker nodes (builtin:kubeadm)" in found[1].message
+    # Stable: the key is namespace/name.
+    assert found[0].fingerprint == finding("PA501", "cp-1", f"{MANIFESTS}/backdoor.yaml", "x",
+                                           "kube-system/backdoor").fingerprint
+    assert run(not_in_baseline, [cp, worker], None) == []
+
+
+def test_pa501_pinned_hash_mismatch() -> None:
+    good = pod_yaml("etcd")
+    baseline = Baseline({"control-plane": RoleExpectation(
+        "control-plane", (ExpectedPod("kube-system", "etcd", hashlib.sha256(good.encode()).hexdigest(), "r"),),
+        (), None)})
+    assert run(not_in_baseline, [ctx("cp-1", "control-plane", {"etcd": good})], baseline) == []
+    altered = ctx("cp-1", "control-plane", {"etcd": pod_yaml("etcd", image="evil/etcd:1")})
+    [found] = run(not_in_baseline, [altered], baseline)
+    assert found.id == "PA501" and found.path == f"{MANIFESTS}/etcd.yaml"
+    assert "differs from the baseline's" in found.message
+    assert manifest_sha256(altered.view, altered.view.static_pods[0])[:12] in found.message  # type: ignore[index]
+
+
+def test_pa502_missing_expected_pod() -> None:
+    baseline = load_baseline("builtin:kubeadm")
+    pods = {name: pod_yaml(name) for name in CONTROL_PLANE if name != "etcd"}
+    found = run(missing_expected, [ctx("cp-1", "control-plane", pods), ctx("w-1", "worker", {})], baseline)
+    assert [(f.id, f.severity, f.node, f.path) for f in found] == [("PA502", "medium", "cp-1", MANIFESTS)]
+    assert "kube-system/etcd" in found[0].message
+    assert run(missing_expected, [kubeadm_cp("cp-1")], baseline) == []
+    assert run(missing_expected, [ctx("cp-1", "control-plane", pods)], None) == []
+
+
+def test_pa502_not_reported_when_the_node_was_read_incompletely() -> None:
+    cp = ctx("cp-1", "control-plane", {})
+    cp.view.incomplete.append(f"{MANIFESTS}: permission denied")
+    assert run(missing_expected, [cp], load_baseline("builtin:kubeadm")) == []
+
+
+# --- PA503 drift -----------------------------------------------------------------------------
+
+
+def workers(*changes: dict[str, str], path: str = MANIFESTS) -> list[NodeContext]:
+    base = {"kube-proxy": pod_yaml("kube-proxy")}
+    nodes = [ctx("w-1", "worker", base), ctx("w-2", "worker", base)]
+    return [*nodes, ctx("w-3", "worker", {**base, **(changes[0] if changes else {})}, path=path)]
+
+
+def test_pa503_silent_when_identical() -> None:
+    assert run(drift, workers()) == []
+    assert run(drift, [kubeadm_cp("cp-1"), ctx("w-1", "worker", {})]) == []  # one node per role
+
+
+def test_pa503_other_static_pod_path() -> None:
+    [found] = run(drift, workers(path="/srv/pods"))
+    assert (found.id, found.node, found.path) == ("PA503", "w-3", "/srv/pods")
+    assert "static pod path /srv/pods (2 of 3 worker nodes: /etc/kubernetes/manifests)" in found.message
+
+
+def test_pa503_extra_pod() -> None:
+    [found] = run(drift, workers({"debug": pod_yaml("debug")}))
+    assert found.node == "w-3"
+    assert "runs kube-system/debug, which 2 of 3 worker nodes do not (w-1, w-2)" in found.message
+
+
+def test_pa503_missing_pod() -> None:
+    nodes = workers()
+    nodes[2] = ctx("w-3", "worker", {})
+    [found] = run(drift, nodes)
+    assert found.node == "w-3" and "lacks kube-system/kube-proxy, which 2 of 3 worker nodes run" in found.message
+
+
+def test_pa503_changed_content() -> None:
+    [found] = run(drift, workers({"kube-proxy": pod_yaml("kube-proxy", image="evil/proxy:1")}))
+    assert found.node == "w-3"
+    assert "kube-system/kube-proxy manifest content differs from the one 2 of 3 worker nodes share" in found.message
+    assert f"w-1:{MANIFESTS}/kube-proxy.yaml" in found.message
+
+
+def test_pa503_one_finding_names_every_difference() -> None:
+    nodes = workers({"kube-proxy": pod_yaml("kube-proxy", image="x"), "debug": pod_yaml("debug")}, path="/srv")
+    [found] = run(drift, nodes)
+    assert "static pod path /srv" in found.message and "runs kube-system/debug" in found.message
+    assert "kube-proxy manifest content differs" in found.message
+
+
+def test_pa503_two_nodes_without_majority() -> None:
+    nodes = [ctx("w-1", "worker", {}), ctx("w-2", "worker", {}, path="/srv/pods")]
+    found = run(drift, nodes)
+    assert [f.node for f in found] == ["w-1", "w-2"]
+    assert all("disagree with no majority" in f.message for f in found)
+
+
+def test_pa503_ignores_the_nodes_own_name_and_address() -> None:
+    def apiserver(node: str, ip: str) -> str:
+        return pod_yaml("kube-apiserver", extra=f"    command: [kube-apiserver, --advertise-address={ip}]\n"
+                                                f"  nodeName: {node}\n")
+
+    nodes = [ctx(f"cp-{i}", "control-plane", {"kube-apiserver": apiserver(f"cp-{i}", f"10.0.0.{i}")},
+                 address=f"10.0.0.{i}") for i in (1, 2, 3)]
+    assert run(drift, nodes) == []
+    nodes[2] = ctx("cp-3", "control-plane", {"kube-apiserver": apiserver("cp-3", "10.0.0.99")}, address="10.0.0.3")
+    [found] = run(drift, nodes)
+    assert found.node == "cp-3" and "kube-apiserver manifest content differs" in found.message
+
+
+def test_pa503_node_specific_content_without_majority_is_silent() -> None:
+    # Every etcd.yaml names its own peers: all differ, so none is the odd one out.
+    nodes = [ctx(f"cp-{i}", "control-plane", {"etcd": pod_yaml("etcd", image=f"etcd:{i}")}) for i in (1, 2, 3)]
+    assert run(drift, nodes) == []
+
+
+def test_pa503_skips_incomplete_nodes() -> None:
+    nodes = workers()
+    nodes[2] = ctx("w-3", "worker", {})
+    nodes[2].view.incomplete.append("denied")
+    assert run(drift, nodes) == []
+
+
+# --- suppressions ----------------------------------------------------------------------------
+
+
+def suppressing(*suppressions: Suppression) -> Baseline:
+    return Baseline({}, list(suppressions), "b.yaml")
+
+
+def test_suppression_matches_by_glob() -> None:
+    run(not_in_baseline, [])  # registers nothing new; rules are registered on import
+    a = finding("PA501", "w-1", f"{MANIFESTS}/x.yaml", "m", "k")
+    b = finding("PA501", "cp-1", f"{MANIFESTS}/x.yaml", "m", "k")
+    c = finding("PA502", "w-1", MANIFESTS, "m", "k")
+    d = finding("PA503", "w-2", None, "m")
+    s1 = Suppression("PA501", "w-*", "/etc/kubernetes/*", "workers may run anything here", None)
+    s2 = Suppression("PA503", "*", None, "drift accepted", None)
+    kept, suppressed, notes = suppressing(s1, s2).apply_suppressions([a, b, c, d], date(2026, 1, 1))
+    assert kept == [b, c]
+    assert suppressed == [(a, s1), (d, s2)]
+    assert notes == []
+    path_glob = Suppression("PA503", "*", "/srv/*", "r", None)
+    assert not path_glob.matches(d)  # a path glob never matches a finding without a path
+    assert Suppression("PA503", "*", "*", "r", None).matches(d)
+
+
+def test_expired_suppression_is_not_applied_and_noted() -> None:
+    found = finding("PA501", "w-1", f"{MANIFESTS}/x.yaml", "m", "k")
+    last_day = Suppression("PA501", "*", None, "until the migration", date(2026, 6, 30))
+    kept, suppressed, notes = suppressing(last_day).apply_suppressions([found], date(2026, 6, 30))
+    assert kept == [] and suppressed == [(found, last_day)] and notes == []
+    kept, suppressed, notes = suppressing(last_day).apply_suppressions([found], date(2026, 7, 1))
+    assert kept == [found] and suppressed == []
+    assert len(notes) == 1 and "PA501" in notes[0] and "expired on 2026-06-30" in notes[0]
+    assert "until the migration" in notes[0]
+
+
+def test_unused_suppression_is_noted() -> None:
+    stale = Suppression("PA502", "gone-*", None, "old node", None)
+    kept, suppressed, notes = suppressing(stale).apply_suppressions([], date(2026, 1, 1))
+    assert (kept, suppressed) == ([], [])
+    assert notes == ["b.yaml: the suppression of PA502 on node gone-* (old node) matched no finding; "
+                     "remove it if the problem is gone"]
+
+
+# --- grouping --------------------------------------------------------------------------------
+
+
+def test_group_identical_in_first_seen_order() -> None:
+    proxy = {"kube-proxy": pod_yaml("kube-proxy")}
+    nodes = [
+        ctx("w-1", "worker", proxy),
+        kubeadm_cp("cp-1"),
+        ctx("w-2", "worker", proxy),
+        ctx("w-3", "worker", {"kube-proxy": pod_yaml("kube-proxy", image="other")}),
+        kubeadm_cp("cp-2"),
+        ctx("w-4", "worker", proxy, path="/srv"),
+    ]
+    groups = group_identical(nodes)
+    assert [names for names, _ in groups] == [["w-1", "w-2"], ["cp-1", "cp-2"], ["w-3"], ["w-4"]]
+    assert [first.node for _, first in groups] == ["w-1", "cp-1", "w-3", "w-4"]
+
+
+def test_group_identical_separates_pending_restarts() -> None:
+    a, b = ctx("w-1", "worker", {}), ctx("w-2", "worker", {})
+    b.view.restart_pending.append("/var/lib/kubelet/config.yaml changed after the kubelet started")
+    assert [names for names, _ in group_identical([a, b])] == [["w-1"], ["w-2"]]
+
+
+def test_rules_are_cluster_scoped() -> None:
+    from podaudit.audit.registry import RULES
+
+    assert {(RULES[i].scope, RULES[i].severity) for i in ("PA501", "PA502", "PA503")} == {
+        ("cluster", "high"), ("cluster", "medium")}
