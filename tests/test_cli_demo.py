@@ -126,3 +126,28 @@ def test_sweep_of_the_demo_cluster():
     text = run("--demo", "sweep")
     assert "2 of 2 nodes audited." in text.stdout and "static-greenbox" in text.stdout
     assert "PA106" in text.stdout  # a worker with static pods enabled (DISA STIG)
+
+
+def test_sweep_exit_codes_follow_fail_on_in_every_format():
+    for output in ("table", "json", "markdown", "junit", "sarif", "watch-paths"):
+        assert run("--demo", "sweep", "-o", output).returncode == 0, output  # only medium findings
+        assert run("--demo", "sweep", "-o", output, "--fail-on", "medium").returncode == 1, output
+
+
+def test_a_written_baseline_makes_the_demo_clean_and_catches_a_new_pod(tmp_path):
+    baseline = tmp_path / "baseline.yaml"
+    assert run("--demo", "sweep", "--write-baseline", str(baseline)).returncode == 0
+    assert "static-greenbox" in baseline.read_text()
+    code, doc = run_json("--demo", "sweep", "--baseline", str(baseline))
+    assert code == 0 and "PA106" not in {f["id"] for f in doc["findings"]}
+    assert doc["roles"] == {"controlplane": "control-plane", "node01": "worker"}
+    code, doc = run_json("--demo", "sweep", "--baseline", "builtin:k3s")  # expects no static pods at all
+    # Every pod is unexpected (PA501); the control plane ones use host namespaces too (PA405).
+    assert code == 1 and {f["id"] for f in doc["findings"] if f["severity"] == "high"} == {"PA501", "PA405"}
+
+
+def test_a_baseline_error_names_the_file_and_line(tmp_path):
+    bad = tmp_path / "baseline.yaml"
+    bad.write_text("apiVersion: podaudit/v1\nkind: Baseline\nsuppress:\n  - {id: PA401}\n")
+    proc = run("--demo", "sweep", "--baseline", str(bad))
+    assert proc.returncode == 2 and f"{bad}:" in proc.stderr and len(proc.stderr.splitlines()) == 1

@@ -44,7 +44,8 @@ def test_a_clean_kubeadm_control_plane_fires_none_of_these():
 def test_messy_directory_rules():
     ctx = fixture_ctx("messy-dir")
     [dup] = fired(ctx, "PA201")
-    assert dup.path.endswith("/kube-apiserver.yaml") and dup.message.endswith("runs /etc/kubernetes/manifests/kube-apiserver.yaml.bak")
+    assert dup.path.endswith("/kube-apiserver.yaml")
+    assert dup.message.endswith("runs /etc/kubernetes/manifests/kube-apiserver.yaml.bak")
     assert [f.path.rsplit("/", 1)[1] for f in fired(ctx, "PA202")] == ["kube-apiserver.yaml.bak"]
     assert [f.path.rsplit("/", 1)[1] for f in fired(ctx, "PA203")] == ["broken.yaml"]
     assert sorted(f.path.rsplit("/", 1)[1] for f in fired(ctx, "PA204")) == ["README.txt", "deployment.yaml"]
@@ -62,7 +63,8 @@ def test_kubelet_rules_on_their_fixtures():
     assert {f.path for f in stale} == {"/var/lib/kubelet/config.yaml",
                                         "/etc/systemd/system/kubelet.service.d/20-extra.conf"}
     [flag] = fired(fixture_ctx("flag-overrides-config"), "PA103")
-    assert "--pod-manifest-path=/srv/static" in flag.message and "staticPodPath: /etc/kubernetes/manifests" in flag.message
+    assert "--pod-manifest-path=/srv/static" in flag.message
+    assert "staticPodPath: /etc/kubernetes/manifests" in flag.message
     assert all(f.path for f in fired(fixture_ctx("rke2"), "PA209"))
 
 
