@@ -114,3 +114,12 @@ def test_every_rule_has_a_full_page():
     for rule in load_all_rules().values():
         assert rule.title and rule.what and rule.why and rule.fix and rule.example, rule.id
         assert rule.severity in {"info", "low", "medium", "high", "critical"}
+
+
+@pytest.mark.parametrize("fixture, role", [("rke2", "control-plane"), ("k3s", "control-plane"),
+                                           ("kubeadm-usrlib", "control-plane"), ("kubeadm-etc", "worker"),
+                                           ("hostname-override", "worker")])
+def test_roles_without_api_or_baseline(fixture, role):
+    from podaudit.audit.engine import role_of
+
+    assert role_of(fixture_ctx(fixture).view, None, None) == role

@@ -35,7 +35,8 @@ class AuditResult:
 
 
 def role_of(view: NodeView, api: ApiView | None, baseline: Baseline | None) -> Role:
-    """control-plane or worker: the API's node labels, else the baseline's lists, else the name."""
+    """control-plane or worker: the API's node labels, else the baseline's lists, else what the
+    node runs (a kube-apiserver static pod, or k3s/rke2 ``server``), else the name."""
     name = view.node_name.value
     node = next((n for n in api.nodes if n.name == name), None) if api else None
     if node is not None:
@@ -44,7 +45,17 @@ def role_of(view: NodeView, api: ApiView | None, baseline: Baseline | None) -> R
         listed = baseline.role_for(name)
         if listed is not None:
             return listed
-    return "control-plane" if CONTROL_PLANE_NAME.search(name.lower()) else "worker"
+    if _runs_control_plane(view) or CONTROL_PLANE_NAME.search(name.lower()):
+        return "control-plane"
+    return "worker"
+
+
+def _runs_control_plane(view: NodeView) -> bool:
+    if any(p.namespace == "kube-system" and p.name == "kube-apiserver" for p in view.static_pods):
+        return True
+    process = view.invocation.process
+    words = view.invocation.program, *(process.argv[1:2] if process else ())
+    return view.invocation.kind in {"k3s", "rke2"} and "server" in " ".join(w or "" for w in words)
 
 
 def audit(sweep: SweepResult, baseline: Baseline | None = None, api: ApiView | None = None,
