@@ -197,10 +197,11 @@ def node(opts: Options, node_name: str | None) -> None:
 def sweep(opts: Options, fail_on: str, baseline: str | None, write_baseline: str | None) -> None:
     """Every node at once: static pod path and source, static pods, findings; unreachable nodes listed.
 
-    Exit codes: 0 clean, 1 a finding at or above --fail-on, 2 usage or input error, 3 some nodes
-    could not be audited (or only in part); the report covers the rest either way.
+    Exit codes: 1 a finding at or above --fail-on; else 3 when some nodes could not be audited
+    (or only in part: PA901-PA904, unless the baseline suppresses them); else 0. 2 is a usage
+    or input error. The report covers every node either way.
     """
-    from podaudit.audit.engine import audit
+    from podaudit.audit.engine import audit, duplicate_names
     from podaudit.cluster.sweep import run_sweep
     from podaudit.report.progress import progress_for
 
@@ -209,13 +210,18 @@ def sweep(opts: Options, fail_on: str, baseline: str | None, write_baseline: str
     sel = opts.selection()
     with progress_for(len(cluster.nodes)) as advance:
         result = run_sweep(cluster.nodes, sel.concurrency, sel.deadline, advance)
+    duplicates = duplicate_names(result)
+    if duplicates:
+        _fail(f"several nodes report the node name {', '.join(duplicates)} (cloned machines, or a host listed "
+              "twice): their findings would be mixed; fix the inventory or the nodes' names")
     findings = audit(result, expected, cluster.api)
     if write_baseline:
         _write_baseline(write_baseline, findings)
     _render_sweep(opts, result, findings)
-    if result.failures or any(v.incomplete for v in result.views):
-        sys.exit(EXIT_PARTIAL)
-    sys.exit(EXIT_FINDINGS if findings.failing(fail_on) else EXIT_OK)
+    # Findings at or above --fail-on win over "not audited", so a CI job tolerating 3 sees them.
+    if findings.failing(fail_on):
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_PARTIAL if findings.not_audited or findings.errors else EXIT_OK)
 
 
 def _load_baseline(spec: str | None) -> Any:

@@ -123,3 +123,12 @@ def test_roles_without_api_or_baseline(fixture, role):
     from podaudit.audit.engine import role_of
 
     assert role_of(fixture_ctx(fixture).view, None, None) == role
+
+
+def test_a_control_plane_name_on_a_worker_is_not_exempt():
+    """A privileged "kube-apiserver" planted on a worker is reported; on a control plane it is expected."""
+    pod = POD.format("kube-apiserver").replace("metadata:\n", "metadata:\n  namespace: kube-system\n")
+    pod += "  hostPID: true\n"
+    node = kubelet_node({"/m/kube-apiserver.yaml": pod}, "--pod-manifest-path=/m")
+    assert [f.id for f in RULES["PA405"].check(NodeContext(analyze_node(node), "worker"))] == ["PA405"]
+    assert list(RULES["PA405"].check(NodeContext(analyze_node(node), "control-plane"))) == []

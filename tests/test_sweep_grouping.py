@@ -3,7 +3,7 @@
 import shutil
 from pathlib import Path
 
-from tests.cli_helpers import run
+from tests.cli_helpers import run, run_json
 
 DEMO = Path(__file__).parent.parent / "podaudit" / "demo" / "cluster" / "nodes" / "node01"
 
@@ -16,5 +16,16 @@ def test_identical_workers_are_one_row_and_the_odd_one_is_named(tmp_path):
     odd = tmp_path / "nodes/worker-004/etc/just-to-mess-with-you/extra.yaml"
     odd.write_text((DEMO / "etc/just-to-mess-with-you/greenbox.yaml").read_text().replace("static-greenbox", "extra"))
     proc = run("--snapshot", str(tmp_path), "sweep")
-    assert "worker-001..worker-003 (3 nodes) identical" in proc.stdout
-    assert "PA503" in proc.stdout and "worker-004" in proc.stdout  # drift from the other workers
+    assert "worker-001, worker-002, worker-003 (3 nodes) identical" in proc.stdout
+    code, doc = run_json("--snapshot", str(tmp_path), "sweep")
+    assert code == 0  # drift is medium; the default --fail-on is high
+    drift = [f for f in doc["findings"] if f["id"] == "PA503"]
+    assert [f["node"] for f in drift] == ["worker-004"]  # drift from the other workers
+    assert "default/extra" in drift[0]["message"]
+
+
+def test_two_nodes_with_one_name_are_refused(tmp_path):
+    for folder in ("a", "b"):
+        shutil.copytree(DEMO, tmp_path / "nodes" / folder)  # both say hostname node01
+    proc = run("--snapshot", str(tmp_path), "sweep")
+    assert proc.returncode == 2 and "several nodes report the node name node01" in proc.stderr

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 # Without labels or a baseline list: names like cp-1, k8s-master-0, controlplane.
-CONTROL_PLANE_NAME = re.compile(r"(^|[-_.])(cp|control-?plane|master|controller)([-_.]?\d*)?($|[-_.])")
+CONTROL_PLANE_NAME = re.compile(r"(^|[-_.])(cp|control-?plane|master|controller|server)([-_.]?\d*)?($|[-_.])")
 
 
 @dataclass
@@ -29,14 +29,23 @@ class AuditResult:
     notes: list[str] = field(default_factory=list)
     roles: dict[str, Role] = field(default_factory=dict)
     contexts: list[NodeContext] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # rules that failed
+
+    @property
+    def not_audited(self) -> list[Finding]:
+        """PA9xx: nodes not audited, or only in part (unless the baseline suppressed it)."""
+        return [f for f in self.findings if f.id.startswith("PA9")]
 
     def failing(self, threshold: str) -> list[Finding]:
-        return [f for f in self.findings if severity_at_least(f.severity, threshold)]  # type: ignore[arg-type]
+        """Findings at or above the threshold; collection problems (PA9xx) decide exit 3 instead."""
+        return [f for f in self.findings
+                if not f.id.startswith("PA9") and severity_at_least(f.severity, threshold)]  # type: ignore[arg-type]
 
 
 def role_of(view: NodeView, api: ApiView | None, baseline: Baseline | None) -> Role:
-    """control-plane or worker: the API's node labels, else the baseline's lists, else what the
-    node runs (a kube-apiserver static pod, or k3s/rke2 ``server``), else the name."""
+    """control-plane or worker: the API's node labels, else the baseline's lists, else how the
+    node runs (k3s/rke2 ``server``), else the name. Never from the node's static pods: a pod
+    named kube-apiserver planted on a worker must not make it a control plane."""
     name = view.node_name.value
     node = next((n for n in api.nodes if n.name == name), None) if api else None
     if node is not None:
@@ -51,8 +60,6 @@ def role_of(view: NodeView, api: ApiView | None, baseline: Baseline | None) -> R
 
 
 def _runs_control_plane(view: NodeView) -> bool:
-    if any(p.namespace == "kube-system" and p.name == "kube-apiserver" for p in view.static_pods):
-        return True
     process = view.invocation.process
     words = view.invocation.program, *(process.argv[1:2] if process else ())
     return view.invocation.kind in {"k3s", "rke2"} and "server" in " ".join(w or "" for w in words)
@@ -69,10 +76,19 @@ def audit(sweep: SweepResult, baseline: Baseline | None = None, api: ApiView | N
         result.roles[view.node_name.value] = role
         contexts.append(NodeContext(view, role, baseline.expect(role) if baseline else None))
     result.contexts = contexts
-    found = [f for ctx in contexts for f in run_node_rules(ctx)]
-    found += run_cluster_rules(ClusterContext(contexts, sweep.failures, baseline))
+    found = [f for ctx in contexts for f in run_node_rules(ctx, result.errors)]
+    found += run_cluster_rules(ClusterContext(contexts, sweep.failures, baseline), result.errors)
     if baseline is None:
         result.findings = found
-        return result
-    result.findings, result.suppressed, result.notes = baseline.apply_suppressions(found, today or date.today())
+    else:
+        result.findings, result.suppressed, result.notes = baseline.apply_suppressions(found, today or date.today())
+    result.notes += result.errors
     return result
+
+
+def duplicate_names(sweep: SweepResult) -> list[str]:
+    """Node names reported by more than one node (cloned machines, a host listed twice)."""
+    seen: dict[str, int] = {}
+    for view in sweep.views:
+        seen[view.node_name.value] = seen.get(view.node_name.value, 0) + 1
+    return sorted(name for name, count in seen.items() if count > 1)

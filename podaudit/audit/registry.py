@@ -81,12 +81,21 @@ def cluster_rules() -> list[Rule]:
     return [r for r in RULES.values() if r.scope == "cluster"]
 
 
-def run_node_rules(ctx: NodeContext) -> list[Finding]:
-    return [f for r in node_rules() for f in r.check(ctx)]
+def run_node_rules(ctx: NodeContext, errors: list[str]) -> list[Finding]:
+    return [f for r in node_rules() for f in _checked(r, ctx, errors)]
 
 
-def run_cluster_rules(ctx: ClusterContext) -> list[Finding]:
-    return [f for r in cluster_rules() for f in r.check(ctx)]
+def run_cluster_rules(ctx: ClusterContext, errors: list[str]) -> list[Finding]:
+    return [f for r in cluster_rules() for f in _checked(r, ctx, errors)]
+
+
+def _checked(rule: Rule, ctx: Any, errors: list[str]) -> list[Finding]:
+    """One rule's findings; a bug in one rule costs that rule, not the report."""
+    try:
+        return list(rule.check(ctx))
+    except Exception as exc:  # reported as a note, and exit code 3
+        errors.append(f"rule {rule.id} failed: {type(exc).__name__}: {exc}")
+        return []
 
 
 def load_all_rules() -> dict[str, Rule]:

@@ -116,7 +116,8 @@ def missing_expected(ctx: ClusterContext) -> Iterator[Finding]:
 def drift(ctx: ClusterContext) -> Iterator[Finding]:
     roles: dict[str, list[NodeContext]] = {}
     for node in ctx.nodes:
-        if not node.view.incomplete:
+        # Unread or kubelet-less nodes (a bastion in the inventory) say nothing about their role.
+        if not node.view.incomplete and node.view.invocation.argv_source != "none":
             roles.setdefault(node.role, []).append(node)
     for role, nodes in roles.items():
         if len(nodes) < 2:
@@ -244,7 +245,8 @@ def content_digest(view: NodeView, pod: StaticPod) -> str | None:
     return hashlib.sha256(data).hexdigest()
 
 
-def group_identical(contexts: list[NodeContext]) -> list[tuple[list[str], NodeContext]]:
+def group_identical(contexts: list[NodeContext], findings: dict[str, tuple[tuple[str, str], ...]] | None = None
+                    ) -> list[tuple[list[str], NodeContext]]:
     """Nodes whose static pod path, its source, static pods (namespace/name and manifest content,
     as compared for drift), problems, pending restarts and unread paths are identical, grouped in
     first-seen order; each group with its first node's context, for a report that shows one row
@@ -254,7 +256,7 @@ def group_identical(contexts: list[NodeContext]) -> list[tuple[list[str], NodeCo
         view = ctx.view
         pods = tuple(sorted((p.namespace, p.name, content_digest(view, p) or "") for p in view.static_pods))
         key = (view.static_pod_path.value, view.static_pod_path.source, pods, tuple(view.problems),
-               tuple(view.restart_pending), tuple(view.incomplete))
+               tuple(view.restart_pending), tuple(view.incomplete), (findings or {}).get(ctx.node, ()))
         if key in groups:
             groups[key][0].append(ctx.node)
         else:

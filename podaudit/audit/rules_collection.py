@@ -19,7 +19,8 @@ UNREACHABLE = {"unreachable", "timeout", "deadline", "interrupted", "gather", "e
 def unreachable(ctx: ClusterContext) -> Iterator[Finding]:
     for failure in ctx.failures:
         if failure.kind in UNREACHABLE:
-            yield finding("PA901", failure.node, None, failure.message, key=failure.kind)
+            # One fingerprint per node, whether it timed out or refused this time.
+            yield finding("PA901", failure.node, None, failure.message)
 
 
 @rule("PA902", "high", "host key refused",
@@ -47,7 +48,7 @@ def permission(ctx: ClusterContext) -> Iterator[Finding]:
             yield finding("PA903", failure.node, None, failure.message, key=failure.kind)
     for node in ctx.nodes:
         for reason in node.view.incomplete:
-            path = reason.split(":", 1)[0]
+            path = reason.rsplit(": ", 1)[0]  # "<path>: <why>"; paths may hold ':'.
             yield finding("PA903", node.node, path, f"{node.node}: cannot read {reason}", key=path)
 
 

@@ -44,7 +44,8 @@ def kubelet_not_running(ctx: NodeContext) -> Iterator[Finding]:
       example="cp-1: /var/lib/kubelet/config.yaml changed after the kubelet started")
 def restart_pending(ctx: NodeContext) -> Iterator[Finding]:
     for reason in ctx.view.restart_pending:
-        path = reason.split(" ", 1)[0] if reason.startswith("/") else None
+        changed = reason.removesuffix(" changed after the kubelet started")
+        path = changed if changed != reason else None
         yield finding("PA102", ctx.node, path, f"{ctx.node}: {reason}", key=reason)
 
 

@@ -273,10 +273,14 @@ def kubelet_file_permissions(ctx: NodeContext) -> Iterator[Finding]:
 
 
 def _expected_pods(ctx: NodeContext) -> frozenset[tuple[str, str]]:
-    """(namespace, name) a static pod may have on this node: the baseline's, else the well-known."""
+    """(namespace, name) a static pod may have on this node: the baseline's, else the
+    well-known control plane on a control-plane node (a "kube-apiserver" on a worker is not
+    exempt), plus rke2's kube-proxy, which rke2 runs as a static pod on every node."""
     pods = getattr(ctx.expected, "static_pods", None) if ctx.expected is not None else None
     if pods is None:
-        return WELL_KNOWN
+        known = WELL_KNOWN if ctx.role == "control-plane" else frozenset()
+        rke2 = (ctx.view.static_pod_path.value or "").startswith("/var/lib/rancher/rke2/")
+        return known | ({("kube-system", "kube-proxy")} if rke2 else frozenset())
     try:
         return frozenset((str(getattr(p, "namespace", "")), str(getattr(p, "name", ""))) for p in pods)
     except TypeError:

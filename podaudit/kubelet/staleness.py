@@ -22,7 +22,8 @@ def restart_pending(reader: NodeReader, inv: Invocation, config_files: Iterable[
         unit_files = inv.unit.sources if inv.unit is not None else ()
         for path in dict.fromkeys([*config_files, *unit_files]):
             mtime = reader.file(path).mtime
-            if mtime is not None and mtime > process.start_time:
+            # btime is whole seconds, so start_time may be up to a second early.
+            if mtime is not None and mtime > process.start_time + 1.0:
                 reasons.append(f"{path} changed after the kubelet started")
     reasons += _argv_drift(inv)
     return reasons

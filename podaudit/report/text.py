@@ -199,7 +199,9 @@ def render_sweep(console: Console, result: SweepResult, audit: AuditResult | Non
     table = Table(title="Static pods by node", title_justify="left")
     for column in ("nodes", "static pod path (source)", "static pods", "problems"):
         table.add_column(column, overflow="fold")
-    groups = group_identical(audit.contexts) if audit else [([v.node_name.value], None) for v in result.views]
+    signature = _finding_signatures(audit) if audit else {}
+    groups = group_identical(audit.contexts, signature) if audit else [([v.node_name.value], None)
+                                                                         for v in result.views]
     views = {v.node_name.value: v for v in result.views}
     for names, _ in groups:
         view = views[names[0]]
@@ -217,10 +219,19 @@ def render_sweep(console: Console, result: SweepResult, audit: AuditResult | Non
     console.print(f"{audited} of {total} nodes audited{note}.")
 
 
+def _finding_signatures(audit: AuditResult) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Per node, the (rule, path) of its findings: nodes grouped as identical share them."""
+    found: dict[str, set[tuple[str, str]]] = {}
+    for f in audit.findings:
+        found.setdefault(f.node, set()).add((f.id, f.path or ""))
+    return {node: tuple(sorted(pairs)) for node, pairs in found.items()}
+
+
 def _group_name(names: list[str]) -> str:
     if len(names) == 1:
         return shown(names[0])
-    return shown(f"{names[0]}..{names[-1]} ({len(names)} nodes) identical")
+    listed = ", ".join(names) if len(names) <= 4 else f"{names[0]}, {names[1]} … {names[-1]}"
+    return shown(f"{listed} ({len(names)} nodes) identical")
 
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
