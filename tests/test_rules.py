@@ -132,3 +132,18 @@ def test_a_control_plane_name_on_a_worker_is_not_exempt():
     node = kubelet_node({"/m/kube-apiserver.yaml": pod}, "--pod-manifest-path=/m")
     assert [f.id for f in RULES["PA405"].check(NodeContext(analyze_node(node), "worker"))] == ["PA405"]
     assert list(RULES["PA405"].check(NodeContext(analyze_node(node), "control-plane"))) == []
+
+
+def test_a_writable_directory_behind_a_link_is_reported(tmp_path):
+    """/etc/kubernetes -> /srv/k8s with /srv world-writable: anyone can swap the manifests."""
+    import os
+
+    (tmp_path / "proc/7").mkdir(parents=True)
+    (tmp_path / "proc/7/cmdline").write_bytes(b"/usr/bin/kubelet\0--pod-manifest-path=/etc/kubernetes/manifests\0")
+    (tmp_path / "srv/k8s/manifests").mkdir(parents=True)
+    (tmp_path / "etc").mkdir()
+    os.symlink("/srv/k8s", tmp_path / "etc/kubernetes")
+    (tmp_path / "srv").chmod(0o777)
+    node = LocalNode(str(tmp_path))
+    ctx = NodeContext(analyze_node(node.snapshot, node), "worker")
+    assert [f.path for f in RULES["PA403"].check(ctx)] == ["/srv"]

@@ -122,11 +122,14 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None, node_
 
 
 def _read_parents(reader: NodeReader, path: str) -> None:
-    """Stat every parent of the static pod path: a writable parent lets anyone swap it."""
-    parent = posixpath.dirname(posixpath.normpath(path))
-    while parent not in {"", "/"}:
-        reader.file(parent)
-        parent = posixpath.dirname(parent)
+    """Stat every parent of the static pod path, and of where its links lead: a writable
+    parent lets anyone swap the directory."""
+    target = reader.file(path).target
+    for start in (path, *([target] if target else [])):
+        parent = posixpath.dirname(posixpath.normpath(start))
+        while parent not in {"", "/"}:
+            reader.file(parent)
+            parent = posixpath.dirname(parent)
     reader.file("/")
 
 
