@@ -50,7 +50,7 @@ import yaml
 
 from podaudit.audit.context import NodeContext, Role
 from podaudit.audit.registry import Finding
-from podaudit.cluster.source import InputError
+from podaudit.cluster.source import InputError, read_user_text
 
 if TYPE_CHECKING:
     from podaudit.kubelet.resolve import NodeView, StaticPod
@@ -188,15 +188,7 @@ def load_baseline(spec: str) -> Baseline:
         return parse_baseline(text, spec)
     if not spec:
         raise InputError("--baseline is empty; give a baseline file or builtin:kubeadm, builtin:rke2, builtin:k3s")
-    try:
-        with open(spec, "rb") as handle:
-            data = handle.read(16 << 20)
-        text = data.decode("utf-8")
-    except OSError as exc:
-        raise InputError(f"--baseline {spec}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{spec}: not UTF-8 text") from exc
-    return parse_baseline(text, spec)
+    return parse_baseline(read_user_text(spec, "--baseline"), spec)
 
 
 def parse_baseline(text: str, where: str) -> Baseline:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from podaudit.audit.context import NodeContext
 from podaudit.audit.registry import Finding, finding, rule
+from podaudit.audit.rules_security import INVALID, config_value
 from podaudit.kubelet.flags import parse_args
 
 # Flags whose KubeletConfiguration field a config file may also set (KubeletFlags vs config).
@@ -61,23 +61,14 @@ def flag_overrides_config(ctx: NodeContext) -> Iterator[Finding]:
     flags = parse_args([a.value for a in view.invocation.args])
     for flag, field_path in FLAG_FIELDS.items():
         value = flags.get(flag)
-        configured = _field(view.config, field_path)
+        configured = config_value(view.config, field_path)
         # An empty config value (kubeadm writes containerRuntimeEndpoint: "") is not a conflict.
-        if value is None or configured in (None, "") or str(configured).lower() == value.value.lower():
+        if value is None or configured in (None, "", INVALID) or str(configured).lower() == value.value.lower():
             continue
         where = view.invocation.args[value.index - 1].origin
         yield finding("PA103", ctx.node, view.config_file,
                       f"{ctx.node}: --{flag}={value.value} (from {where.where()}) overrides "
                       f"{'.'.join(field_path)}: {configured} in the config", key=flag)
-
-
-def _field(config: dict[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = config
-    for key in path:
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
-    return value
 
 
 @rule("PA104", "high", "static pod path missing or not a directory",

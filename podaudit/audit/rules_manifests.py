@@ -59,9 +59,14 @@ def backup_files(ctx: NodeContext) -> Iterator[Finding]:
           "or move it out of the directory.",
       example="node-1: broken.yaml: invalid YAML: line 5, column 13: mapping values are not allowed here")
 def unparsable(ctx: NodeContext) -> Iterator[Finding]:
+    return _rejected(ctx, "PA203", {"decode", "unreadable"})
+
+
+def _rejected(ctx: NodeContext, rule_id: str, codes: set[str]) -> Iterator[Finding]:
+    """Entries the kubelet rejected for one of these reasons (ManifestEntry.code)."""
     for entry in ctx.view.entries:
-        if entry.fate == "rejected" and entry.code in {"decode", "unreadable"}:
-            yield finding("PA203", ctx.node, entry.path, f"{ctx.node}: {_name(entry.path)}: {entry.reason}")
+        if entry.fate == "rejected" and entry.code in codes:
+            yield finding(rule_id, ctx.node, entry.path, f"{ctx.node}: {_name(entry.path)}: {entry.reason}")
 
 
 @rule("PA204", "medium", "a file is not a v1 Pod",
@@ -70,9 +75,7 @@ def unparsable(ctx: NodeContext) -> Iterator[Finding]:
       fix="Static pods are single Pod objects; apply other objects with kubectl, and move the file out.",
       example="node-1: deployment.yaml: apps/v1 Deployment, not a v1 Pod")
 def not_a_pod(ctx: NodeContext) -> Iterator[Finding]:
-    for entry in ctx.view.entries:
-        if entry.fate == "rejected" and entry.code == "not-a-pod":
-            yield finding("PA204", ctx.node, entry.path, f"{ctx.node}: {_name(entry.path)}: {entry.reason}")
+    return _rejected(ctx, "PA204", {"not-a-pod"})
 
 
 @rule("PA205", "high", "the kubelet rejects the pod as invalid",
@@ -83,9 +86,7 @@ def not_a_pod(ctx: NodeContext) -> Iterator[Finding]:
           "with the node name appended.",
       example='node-1: Upper.yaml: metadata.name: Invalid value: "Web-Server-node-1"')
 def invalid_pod(ctx: NodeContext) -> Iterator[Finding]:
-    for entry in ctx.view.entries:
-        if entry.fate == "rejected" and entry.code == "invalid":
-            yield finding("PA205", ctx.node, entry.path, f"{ctx.node}: {_name(entry.path)}: {entry.reason}")
+    return _rejected(ctx, "PA205", {"invalid"})
 
 
 @rule("PA206", "medium", "a multi-document file: only the first document runs",

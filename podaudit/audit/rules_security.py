@@ -380,16 +380,16 @@ def _config_docs(view: NodeView) -> list[tuple[str, dict[str, Any]]] | None:
     return docs
 
 
-_INVALID = object()
+INVALID = object()
 
 
-def _lookup(data: Any, field: tuple[str, ...]) -> Any:
-    """The value at ``field``; None when unset; _INVALID when a mapping on the way is not one."""
+def config_value(data: Any, field: tuple[str, ...]) -> Any:
+    """The value at ``field``; None when unset; INVALID when a mapping on the way is not one."""
     for key in field:
         if data is None:
             return None
         if not isinstance(data, dict):
-            return _INVALID
+            return INVALID
         data = data.get(key)
     return data
 
@@ -443,7 +443,7 @@ def kubelet_auth(view: NodeView) -> dict[str, _Value]:
         return {}
     for setting, (field, *_) in _SETTINGS.items():
         for _, data in docs:
-            value = _lookup(data, field)
+            value = config_value(data, field)
             if value is not None and not _well_typed(value, _TYPES[setting]):
                 return {}  # a wrongly typed field: the kubelet cannot decode the file
     flags = parse_args([a.value for a in inv.args])
@@ -457,9 +457,9 @@ def kubelet_auth(view: NodeView) -> dict[str, _Value]:
             values[setting] = _Value(parse(given.value), f"--{flag}={given.value} from {where}",
                                      None if source is None or source.startswith("/proc/") else source)
             continue
-        setters = [path for path, data in docs if _lookup(data, field) is not None]
+        setters = [path for path, data in docs if config_value(data, field) is not None]
         if setters:
-            value = _lookup(view.config, field)
+            value = config_value(view.config, field)
             values[setting] = _Value(value, f"{setting}: {_yaml(value)} in {setters[-1]}", setters[-1])
         elif inv.kind in SECURE_EMBEDDERS:
             values[setting] = _Value(_SECURE[setting], f"{inv.kind} default", None)

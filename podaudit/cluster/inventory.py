@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from podaudit.cluster.api import parse_node
-from podaudit.cluster.source import InputError
+from podaudit.cluster.source import InputError, read_user_text
 
 ADDRESS_TYPES = ("InternalIP", "ExternalIP", "Hostname")
 _RANGE = re.compile(r"\[(\d+):(\d+)\]")
@@ -41,15 +41,7 @@ def from_nodes_option(text: str) -> list[InventoryEntry]:
 
 def load_inventory(path: str, address_type: str = "InternalIP") -> list[InventoryEntry]:
     """Read an inventory file in any supported format; InputError names the file and line."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(16 << 20)
-        text = data.decode("utf-8")
-    except OSError as exc:
-        raise InputError(f"--inventory {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"--inventory {path}: not UTF-8 text") from exc
-    entries = _parse(path, text, address_type)
+    entries = _parse(path, read_user_text(path, "--inventory"), address_type)
     if not entries:
         raise InputError(f"--inventory {path}: no hosts found")
     return _dedupe(entries)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -14,6 +15,23 @@ if TYPE_CHECKING:
 
 class InputError(Exception):
     """Bad input from the user: a one-line message, exit code 2."""
+
+
+USER_FILE_LIMIT = 16 << 20
+
+
+def read_user_text(path: str, option: str) -> str:
+    """A text file the user named (inventory, baseline): UTF-8, regular, at most 16 MiB;
+    InputError naming the option and the file otherwise."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InputError(f"{option} {path}: not a regular file")
+        with open(path, "rb") as handle:
+            return handle.read(USER_FILE_LIMIT).decode("utf-8")
+    except OSError as exc:
+        raise InputError(f"{option} {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{option} {path}: not UTF-8 text") from exc
 
 
 class NodeUnavailable(Exception):
