@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 
 from podaudit.collect.local import LocalNode
 from podaudit.collect.passes import RecordingReader, kubelet_pid, missing_paths
-from podaudit.collect.remote import GATHER_VERSION, GatherError, gather_script, parse_gather
+from podaudit.collect.records import GatherError
+from podaudit.collect.remote import GATHER_VERSION, gather_script, parse_gather
 from podaudit.collect.rootfs import RootFS
 from podaudit.kubelet.resolve import NodeView, analyze_node
 from podaudit.model import DENIED, NodeSnapshot

@@ -14,7 +14,7 @@ from typing import Any
 from podaudit.cluster.inventory import InventoryEntry
 from podaudit.cluster.source import NodeUnavailable
 from podaudit.collect.passes import collect_view
-from podaudit.collect.remote import GatherError
+from podaudit.collect.records import GatherError
 from podaudit.kubelet.resolve import NodeView
 from podaudit.model import NodeSnapshot
 from podaudit.transport.ssh import SshError, SshOptions, connect, resolve_target

@@ -32,53 +32,29 @@ Stream grammar (all header tokens ASCII, ``STR`` is bytes without NUL, then one 
 
 from __future__ import annotations
 
-import ipaddress
 import math
-import posixpath
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from importlib import resources
 
+from podaudit.collect.records import GatherError, Raw, build_snapshot, describe_strerror, normalize_path, text_of
 from podaudit.kubelet.invocation import KUBELET_UNITS
-from podaudit.kubelet.process import kubelet_kind
 from podaudit.kubelet.systemd import UNIT_DIRS
 from podaudit.model import (
     DENIED,
     MAX_FILE_BYTES,
-    DirListing,
     FileRecord,
-    Interface,
     NodeSnapshot,
-    ProcessRecord,
 )
-from podaudit.network import parse_default_route, parse_ip_addr
 
 GATHER_VERSION = 1
 MARKER = f"PODAUDIT-GATHER {GATHER_VERSION}\n".encode()
 # What rootfs.describe_oserror says for a path os functions refuse.
-CLK_TCK = 100  # when the node cannot say (getconf missing)
-
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._")
 _WORD = re.compile(r"[A-Za-z0-9/._@:\\-]+")
 _MAX_HEADER = 512
 # strerror texts (glibc and musl) and what rootfs.describe_oserror makes of them.
-_STRERROR = {
-    "No such file or directory": "missing",
-    "Not a directory": "missing",
-    "Permission denied": DENIED,
-    "Operation not permitted": DENIED,
-    "Too many levels of symbolic links": "symbolic link loop",
-    "Symbolic link loop": "symbolic link loop",
-    "File name too long": "name too long",
-    "Filename too long": "name too long",
-}
-
-
-class GatherError(Exception):
-    """The gather stream is missing, truncated or corrupt (a one-line reason)."""
-
-
 def gather_script(paths: Sequence[str] = (), dirs: Sequence[str] = (), cap: int = MAX_FILE_BYTES,
                   *, kubelet_pid: int | None = None) -> bytes:
     """The sh script to feed to ``sh -s`` on the node.
@@ -95,8 +71,8 @@ def gather_script(paths: Sequence[str] = (), dirs: Sequence[str] = (), cap: int 
     for word in (*UNIT_DIRS, *KUBELET_UNITS):
         if not _WORD.fullmatch(word):  # never true: they are constants; guards the quoting
             raise ValueError(f"unit directory or name {word!r} cannot be embedded")
-    wants = [f"want_file {_sh_octal(p)} {_sh_octal(_normalize(p))}" for p in dict.fromkeys(paths) if valid_path(p)]
-    wants += [f"want_dir {_sh_octal(d)} {_sh_octal(_normalize(d))}" for d in dict.fromkeys(dirs) if valid_path(d)]
+    wants = [f"want_file {_sh_octal(p)} {_sh_octal(normalize_path(p))}" for p in dict.fromkeys(paths) if valid_path(p)]
+    wants += [f"want_dir {_sh_octal(d)} {_sh_octal(normalize_path(d))}" for d in dict.fromkeys(dirs) if valid_path(d)]
     template = resources.files("podaudit.collect").joinpath("gather.sh").read_text("ascii")
     filled = (template.replace("__CAP__", str(cap))
               .replace("__MODE__", "paths" if paths or dirs else "discover")
@@ -178,36 +154,10 @@ def _arity(words: list[str], n: int) -> None:
         raise GatherError(f"{words[0]} record with {len(words) - 1} fields, not {n - 1}")
 
 
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def _describe(strerror: str) -> str:
-    return _STRERROR.get(strerror, strerror or "error")
-
-
 def _failed(path: str, strerror: str) -> FileRecord:
-    reason = _describe(strerror)
+    reason = describe_strerror(strerror)
     kind = {"missing": "missing", DENIED: "denied"}.get(reason, "error")
     return FileRecord(path, kind, error=reason)  # type: ignore[arg-type]
-
-
-@dataclass
-class _Raw:
-    """What one stream said, before it becomes a snapshot."""
-
-    cap: int = MAX_FILE_BYTES
-    files: dict[str, FileRecord] = field(default_factory=dict)
-    dirs: dict[str, tuple[str, list[bytes] | None]] = field(default_factory=dict)  # path → (status, entries)
-    procs: list[tuple[int, str, list[bytes]]] = field(default_factory=list)
-    hostnames: list[tuple[str, bytes]] = field(default_factory=list)
-    btime: float | None = None
-    clk_tck: int = CLK_TCK
-    root: tuple[int, str, str] | None = None
-    commands: dict[str, tuple[str, bytes]] = field(default_factory=dict)
-    interfaces: list[tuple[int, str]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    discover: bool = False
 
 
 def parse_gather(stream: bytes, label: str, into: NodeSnapshot | None = None) -> NodeSnapshot:
@@ -225,12 +175,12 @@ def parse_gather(stream: bytes, label: str, into: NodeSnapshot | None = None) ->
             raise GatherError(f"gather script version {version[:20]!r}, expected {GATHER_VERSION}")
         raise GatherError("no PODAUDIT-GATHER marker: the script did not run (sudo refused, or no sh?)")
     raw = _read_records(_Cursor(stream))
-    return _build(raw, into if into is not None else NodeSnapshot(label))
+    return build_snapshot(raw, into if into is not None else NodeSnapshot(label))
 
 
-def _read_records(cur: _Cursor) -> _Raw:
+def _read_records(cur: _Cursor) -> Raw:
     cur.pos = len(MARKER)
-    raw = _Raw()
+    raw = Raw()
     while True:
         words = cur.line()
         kind = words[0]
@@ -245,19 +195,19 @@ def _read_records(cur: _Cursor) -> _Raw:
         reader(cur, words, raw)
 
 
-def _read_m(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+def _read_m(cur: _Cursor, words: list[str], raw: Raw) -> None:
     _arity(words, 3)
     raw.discover = words[1] == "discover"
     raw.cap = _int(words[2], 1, 1 << 40, "cap")
 
 
-def _read_f(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+def _read_f(cur: _Cursor, words: list[str], raw: Raw) -> None:
     if len(words) < 2 or words[1] not in ("ok", "err"):
         raise GatherError("F record neither ok nor err")
     if words[1] == "err":
         _arity(words, 2)
-        path = _text(cur.string())
-        raw.files[path] = _failed(path, _text(cur.string()))
+        path = text_of(cur.string())
+        raw.files[path] = _failed(path, text_of(cur.string()))
         return
     _arity(words, 12)
     _, _, mode_hex, uid, gid, sec, nsec, size, ino, has_link, has_target, data_kind = words
@@ -268,9 +218,9 @@ def _read_f(cur: _Cursor, words: list[str], raw: _Raw) -> None:
     mode = int(mode_hex, 16)
     seconds = _int(sec, -(1 << 62), 1 << 62, "mtime")
     nanos = int(nsec.ljust(9, "0")[:9]) if nsec.isdigit() else 0
-    path = _text(cur.string())
-    link = _text(cur.string()) if has_link == "1" else None
-    physical = _text(cur.string()) if has_target == "1" else None
+    path = text_of(cur.string())
+    link = text_of(cur.string()) if has_link == "1" else None
+    physical = text_of(cur.string()) if has_target == "1" else None
     meta = {
         "mode": mode & 0o7777,
         "uid": _int(uid, 0, (1 << 32) - 1, "uid"),
@@ -278,7 +228,7 @@ def _read_f(cur: _Cursor, words: list[str], raw: _Raw) -> None:
         # As os.stat computes st_mtime: seconds + nanoseconds * 1e-9, in floating point.
         "mtime": seconds + nanos * 1e-9,
         "size": _int(size, 0, 1 << 62, "size"),
-        "target": physical if physical is not None and physical != _normalize(path) else None,
+        "target": physical if physical is not None and physical != normalize_path(path) else None,
         "link": link,
         "inode": _int(ino, 0, 1 << 64, "inode"),
     }
@@ -301,7 +251,7 @@ def _file_data(cur: _Cursor, data_kind: str, size: int, cap: int, path: str) -> 
         return cur.raw(size), None
     if data_kind == "hex":
         try:
-            data = bytes.fromhex(_text(cur.string()))
+            data = bytes.fromhex(text_of(cur.string()))
         except ValueError:
             raise GatherError(f"bad hex data for {path[:60]!r}") from None
         if len(data) >= cap:
@@ -316,19 +266,19 @@ def _file_data(cur: _Cursor, data_kind: str, size: int, cap: int, path: str) -> 
     raise GatherError(f"bad data kind {data_kind[:20]!r}")
 
 
-def _read_v(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+def _read_v(cur: _Cursor, words: list[str], raw: Raw) -> None:
     _arity(words, 1)
-    path = _text(cur.string())
+    path = text_of(cur.string())
     record = raw.files.get(path)
     if record is not None and record.kind == "file":
         raw.files[path] = replace(record, data=None, error="the file could not be read")
 
 
-def _read_d(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+def _read_d(cur: _Cursor, words: list[str], raw: Raw) -> None:
     _arity(words, 2)
     if words[1] not in ("list", "none", "deny", "fail"):
         raise GatherError(f"bad D status {words[1][:20]!r}")
-    path = _text(cur.string())
+    path = text_of(cur.string())
     entries: list[bytes] | None = None
     if words[1] == "list":
         entries = []
@@ -337,7 +287,7 @@ def _read_d(cur: _Cursor, words: list[str], raw: _Raw) -> None:
     raw.dirs[path] = (words[1], entries)
 
 
-def _read_p(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+def _read_p(cur: _Cursor, words: list[str], raw: Raw) -> None:
     _arity(words, 3)
     pid = _int(words[1], 1, (1 << 31) - 1, "pid")
     if not set(words[2]) <= set("ecsg-"):
@@ -345,12 +295,12 @@ def _read_p(cur: _Cursor, words: list[str], raw: _Raw) -> None:
     raw.procs.append((pid, words[2], [cur.string() for _ in range(5)]))
 
 
-def _read_h(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+def _read_h(cur: _Cursor, words: list[str], raw: Raw) -> None:
     _arity(words, 2)
     raw.hostnames.append((words[1], cur.string()))
 
 
-def _read_b(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+def _read_b(cur: _Cursor, words: list[str], raw: Raw) -> None:
     _arity(words, 2)
     try:
         boot = float(words[1]) if words[1] != "-" else None
@@ -359,167 +309,36 @@ def _read_b(cur: _Cursor, words: list[str], raw: _Raw) -> None:
     raw.btime = boot if boot is not None and math.isfinite(boot) else None
 
 
-def _read_k(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+def _read_k(cur: _Cursor, words: list[str], raw: Raw) -> None:
     _arity(words, 2)
     if words[1].isdigit() and 0 < len(words[1]) < 10 and int(words[1]) > 0:
         raw.clk_tck = int(words[1])
 
 
-def _read_r(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+def _read_r(cur: _Cursor, words: list[str], raw: Raw) -> None:
     _arity(words, 3)
     pid = _int(words[1], 1, (1 << 31) - 1, "pid")
-    raw.root = (pid, words[2], _text(cur.string()))
+    raw.root = (pid, words[2], text_of(cur.string()))
 
 
-def _read_c(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+def _read_c(cur: _Cursor, words: list[str], raw: Raw) -> None:
     _arity(words, 3)
     if not re.fullmatch(r"[a-z0-9-]{1,40}", words[1]):
         raise GatherError(f"bad command name {words[1][:20]!r}")
     raw.commands[words[1]] = (words[2], cur.string())
 
 
-def _read_i(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+def _read_i(cur: _Cursor, words: list[str], raw: Raw) -> None:
     _arity(words, 2)
-    raw.interfaces.append((_int(words[1], 0, 1 << 32, "ifindex"), _text(cur.string())))
+    raw.interfaces.append((_int(words[1], 0, 1 << 32, "ifindex"), text_of(cur.string())))
 
 
-def _read_e(cur: _Cursor, words: list[str], raw: _Raw) -> None:
+def _read_e(cur: _Cursor, words: list[str], raw: Raw) -> None:
     _arity(words, 1)
-    raw.errors.append("gather: " + _text(cur.string()))
+    raw.errors.append("gather: " + text_of(cur.string()))
 
 
-_READERS: dict[str, Callable[[_Cursor, list[str], _Raw], None]] = {
+_READERS: dict[str, Callable[[_Cursor, list[str], Raw], None]] = {
     "M": _read_m, "F": _read_f, "V": _read_v, "D": _read_d, "P": _read_p, "H": _read_h,
     "B": _read_b, "K": _read_k, "R": _read_r, "C": _read_c, "I": _read_i, "E": _read_e,
 }
-
-
-def _normalize(path: str) -> str:
-    return posixpath.normpath("/" + path.lstrip("/"))
-
-
-def _build(raw: _Raw, snapshot: NodeSnapshot) -> NodeSnapshot:
-    snapshot.files.update(raw.files)
-    for path, (status, entries) in raw.dirs.items():
-        snapshot.dirs[path] = _listing(path, status, entries, raw.files.get(path) or snapshot.files.get(path))
-    if raw.discover:
-        snapshot.processes = _processes(raw)
-        snapshot.hostname = _hostname(raw)
-        snapshot.interfaces = _interfaces(raw)
-        snapshot.default_route = _default_route(raw)
-    elif snapshot.hostname is None:
-        snapshot.hostname = _hostname(raw)
-    if raw.root is not None and raw.root[1] == "fail":
-        raw.errors.append(f"/proc/{raw.root[0]}/root: {_describe(raw.root[2])}; reading the host's files instead")
-    snapshot.errors += [e for e in raw.errors if e not in snapshot.errors]
-    return snapshot
-
-
-def _listing(path: str, status: str, entries: list[bytes] | None, record: FileRecord | None) -> DirListing:
-    """The DirListing os.listdir would give, from the listing or the directory's F record."""
-    if status == "list" and entries is not None:
-        return DirListing(path, tuple(_text(e.rpartition(b"/")[2]) for e in entries))
-    if status == "deny":
-        return DirListing(path, None, DENIED)
-    if status == "fail":
-        return DirListing(path, None, "could not be listed (find failed on the node)")
-    if record is None:
-        return DirListing(path, None, "not collected")
-    if record.mode is None and record.error:  # the stat failed: listing fails the same way
-        return DirListing(path, None, record.error)
-    return DirListing(path, None, "missing")  # os.listdir on a non-directory: ENOTDIR
-
-
-def _processes(raw: _Raw) -> list[ProcessRecord]:
-    found = []
-    for pid, flags, (hex_argv, exe, cwd, stat, cgroup) in sorted(raw.procs, key=lambda p: p[0]):
-        try:
-            cmdline = bytes.fromhex(_text(hex_argv))
-        except ValueError:
-            raise GatherError(f"bad cmdline hex for pid {pid}") from None
-        if not cmdline or len(cmdline) >= 1 << 20:  # as find_kubelet_processes reads it
-            continue
-        argv = tuple(_text(a) for a in cmdline.rstrip(b"\0").split(b"\0"))
-        exe_text = _text(exe) if "e" in flags else None
-        if kubelet_kind(argv, exe_text) is None:
-            continue
-        found.append(ProcessRecord(
-            pid, argv, exe_text, _text(cwd) if "c" in flags else None,
-            _start_time(stat, raw) if "s" in flags else None,
-            _unit(cgroup) if "g" in flags else None,
-        ))
-    return found
-
-
-def _start_time(stat: bytes, raw: _Raw) -> float | None:
-    """As local._start_time: /proc/<pid>/stat field 22, ticks after boot."""
-    if raw.btime is None or not stat:
-        return None
-    fields = stat.rpartition(b")")[2].split()
-    try:
-        return raw.btime + int(fields[19]) / raw.clk_tck
-    except (IndexError, ValueError, OverflowError):
-        return None
-
-
-def _unit(cgroup: bytes) -> str | None:
-    """As local._unit: the innermost ``*.service`` in the v2 or name=systemd cgroup path."""
-    for line in cgroup[: 1 << 16].decode("utf-8", "replace").splitlines():
-        hierarchy, _, path = line.partition(":")[2].partition(":")
-        if hierarchy in {"", "name=systemd"}:
-            services = [part for part in path.split("/") if part.endswith(".service")]
-            return services[-1] if services else None
-    return None
-
-
-def _command(raw: _Raw, name: str) -> str | None:
-    rc, output = raw.commands.get(name, ("-", b""))
-    return output.decode("utf-8", "replace") if rc == "0" else None
-
-
-def _default_route(raw: _Raw) -> str | None:
-    """As LocalNode: the default route's interface from /proc/net/route (else from ip)."""
-    for name in ("net-route", "ip-route"):
-        text = _command(raw, name)
-        if text:
-            return parse_default_route(text)
-    return None
-
-
-def _interfaces(raw: _Raw) -> list[Interface]:
-    """As LocalNode (psutil, which sorts getifaddrs by family): interfaces with an IPv4
-    address first, then IPv6-only ones, then the rest, each group in ifindex order; IPv4
-    then IPv6 addresses in CIDR form. Without ``ip`` on the node: names only."""
-    addresses = {i.name: tuple(_cidr(a) for a in i.addresses)
-                 for i in parse_ip_addr(_command(raw, "ip-addr") or "")}
-    index = {name: number for number, name in raw.interfaces}
-    names = list(dict.fromkeys([*index, *addresses]))
-
-    def order(name: str) -> tuple[int, int, int]:
-        found = addresses.get(name, ())
-        family = 0 if any(":" not in a for a in found) else 1 if found else 2
-        return family, index.get(name, 1 << 33), names.index(name)
-
-    return [Interface(name, addresses.get(name, ())) for name in sorted(names, key=order)]
-
-
-def _cidr(address: str) -> str:
-    try:
-        return str(ipaddress.ip_interface(address))
-    except ValueError:
-        return address
-
-
-def _hostname(raw: _Raw) -> str | None:
-    """As LocalNode._hostname: /proc/sys/kernel/hostname (host root only), then /etc/hostname."""
-    proc_root = raw.root is not None and raw.root[1] == "proc"
-    for source, text in raw.hostnames:
-        if (source == "proc" and proc_root) or not text or len(text) >= 4096:
-            continue
-        name = text.decode("utf-8", "replace").strip()
-        if name:
-            return name
-    return None
-
-
-# --- what the model still needs ----------------------------------------------------------
