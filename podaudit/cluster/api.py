@@ -84,7 +84,7 @@ def load_list(path: str, problems: list[str]) -> list[dict[str, Any]]:
         problems.append(f"{path}: not UTF-8 (bad byte at offset {exc.start}); {skip}")
         return []
     try:
-        doc = json.loads(text, parse_int=_parse_int)
+        doc = json.loads(text, parse_int=parse_int)
     except RecursionError:
         problems.append(f"{path}: JSON nested too deeply; {skip}")
         return []
@@ -175,7 +175,7 @@ def _str_map(value: Any) -> dict[str, str]:
     return {k: v for k, v in _dict(value).items() if isinstance(k, str) and isinstance(v, str)}
 
 
-def _parse_int(text: str) -> int | float:
+def parse_int(text: str) -> int | float:
     # Python refuses int() of more than 4300 digits (ValueError); such a number is junk
     # anyway, so it becomes a float (inf) and _int() ignores it instead of losing the file.
     try:

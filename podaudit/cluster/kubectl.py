@@ -1,0 +1,239 @@
+"""The API view of a live cluster, read through the user's own kubectl.
+
+kubectl is run rather than talking to the API server directly so that whatever the
+kubeconfig says (exec credential plugins, auth providers, proxies, client certificates)
+keeps working. It runs without a shell, with stdin closed, in its own process group (so a
+credential plugin it started dies with it on a timeout), under a hard deadline.
+
+Nothing here raises: a missing binary, an unreachable cluster, RBAC, a timeout or junk on
+stdout becomes one line in ``problems`` saying what to do, and the node-side audit goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any
+
+from podaudit.cluster.api import MAX_BYTES, ApiView, parse_int, parse_node, parse_pod
+
+RBAC_HINT = "podaudit needs get/list on pods, nodes, namespaces"
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_USER = re.compile(r'User "([^"]*)"')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_KLOG = re.compile(r"^[EWIF]\d{4} \d\d:\d\d:\d\d")  # client-go's log lines ("E1126 20:33:38.98 ...")
+_UNREACHABLE = ("connection refused", "was refused", "no such host", "unable to connect", "network is unreachable",
+                "no route to host", "connection reset", "dial tcp", "server misbehaving")
+_TIMEOUT = ("context deadline exceeded", "timeout exceeded", "i/o timeout", "timed out", "tls handshake timeout")
+_UNAUTHORIZED = ("unauthorized", "you must be logged in", "getting credentials", "exec plugin")
+_CONFIG = ("error in configuration", "invalid configuration", "context was not found", "no configuration has been",
+           "current-context", "error loading config", "couldn't get version/kind", "stat ")
+
+
+@dataclass(frozen=True)
+class KubectlOptions:
+    kubeconfig: str | None = None
+    context: str | None = None
+    kubectl: str = "kubectl"
+    timeout: float = 20.0  # seconds, for each kubectl run (and its --request-timeout)
+
+
+@dataclass
+class LiveApi:
+    """The cluster as kubectl sees it: the same ApiView a snapshot gives, plus namespaces."""
+
+    view: ApiView
+    namespaces: list[str] = field(default_factory=list)
+
+
+class _Fatal(Exception):
+    """kubectl cannot work at all here (no binary, no cluster, bad kubeconfig): stop asking."""
+
+
+def load_api_view(opts: KubectlOptions) -> ApiView:
+    return load_live_api(opts).view
+
+
+def load_live_api(opts: KubectlOptions) -> LiveApi:
+    """Pods, nodes and namespaces; a failed list is a line in ``view.problems``.
+
+    After a failure that would hit every call alike (no kubectl, cluster unreachable, timed
+    out, credentials rejected, kubeconfig broken) the remaining lists are not attempted;
+    after a per-resource one (RBAC, junk output) they are.
+    """
+    live = LiveApi(ApiView())
+    problems = live.view.problems
+    try:
+        pods = _get_list(opts, ["pods", "-A"], problems)
+        live.view.pods = [p for i in pods if (p := parse_pod(i))]
+        live.view.nodes = [n for i in _get_list(opts, ["nodes"], problems) if (n := parse_node(i))]
+        for item in _get_list(opts, ["namespaces"], problems):
+            name = item.get("metadata", {}).get("name") if isinstance(item.get("metadata"), dict) else None
+            if isinstance(name, str):
+                live.namespaces.append(name)
+    except _Fatal:
+        pass
+    return live
+
+
+def valid_node_name(node: str) -> bool:
+    """A DNS-1123 subdomain, as every Node name is; anything else never reaches a URL."""
+    return len(node) <= 253 and _DNS1123_SUBDOMAIN.fullmatch(node) is not None
+
+
+def configz(opts: KubectlOptions, node: str, problems: list[str] | None = None) -> dict[str, Any] | None:
+    """The kubelet's running configuration (the ``kubeletconfig`` object of /configz), via
+    the API server's node proxy; None (and a line in ``problems``, if given) on any failure."""
+    sink: list[str] = [] if problems is None else problems
+    if not isinstance(node, str) or not valid_node_name(node):
+        sink.append(f"configz: {_clean(repr(node))} is not a valid node name (DNS-1123 subdomain); not asked")
+        return None
+    what = f"kubectl get --raw configz of node {node}"
+    try:
+        out = _run(opts, ["get", "--raw", f"/api/v1/nodes/{node}/proxy/configz"], what, sink,
+                   rbac=f"podaudit needs get on nodes/proxy to read {node}'s kubelet config")
+    except _Fatal:
+        return None
+    if out is None:
+        return None
+    doc = _json(out, what, sink)
+    config = doc.get("kubeletconfig") if isinstance(doc, dict) else None
+    if not isinstance(config, dict):
+        if doc is not None:
+            sink.append(f"{what}: no 'kubeletconfig' object in the answer; skipped it")
+        return None
+    return config
+
+
+def _get_list(opts: KubectlOptions, resource: list[str], problems: list[str]) -> list[dict[str, Any]]:
+    what = f"kubectl get {resource[0]}"
+    out = _run(opts, ["get", *resource, "-o", "json"], what, problems, rbac=RBAC_HINT)
+    if out is None:
+        return []
+    doc = _json(out, what, problems)
+    if doc is None:
+        return []
+    items = doc.get("items") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        problems.append(f"{what}: not a kubectl List; continuing without {resource[0]}")
+        return []
+    good = [i for i in items if isinstance(i, dict)]
+    if len(good) < len(items):
+        problems.append(f"{what}: {len(items) - len(good)} of {len(items)} items are not objects; skipped them")
+    return good
+
+
+def _argv(opts: KubectlOptions, args: list[str]) -> list[str]:
+    # "--flag=value" as one word: a value starting with "-" cannot turn into another flag.
+    argv = [opts.kubectl]
+    if opts.kubeconfig is not None:
+        argv.append(f"--kubeconfig={opts.kubeconfig}")
+    if opts.context is not None:
+        argv.append(f"--context={opts.context}")
+    # kubectl reads --request-timeout=0 as "no limit": never pass that.
+    return [*argv, *args, f"--request-timeout={_limit(opts):.3f}s"]
+
+
+def _limit(opts: KubectlOptions) -> float:
+    """The timeout in seconds, kept between 1 ms and a day (NaN: the default 20 s)."""
+    timeout = opts.timeout
+    if not isinstance(timeout, (int, float)) or math.isnan(timeout):
+        return 20.0
+    return min(max(float(timeout), 0.001), 86400.0)
+
+
+def _run(opts: KubectlOptions, args: list[str], what: str, problems: list[str], rbac: str) -> bytes | None:
+    """kubectl's stdout on success; None and a problem line otherwise; _Fatal when no
+    further kubectl run can succeed either."""
+    try:
+        proc = subprocess.Popen(  # no shell; argv from the user's own options
+            _argv(opts, args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, close_fds=True,
+        )
+    except FileNotFoundError:
+        problems.append(f"kubectl not found ({opts.kubectl}): install it or pass --snapshot")
+        raise _Fatal from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        problems.append(f"kubectl ({opts.kubectl}) could not be started ({reason}): fix it or pass --snapshot")
+        raise _Fatal from None
+    try:
+        out, err = proc.communicate(timeout=_limit(opts))
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        problems.append(f"{what}: no answer within {_limit(opts):g}s: check that the cluster is reachable "
+                        "(--kubeconfig/--context), raise the timeout, or pass --snapshot")
+        raise _Fatal from None
+    if proc.returncode == 0:
+        return out
+    _explain(what, proc.returncode, err.decode("utf-8", "replace"), opts, problems, rbac)
+    return None
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # kubectl and any credential plugin it started
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    try:
+        proc.communicate(timeout=2)
+    except subprocess.TimeoutExpired:  # a grandchild in its own session still holds the pipes
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        proc.wait()
+
+
+def _explain(what: str, code: int, stderr: str, opts: KubectlOptions, problems: list[str], rbac: str) -> None:
+    lines = [_clean(line) for line in stderr.splitlines() if line.strip()]
+    plain = [line for line in lines if not _KLOG.match(line)]
+    detail = (plain or lines or [f"exit status {code}"])[-1]
+    low = stderr.lower()
+    if "forbidden" in low:
+        user = _USER.search(stderr)
+        who = f" for user {_clean(user[1])}" if user else ""
+        problems.append(f"{what}: forbidden{who} (RBAC): {rbac}")
+        return
+    target = f" (--context={opts.context})" if opts.context else ""
+    if any(s in low for s in _TIMEOUT):
+        problems.append(f"{what}: the cluster did not answer in time{target} ({detail}): check that it is "
+                        "reachable, raise the timeout, or pass --snapshot")
+    elif any(s in low for s in _UNREACHABLE):
+        problems.append(f"{what}: cannot reach the cluster{target} ({detail}): check --kubeconfig/--context "
+                        "and that the API server is up, or pass --snapshot")
+    elif any(s in low for s in _UNAUTHORIZED):
+        problems.append(f"{what}: the cluster rejected the credentials{target} ({detail}): log in again "
+                        "(kubectl get nodes should work), or pass --snapshot")
+    elif any(s in low for s in _CONFIG):
+        problems.append(f"{what}: kubeconfig problem ({detail}): fix --kubeconfig/--context, or pass --snapshot")
+    else:
+        problems.append(f"{what} failed ({detail})")
+        return
+    raise _Fatal
+
+
+def _json(out: bytes, what: str, problems: list[str]) -> Any:
+    skip = "continuing without it"
+    if len(out) > MAX_BYTES:
+        problems.append(f"{what}: answer larger than {MAX_BYTES} bytes; {skip}")
+        return None
+    try:
+        return json.loads(out.decode("utf-8-sig"), parse_int=parse_int)
+    except UnicodeDecodeError as exc:
+        problems.append(f"{what}: answer is not UTF-8 (bad byte at offset {exc.start}); {skip}")
+    except RecursionError:
+        problems.append(f"{what}: JSON nested too deeply; {skip}")
+    except ValueError as exc:
+        problems.append(f"{what}: answer is not JSON ({exc}); {skip}")
+    return None
+
+
+def _clean(text: str) -> str:
+    """One printable line of at most 300 characters (stderr may carry a hostile server's text)."""
+    text = _CONTROL.sub("?", text.strip())
+    return text if len(text) <= 300 else text[:297] + "..."
