@@ -55,7 +55,7 @@ def test_broken_api_json_is_one_note_and_the_node_side_still_answers(tmp_path):
     (tmp_path / "api/pods.json").write_text("{not json")
     proc = run("--snapshot", str(tmp_path), "find", "agent-ip-10-1-2-3.ec2.internal")
     assert proc.returncode == 0, proc.stderr
-    assert "not readable kubectl JSON" in proc.stdout
+    assert "not kubectl JSON" in proc.stdout
     assert "/etc/kubernetes/static-pods/agent.json" in proc.stdout
 
 

@@ -122,7 +122,7 @@ def test_junk_output_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     fake.write_text("#!/bin/sh\necho '{not json'\n")
     fake.chmod(0o755)
     view = load_api_view(KubectlOptions(kubectl=str(fake)))
-    assert len(view.problems) == 3 and all("answer is not JSON" in p for p in view.problems)
+    assert len(view.problems) == 3 and all("not kubectl JSON" in p for p in view.problems)
     fake.write_text('#!/bin/sh\necho \'{"items": "no"}\'\n')
     assert all("not a kubectl List" in p for p in load_api_view(KubectlOptions(kubectl=str(fake))).problems)
 

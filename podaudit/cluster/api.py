@@ -64,43 +64,52 @@ def load_list(path: str, problems: list[str]) -> list[dict[str, Any]]:
     A missing file is simply absent (no problem). Only regular files are opened, and
     never more than ``MAX_BYTES`` is read, so a FIFO or /dev/zero cannot hang or flood us.
     """
-    skip = "continuing without it"
     try:
         data = _read_capped(path)
     except FileNotFoundError:
         return []
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        problems.append(f"{path}: not readable ({getattr(exc, 'strerror', None) or exc}); {skip}")
+        problems.append(f"{path}: not readable ({getattr(exc, 'strerror', None) or exc}); {SKIP}")
         return []
     if data is None:
-        problems.append(f"{path}: not a regular file; {skip}")
+        problems.append(f"{path}: not a regular file; {SKIP}")
         return []
+    return list_items(decode_json(data, path, problems), path, problems)
+
+
+SKIP = "continuing without it"
+# What decode_json returns when it could not decode (JSON null is a value, so not None).
+UNDECODED: Any = object()
+
+
+def decode_json(data: bytes, where: str, problems: list[str]) -> Any:
+    """kubectl's JSON output (a file, or kubectl's answer), or UNDECODED with one problem line."""
     if len(data) > MAX_BYTES:
-        problems.append(f"{path}: larger than {MAX_BYTES} bytes; {skip}")
-        return []
+        problems.append(f"{where}: larger than {MAX_BYTES} bytes; {SKIP}")
+        return UNDECODED
     try:
-        text = data.decode("utf-8-sig")
+        return json.loads(data.decode("utf-8-sig"), parse_int=parse_int)
     except UnicodeDecodeError as exc:
-        problems.append(f"{path}: not UTF-8 (bad byte at offset {exc.start}); {skip}")
-        return []
-    try:
-        doc = json.loads(text, parse_int=parse_int)
+        problems.append(f"{where}: not UTF-8 (bad byte at offset {exc.start}); {SKIP}")
     except RecursionError:
-        problems.append(f"{path}: JSON nested too deeply; {skip}")
-        return []
+        problems.append(f"{where}: JSON nested too deeply; {SKIP}")
     except ValueError as exc:
-        problems.append(f"{path}: not readable kubectl JSON ({exc}); {skip}")
+        problems.append(f"{where}: not kubectl JSON ({exc}); {SKIP}")
+    return UNDECODED
+
+
+def list_items(doc: Any, where: str, problems: list[str]) -> list[dict[str, Any]]:
+    """The object items of a kubectl List document (UNDECODED: already reported)."""
+    if doc is UNDECODED:
         return []
-    if not isinstance(doc, dict):
-        problems.append(f"{path}: not a kubectl List (top level is {_json_type(doc)}); {skip}")
-        return []
-    items = doc.get("items")
+    items = doc.get("items") if isinstance(doc, dict) else None
     if not isinstance(items, list):
-        problems.append(f"{path}: 'items' is {_json_type(items)}, not a list; {skip}")
+        what = f"top level is {_json_type(doc)}" if not isinstance(doc, dict) else f"'items' is {_json_type(items)}"
+        problems.append(f"{where}: not a kubectl List ({what}); {SKIP}")
         return []
     good = [i for i in items if isinstance(i, dict)]
     if len(good) < len(items):
-        problems.append(f"{path}: {len(items) - len(good)} of {len(items)} items are not objects; skipped them")
+        problems.append(f"{where}: {len(items) - len(good)} of {len(items)} items are not objects; skipped them")
     return good
 
 

@@ -11,7 +11,6 @@ stdout becomes one line in ``problems`` saying what to do, and the node-side aud
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -20,7 +19,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from podaudit.cluster.api import MAX_BYTES, ApiView, parse_int, parse_node, parse_pod
+from podaudit.cluster.api import UNDECODED, ApiView, decode_json, list_items, parse_node, parse_pod
 
 RBAC_HINT = "podaudit needs get/list on pods, nodes, namespaces"
 _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -101,10 +100,10 @@ def configz(opts: KubectlOptions, node: str, problems: list[str] | None = None) 
         return None
     if out is None:
         return None
-    doc = _json(out, what, sink)
+    doc = decode_json(out, what, sink)
     config = doc.get("kubeletconfig") if isinstance(doc, dict) else None
     if not isinstance(config, dict):
-        if doc is not None:
+        if doc is not UNDECODED:
             sink.append(f"{what}: no 'kubeletconfig' object in the answer; skipped it")
         return None
     return config
@@ -115,17 +114,7 @@ def _get_list(opts: KubectlOptions, resource: list[str], problems: list[str]) ->
     out = _run(opts, ["get", *resource, "-o", "json"], what, problems, rbac=RBAC_HINT)
     if out is None:
         return []
-    doc = _json(out, what, problems)
-    if doc is None:
-        return []
-    items = doc.get("items") if isinstance(doc, dict) else None
-    if not isinstance(items, list):
-        problems.append(f"{what}: not a kubectl List; continuing without {resource[0]}")
-        return []
-    good = [i for i in items if isinstance(i, dict)]
-    if len(good) < len(items):
-        problems.append(f"{what}: {len(items) - len(good)} of {len(items)} items are not objects; skipped them")
-    return good
+    return list_items(decode_json(out, what, problems), what, problems)
 
 
 def _argv(opts: KubectlOptions, args: list[str]) -> list[str]:
@@ -215,22 +204,6 @@ def _explain(what: str, code: int, stderr: str, opts: KubectlOptions, problems: 
         problems.append(f"{what} failed ({detail})")
         return
     raise _Fatal
-
-
-def _json(out: bytes, what: str, problems: list[str]) -> Any:
-    skip = "continuing without it"
-    if len(out) > MAX_BYTES:
-        problems.append(f"{what}: answer larger than {MAX_BYTES} bytes; {skip}")
-        return None
-    try:
-        return json.loads(out.decode("utf-8-sig"), parse_int=parse_int)
-    except UnicodeDecodeError as exc:
-        problems.append(f"{what}: answer is not UTF-8 (bad byte at offset {exc.start}); {skip}")
-    except RecursionError:
-        problems.append(f"{what}: JSON nested too deeply; {skip}")
-    except ValueError as exc:
-        problems.append(f"{what}: answer is not JSON ({exc}); {skip}")
-    return None
 
 
 def _clean(text: str) -> str:
