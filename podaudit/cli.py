@@ -77,6 +77,16 @@ SHARED_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--concurrency",), {"type": click.IntRange(1, 1000), "help": "Nodes audited at once (default 32)."}),
     (("--timeout",), {"type": click.FloatRange(0.5), "help": "Per-node connect and command timeout, seconds (30)."}),
     (("--deadline",), {"type": click.FloatRange(1), "help": "Whole-run deadline, seconds (none)."}),
+    (("--kubeconfig",), {"metavar": "FILE", "help": "kubeconfig for the API view (as kubectl takes it)."}),
+    (("--context",), {"help": "kubeconfig context for the API view."}),
+    (("--kubectl",), {"metavar": "PATH", "help": "The kubectl to run (default: kubectl on PATH)."}),
+    (("--no-api",), {"is_flag": True, "default": None,
+                     "help": "Do not ask the API server (no mirror pod checks, no API inventory)."}),
+    (("--api-timeout",), {"type": click.FloatRange(1), "help": "Seconds for each kubectl call (10)."}),
+    (("--via",), {"type": click.Choice(["ssh", "kubectl-debug"]),
+                  "help": "Reach nodes over SSH (default) or with kubectl debug node (no SSH needed)."}),
+    (("--debug-image",), {"metavar": "IMAGE", "help": "Image of the kubectl debug pod (busybox:1.37)."}),
+    (("--debug-namespace",), {"metavar": "NS", "help": "Namespace for kubectl debug pods (the context's)."}),
     (("-o", "--output"), {"type": click.Choice(FORMATS), "help": "Report format (table)."}),
     (("--debug",), {"is_flag": True, "default": None, "help": "Show tracebacks for unexpected errors."}),
 ]
@@ -93,14 +103,29 @@ def _check_format(opts: Options, allowed: tuple[str, ...]) -> None:
         _fail(f"--output {opts.output} is for podaudit sweep; this command writes {' or '.join(allowed)}")
 
 
-def _cluster(opts: Options, host: str | None = None) -> Cluster:
+def _cluster(opts: Options, host: str | None = None, want_api: bool = False) -> Cluster:
     from podaudit.cluster.select import select_cluster
     from podaudit.cluster.source import InputError
 
     try:
-        return select_cluster(opts.selection(), host)
+        return select_cluster(opts.selection(), host, want_api)
     except InputError as exc:
         _fail(str(exc))
+
+
+def _cross_check(opts: Options, cluster: Cluster, nodes: list[str]) -> None:
+    """The live kubelets' configz, for PA107, when the API view is live (a snapshot may carry
+    api/configz/ instead). A refusal is a note: nodes/proxy is often, rightly, not granted."""
+    api = cluster.api
+    if api is None or not api.origin.startswith("kubectl") or "nodes" not in api.loaded or not nodes:
+        return
+    from podaudit.cluster.kubectl import configz_all
+
+    found, problems = configz_all(opts.selection().kubectl_options(), nodes)
+    api.configz.update(found)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        cluster.notes.append(f"PA107 not checked where configz could not be read: {problems[0]}{more}")
 
 
 def _console() -> object:
@@ -141,7 +166,10 @@ def find(opts: Options, pod: str, namespace: str | None) -> None:
     from podaudit.cluster.locate import find_pod
 
     _check_format(opts, NODE_FORMATS)
-    result = find_pod(pod, namespace, _cluster(opts), opts.selection().concurrency)
+    try:
+        result = find_pod(pod, namespace, _cluster(opts, want_api=True), opts.selection().concurrency)
+    finally:
+        _cleanup(opts)
     if opts.output == "json":
         from podaudit.report.jsonout import dumps, find_json
 
@@ -175,6 +203,8 @@ def node(opts: Options, node_name: str | None) -> None:
     except NodeUnavailable as exc:
         click.echo(f"podaudit: {exc.message}", err=True)
         sys.exit(EXIT_PARTIAL)
+    finally:
+        _cleanup(opts)
     if opts.output == "json":
         from podaudit.report.jsonout import dumps, node_json
 
@@ -206,22 +236,39 @@ def sweep(opts: Options, fail_on: str, baseline: str | None, write_baseline: str
     from podaudit.report.progress import progress_for
 
     expected = _load_baseline(baseline)
-    cluster = _cluster(opts)
+    cluster = _cluster(opts, want_api=True)
     sel = opts.selection()
-    with progress_for(len(cluster.nodes)) as advance:
-        result = run_sweep(cluster.nodes, sel.concurrency, sel.deadline, advance)
+    try:
+        with progress_for(len(cluster.nodes)) as advance:
+            result = run_sweep(cluster.nodes, sel.concurrency, sel.deadline, advance)
+    finally:
+        _cleanup(opts)
     duplicates = duplicate_names(result)
     if duplicates:
         _fail(f"several nodes report the node name {', '.join(duplicates)} (cloned machines, or a host listed "
               "twice): their findings would be mixed; fix the inventory or the nodes' names")
+    _cross_check(opts, cluster, [v.node_name.value for v in result.views
+                                 if cluster.api is not None and cluster.api.node(v.node_name.value)])
     findings = audit(result, expected, cluster.api)
+    findings.notes = cluster.notes + findings.notes
     if write_baseline:
         _write_baseline(write_baseline, findings)
-    _render_sweep(opts, result, findings)
+    _render_sweep(opts, result, findings, cluster.api)
     # Findings at or above --fail-on win over "not audited", so a CI job tolerating 3 sees them.
     if findings.failing(fail_on):
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_PARTIAL if findings.not_audited or findings.errors else EXIT_OK)
+
+
+def _cleanup(opts: Options) -> None:
+    """Delete every kubectl debug pod this run made and has not deleted yet (on success, error
+    and Ctrl-C alike: the sweep's workers are daemon threads, so their own cleanup may not run)."""
+    if opts.selection().via != "kubectl-debug":
+        return
+    from podaudit.collect.over_kubectl_debug import cleanup_debug_pods
+
+    for problem in cleanup_debug_pods():
+        click.echo(f"podaudit: {problem}", err=True)
 
 
 def _load_baseline(spec: str | None) -> Any:
@@ -246,14 +293,14 @@ def _write_baseline(path: str, findings: Any) -> None:
         _fail(f"--write-baseline {path}: {exc.strerror}")
 
 
-def _render_sweep(opts: Options, result: Any, findings: Any) -> None:
+def _render_sweep(opts: Options, result: Any, findings: Any, api: Any) -> None:
     """The same result objects in every format."""
     from podaudit import __version__
 
     if opts.output == "json":
         from podaudit.report.jsonout import dumps, sweep_json
 
-        click.echo(dumps(sweep_json(result, findings)))
+        click.echo(dumps(sweep_json(result, findings, api)))
     elif opts.output == "markdown":
         from podaudit.report.markdown import render_markdown
 
@@ -304,8 +351,12 @@ def explain(rule_id: str) -> None:
 
 def main() -> None:
     """Entry point: one line for people on any failure, a traceback only with --debug."""
+    import os
+
+    # As a kubectl plugin (kubectl-podaudit), help and errors say "kubectl podaudit".
+    plugin = os.path.basename(sys.argv[0]) == "kubectl-podaudit"
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="kubectl podaudit" if plugin else None, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("podaudit: interrupted", err=True)
         sys.exit(130)

@@ -21,8 +21,8 @@ def run(*args: str, user: int | None = None, env: dict[str, str] | None = None) 
                           env={**os.environ, "COLUMNS": "200", **(env or {})})
 
 
-def run_json(*args: str) -> tuple[int, dict[str, Any]]:
-    proc = run("--output", "json", *args)
+def run_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    proc = run("--output", "json", *args, env=env)
     assert proc.stdout, proc.stderr
     doc = json.loads(proc.stdout)
     jsonschema.validate(doc, SCHEMA)

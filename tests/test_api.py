@@ -359,12 +359,14 @@ def test_realistic_mirror_pod_and_crash_loop(tmp_path):
     assert view.problems == []
     mirror, crashing = view.pods
     assert mirror == ApiPod("kube-system", "kube-apiserver-cp-1", "cp-1", True, "cp-1", "1/1", "Running", 1,
-                            "2024-05-01T09:00:00Z")
+                            "2024-05-01T09:00:00Z", "5d1c6a8e-2f0b-4c1e-9a7d-3b2e1f0c9d8a", "file", "10.0.0.11",
+                            "Running")
     assert mirror.age(NOW) == "3h"
     assert (crashing.is_mirror, crashing.owner_node, crashing.ready) == (False, None, "1/2")
     assert (crashing.status, crashing.restarts) == ("CrashLoopBackOff", 7)
     assert view.nodes == [ApiNode("cp-1", {"InternalIP": "10.0.0.11", "Hostname": "cp-1"},
-                                  NODE["metadata"]["labels"])]
+                                  NODE["metadata"]["labels"])]  # no uid, version or Ready: defaults
+    assert view.loaded == {"pods", "nodes"}  # no namespaces.json: namespaces unknown, not empty
     assert view.pods_named("kube-apiserver-cp-1", "kube-system") == [mirror]
     assert view.pods_named("kube-apiserver-cp-1", None) == [mirror]
     assert view.pods_named("kube-apiserver-cp-1", "default") == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from podaudit.cluster.api import load_api_dir
-from podaudit.cluster.kubectl import KubectlOptions, configz, load_api_view, load_live_api, valid_node_name
+from podaudit.cluster.kubectl import KubectlOptions, configz, configz_all, load_api_view, valid_node_name
 from tests import stub_api
 from tests.stub_api import AGGREGATED, DEMO_API, NAMESPACES, USER, StubApi
 
@@ -44,17 +44,18 @@ def opts(stub: StubApi, tmp_path: Path, kubectl_bin: str) -> KubectlOptions:
 
 
 def test_demo_cluster_comes_back_as_the_snapshot_does(stub: StubApi, opts: KubectlOptions) -> None:
-    live = load_live_api(opts)
-    assert live.view.problems == []
+    live = load_api_view(opts)
+    assert live.problems == [] and live.loaded == {"pods", "nodes", "namespaces"}
+    assert live.origin.startswith("kubectl --kubeconfig=")
     snapshot = load_api_dir(str(DEMO_API))
-    assert live.view.pods == snapshot.pods and len(live.view.pods) == 11
-    assert live.view.nodes == snapshot.nodes
-    assert [n.name for n in live.view.nodes] == ["controlplane", "node01"]
+    assert live.pods == snapshot.pods and len(live.pods) == 11
+    assert live.nodes == snapshot.nodes
+    assert [n.name for n in live.nodes] == ["controlplane", "node01"]
     assert live.namespaces == NAMESPACES
-    mirrors = {p.name: p.owner_node for p in live.view.pods if p.is_mirror}
+    mirrors = {p.name: p.owner_node for p in live.pods if p.is_mirror}
     assert mirrors["etcd-controlplane"] == "controlplane"
     assert mirrors["static-greenbox-node01"] == "node01"
-    assert not any(p.is_mirror for p in live.view.pods if p.name.startswith(("coredns-", "kube-proxy-")))
+    assert not any(p.is_mirror for p in live.pods if p.name.startswith(("coredns-", "kube-proxy-")))
     paths = [path for path, _ in stub.requests]
     assert {"/api/v1/pods", "/api/v1/nodes", "/api/v1/namespaces"} <= set(paths)
     assert any(path == "/api" and "as=APIGroupDiscoveryList" in accept for path, accept in stub.requests)
@@ -72,19 +73,21 @@ def test_context_is_passed(stub: StubApi, opts: KubectlOptions) -> None:
 
 def test_forbidden_everywhere(stub: StubApi, opts: KubectlOptions) -> None:
     stub.forbidden = {"pods", "nodes", "namespaces"}
-    live = load_live_api(opts)
-    assert live.view.pods == [] and live.view.nodes == [] and live.namespaces == []
-    assert len(live.view.problems) == 3
-    for problem, what in zip(live.view.problems, ["pods", "nodes", "namespaces"], strict=True):
+    live = load_api_view(opts)
+    assert live.pods == [] and live.nodes == [] and live.namespaces == []
+    assert len(live.problems) == 3
+    assert live.loaded == set()
+    for problem, what in zip(live.problems, ["nodes", "pods", "namespaces"], strict=True):
         assert problem == (f"kubectl get {what}: forbidden for user {USER} (RBAC): "
                            "podaudit needs get/list on pods, nodes, namespaces")
 
 
 def test_forbidden_pods_only_still_reads_nodes(stub: StubApi, opts: KubectlOptions) -> None:
     stub.forbidden = {"pods"}
-    live = load_live_api(opts)
-    assert [p.split(":")[0] for p in live.view.problems] == ["kubectl get pods"]
-    assert len(live.view.nodes) == 2 and live.namespaces == NAMESPACES
+    live = load_api_view(opts)
+    assert [p.split(":")[0] for p in live.problems] == ["kubectl get pods"]
+    assert len(live.nodes) == 2 and live.namespaces == NAMESPACES
+    assert live.loaded == {"nodes", "namespaces"}  # no pods is not "no mirror pods"
 
 
 def test_connection_refused(tmp_path: Path, kubectl_bin: str) -> None:
@@ -94,8 +97,8 @@ def test_connection_refused(tmp_path: Path, kubectl_bin: str) -> None:
     config = tmp_path / "kubeconfig"
     config.write_text(stub_api.kubeconfig_text(f"http://127.0.0.1:{port}"))
     view = load_api_view(KubectlOptions(str(config), kubectl=kubectl_bin, timeout=10))
-    [problem] = view.problems  # one line: nodes and namespaces are not tried after this
-    assert problem.startswith("kubectl get pods: cannot reach the cluster (")
+    [problem] = view.problems  # one line: pods and namespaces are not tried after this
+    assert problem.startswith("kubectl get nodes: cannot reach the cluster (")
     assert "refused" in problem and problem.endswith("or pass --snapshot")
     assert "\n" not in problem
 
@@ -113,7 +116,7 @@ def test_hanging_server_times_out(stub: StubApi, opts: KubectlOptions) -> None:
     elapsed = time.monotonic() - start
     assert elapsed < quick.timeout + 5
     [problem] = view.problems
-    assert problem.startswith("kubectl get pods: ")
+    assert problem.startswith("kubectl get nodes: ")
     assert "in time" in problem or "no answer within 2s" in problem
 
 
@@ -156,3 +159,12 @@ def test_hostile_node_name_never_reaches_kubectl(name: str, tmp_path: Path) -> N
 
 def test_valid_node_names() -> None:
     assert all(map(valid_node_name, ["node01", "ip-10-0-0-1.ec2.internal", "a", "a" * 253]))
+
+
+def test_configz_of_many_nodes(stub: StubApi, opts: KubectlOptions) -> None:
+    stub.configz["node01"]["kubeletconfig"]["staticPodPath"] = "/srv/manifests"
+    found, problems = configz_all(opts, ["controlplane", "node01", "ghost"], concurrency=3)
+    assert {n: c["staticPodPath"] for n, c in found.items()} == {
+        "controlplane": "/etc/kubernetes/manifests", "node01": "/srv/manifests"}
+    [problem] = problems
+    assert "ghost" in problem and "not found" in problem

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from podaudit.audit.baseline import Baseline, RoleExpectation
+    from podaudit.cluster.api import ApiView
     from podaudit.cluster.source import NodeUnavailable
     from podaudit.kubelet.resolve import NodeView
 
@@ -19,6 +20,8 @@ class NodeContext:
     role: Role
     # The baseline's expectations for this node's role (None: no baseline given).
     expected: RoleExpectation | None = None
+    # The API server's view (None: not asked); rules check ``api.loaded`` for what was read.
+    api: ApiView | None = None
 
     @property
     def node(self) -> str:
@@ -30,3 +33,4 @@ class ClusterContext:
     nodes: list[NodeContext]
     failures: list[NodeUnavailable] = field(default_factory=list)
     baseline: Baseline | None = None
+    api: ApiView | None = None

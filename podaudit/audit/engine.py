@@ -47,7 +47,7 @@ def role_of(view: NodeView, api: ApiView | None, baseline: Baseline | None) -> R
     node runs (k3s/rke2 ``server``), else the name. Never from the node's static pods: a pod
     named kube-apiserver planted on a worker must not make it a control plane."""
     name = view.node_name.value
-    node = next((n for n in api.nodes if n.name == name), None) if api else None
+    node = api.node(name) if api else None
     if node is not None:
         return "control-plane" if any(label in node.labels for label in CONTROL_PLANE_LABELS) else "worker"
     if baseline is not None:
@@ -74,10 +74,10 @@ def audit(sweep: SweepResult, baseline: Baseline | None = None, api: ApiView | N
     for view in sweep.views:
         role = role_of(view, api, baseline)
         result.roles[view.node_name.value] = role
-        contexts.append(NodeContext(view, role, baseline.expect(role) if baseline else None))
+        contexts.append(NodeContext(view, role, baseline.expect(role) if baseline else None, api))
     result.contexts = contexts
     found = [f for ctx in contexts for f in run_node_rules(ctx, result.errors)]
-    found += run_cluster_rules(ClusterContext(contexts, sweep.failures, baseline), result.errors)
+    found += run_cluster_rules(ClusterContext(contexts, sweep.failures, baseline, api), result.errors)
     if baseline is None:
         result.findings = found
     else:

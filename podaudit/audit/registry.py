@@ -100,7 +100,14 @@ def _checked(rule: Rule, ctx: Any, errors: list[str]) -> list[Finding]:
 
 def load_all_rules() -> dict[str, Rule]:
     """Import every rule module (each registers its rules on import)."""
-    from podaudit.audit import rules_baseline, rules_collection, rules_kubelet, rules_manifests, rules_security
+    from podaudit.audit import (
+        rules_api,
+        rules_baseline,
+        rules_collection,
+        rules_kubelet,
+        rules_manifests,
+        rules_security,
+    )
 
-    del rules_baseline, rules_collection, rules_kubelet, rules_manifests, rules_security
+    del rules_api, rules_baseline, rules_collection, rules_kubelet, rules_manifests, rules_security
     return RULES

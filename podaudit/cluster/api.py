@@ -30,6 +30,9 @@ class ApiNode:
     name: str
     addresses: dict[str, str]
     labels: dict[str, str]
+    uid: str = ""
+    kubelet_version: str = ""
+    ready: str = "Unknown"  # the Ready condition's status: True, False or Unknown
 
 
 @dataclass(frozen=True)
@@ -43,19 +46,46 @@ class ApiPod:
     status: str
     restarts: int
     created: str | None
+    owner_uid: str = ""  # the Node ownerReference's uid
+    source: str = ""  # kubernetes.io/config.source: file, http (static pods) or api
+    ip: str = ""
+    phase: str = ""
 
     def age(self, now: datetime | None = None) -> str:
         return _age(self.created, now or datetime.now(timezone.utc))
 
+    def trouble(self) -> str | None:
+        """Why this pod is not healthy, as ``kubectl get pods`` would show it; None when it is."""
+        ready, _, total = self.ready.partition("/")
+        restarts = f", {self.restarts} restarts" if self.restarts else ""
+        if self.status in {"Running", "Succeeded", "Completed"} and (ready == total or self.status != "Running"):
+            return None
+        return f"{self.status} (ready {self.ready}{restarts})"
+
 
 @dataclass
 class ApiView:
+    """What the API server holds; ``loaded`` says which lists were read, so a rule never
+    mistakes a list that could not be read for an empty one."""
+
     nodes: list[ApiNode] = field(default_factory=list)
     pods: list[ApiPod] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+    # Each node's live kubelet configuration (/configz), for the nodes it could be read from.
+    configz: dict[str, dict[str, Any]] = field(default_factory=dict)
+    loaded: set[str] = field(default_factory=set)  # of "pods", "nodes", "namespaces"
+    failed: dict[str, str] = field(default_factory=dict)  # a list asked for and not read -> why
+    origin: str = "api"  # where it came from, for people: "kubectl (context x)", "snapshot DIR/api"
 
     def pods_named(self, name: str, namespace: str | None) -> list[ApiPod]:
         return [p for p in self.pods if p.name == name and namespace in (None, p.namespace)]
+
+    def node(self, name: str) -> ApiNode | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+    def mirror_pods(self) -> list[ApiPod]:
+        return [p for p in self.pods if p.is_mirror]
 
 
 def load_list(path: str, problems: list[str]) -> list[dict[str, Any]]:
@@ -122,7 +152,11 @@ def parse_node(item: dict[str, Any]) -> ApiNode | None:
         a["type"]: a["address"] for a in map(_dict, _list(status.get("addresses")))
         if isinstance(a.get("type"), str) and isinstance(a.get("address"), str)
     }
-    return ApiNode(name, addresses, _str_map(meta.get("labels")))
+    info = _dict(status.get("nodeInfo"))
+    ready = next((_str(c.get("status")) for c in map(_dict, _list(status.get("conditions")))
+                  if c.get("type") == "Ready"), "")
+    return ApiNode(name, addresses, _str_map(meta.get("labels")), _str(meta.get("uid")),
+                   _str(info.get("kubeletVersion")), ready or "Unknown")
 
 
 def parse_pod(item: dict[str, Any]) -> ApiPod | None:
@@ -131,17 +165,18 @@ def parse_pod(item: dict[str, Any]) -> ApiPod | None:
     name = meta.get("name")
     if not isinstance(name, str):
         return None
-    owner = next((_str(o.get("name")) or None for o in map(_dict, _list(meta.get("ownerReferences")))
-                  if o.get("kind") == "Node"), None)
+    node_ref = next((o for o in map(_dict, _list(meta.get("ownerReferences"))) if o.get("kind") == "Node"), {})
+    annotations = _dict(meta.get("annotations"))
     statuses = [s for s in _list(status.get("containerStatuses")) if isinstance(s, dict)]
     ready = sum(1 for s in statuses if s.get("ready") is True)
     total = len(_list(spec.get("containers"))) or len(statuses)
     return ApiPod(
         _str(meta.get("namespace")) or "default", name,
         _str(spec.get("nodeName")) or None,
-        MIRROR_ANNOTATION in _dict(meta.get("annotations")), owner, f"{ready}/{total}",
+        MIRROR_ANNOTATION in annotations, _str(node_ref.get("name")) or None, f"{ready}/{total}",
         _pod_status(status, statuses, meta), sum(_int(s.get("restartCount")) for s in statuses),
-        _str(meta.get("creationTimestamp")) or None,
+        _str(meta.get("creationTimestamp")) or None, _str(node_ref.get("uid")),
+        _str(annotations.get(SOURCE_ANNOTATION)), _str(status.get("podIP")), _str(status.get("phase")),
     )
 
 
@@ -240,8 +275,52 @@ def _age(created: str | None, now: datetime) -> str:
 
 
 def load_api_dir(directory: str) -> ApiView:
-    """``pods.json`` and ``nodes.json`` from a snapshot's api/ folder (each optional)."""
-    view = ApiView()
-    view.nodes = [n for i in load_list(f"{directory}/nodes.json", view.problems) if (n := parse_node(i))]
-    view.pods = [p for i in load_list(f"{directory}/pods.json", view.problems) if (p := parse_pod(i))]
+    """A snapshot's api/ folder: ``pods.json``, ``nodes.json``, ``namespaces.json`` (kubectl
+    get -o json) and ``configz/<node>.json`` (kubectl get --raw .../configz); each optional."""
+    view = ApiView(origin=f"snapshot {directory}")
+    for name in ("nodes", "pods", "namespaces"):
+        problems_before = len(view.problems)
+        items = load_list(f"{directory}/{name}.json", view.problems)
+        if len(view.problems) > problems_before:
+            view.failed[name] = view.problems[problems_before]
+        elif os.path.lexists(f"{directory}/{name}.json"):
+            view.loaded.add(name)
+        if name == "nodes":
+            view.nodes = [n for i in items if (n := parse_node(i))]
+        elif name == "pods":
+            view.pods = [p for i in items if (p := parse_pod(i))]
+        else:
+            view.namespaces = namespace_names(items)
+    for node in view.nodes:
+        config = _configz_file(f"{directory}/configz/{node.name}.json", view.problems)
+        if config is not None:
+            view.configz[node.name] = config
     return view
+
+
+def namespace_names(items: list[dict[str, Any]]) -> list[str]:
+    return [name for item in items if isinstance(name := _dict(item.get("metadata")).get("name"), str)]
+
+
+def configz_object(doc: Any, where: str, problems: list[str]) -> dict[str, Any] | None:
+    """The ``kubeletconfig`` object of a /configz answer (UNDECODED: already reported)."""
+    config = doc.get("kubeletconfig") if isinstance(doc, dict) else None
+    if isinstance(config, dict):
+        return config
+    if doc is not UNDECODED:
+        problems.append(f"{where}: no 'kubeletconfig' object in it; skipped it")
+    return None
+
+
+def _configz_file(path: str, problems: list[str]) -> dict[str, Any] | None:
+    try:
+        data = _read_capped(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        problems.append(f"{path}: not readable ({getattr(exc, 'strerror', None) or exc}); {SKIP}")
+        return None
+    if data is None:
+        problems.append(f"{path}: not a regular file; {SKIP}")
+        return None
+    return configz_object(decode_json(data, path, problems), path, problems)

@@ -16,10 +16,18 @@ import os
 import re
 import signal
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from podaudit.cluster.api import UNDECODED, ApiView, decode_json, list_items, parse_node, parse_pod
+from podaudit.cluster.api import (
+    ApiView,
+    configz_object,
+    decode_json,
+    list_items,
+    namespace_names,
+    parse_node,
+    parse_pod,
+)
 
 RBAC_HINT = "podaudit needs get/list on pods, nodes, namespaces"
 _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -42,42 +50,43 @@ class KubectlOptions:
     timeout: float = 20.0  # seconds, for each kubectl run (and its --request-timeout)
 
 
-@dataclass
-class LiveApi:
-    """The cluster as kubectl sees it: the same ApiView a snapshot gives, plus namespaces."""
-
-    view: ApiView
-    namespaces: list[str] = field(default_factory=list)
-
-
-class _Fatal(Exception):
+class KubectlFatal(Exception):
     """kubectl cannot work at all here (no binary, no cluster, bad kubeconfig): stop asking."""
 
 
 def load_api_view(opts: KubectlOptions) -> ApiView:
-    return load_live_api(opts).view
-
-
-def load_live_api(opts: KubectlOptions) -> LiveApi:
-    """Pods, nodes and namespaces; a failed list is a line in ``view.problems``.
+    """Nodes, pods and namespaces; a list that failed is a line in ``problems`` and is missing
+    from ``loaded``.
 
     After a failure that would hit every call alike (no kubectl, cluster unreachable, timed
     out, credentials rejected, kubeconfig broken) the remaining lists are not attempted;
-    after a per-resource one (RBAC, junk output) they are.
+    after a per-resource one (RBAC, junk output) they are. Nodes come first: they are the
+    smallest answer, and tell soonest whether the cluster is there at all.
     """
-    live = LiveApi(ApiView())
-    problems = live.view.problems
-    try:
-        pods = _get_list(opts, ["pods", "-A"], problems)
-        live.view.pods = [p for i in pods if (p := parse_pod(i))]
-        live.view.nodes = [n for i in _get_list(opts, ["nodes"], problems) if (n := parse_node(i))]
-        for item in _get_list(opts, ["namespaces"], problems):
-            name = item.get("metadata", {}).get("name") if isinstance(item.get("metadata"), dict) else None
-            if isinstance(name, str):
-                live.namespaces.append(name)
-    except _Fatal:
-        pass
-    return live
+    view = ApiView(origin=describe(opts))
+    resources = ["nodes", "pods", "namespaces"]
+    for at, resource in enumerate(resources):
+        try:
+            items = _get_list(opts, resource, view)
+        except KubectlFatal:
+            fatal = view.problems[-1]
+            view.failed[resource] = fatal
+            view.failed.update({later: f"kubectl get {later}: not asked after that" for later in resources[at + 1:]})
+            break
+        if resource == "nodes":
+            view.nodes = [n for i in items if (n := parse_node(i))]
+        elif resource == "pods":
+            view.pods = [p for i in items if (p := parse_pod(i))]
+        else:
+            view.namespaces = namespace_names(items)
+    return view
+
+
+def describe(opts: KubectlOptions) -> str:
+    """Where the API view came from, for people."""
+    parts = [f"--context={opts.context}" if opts.context else "", f"--kubeconfig={opts.kubeconfig}"
+             if opts.kubeconfig else ""]
+    return " ".join(["kubectl", *(p for p in parts if p)])
 
 
 def valid_node_name(node: str) -> bool:
@@ -90,31 +99,52 @@ def configz(opts: KubectlOptions, node: str, problems: list[str] | None = None) 
     the API server's node proxy; None (and a line in ``problems``, if given) on any failure."""
     sink: list[str] = [] if problems is None else problems
     if not isinstance(node, str) or not valid_node_name(node):
-        sink.append(f"configz: {_clean(repr(node))} is not a valid node name (DNS-1123 subdomain); not asked")
+        sink.append(f"configz: {one_line(repr(node))} is not a valid node name (DNS-1123 subdomain); not asked")
         return None
     what = f"kubectl get --raw configz of node {node}"
     try:
-        out = _run(opts, ["get", "--raw", f"/api/v1/nodes/{node}/proxy/configz"], what, sink,
+        out = run_kubectl(opts, ["get", "--raw", f"/api/v1/nodes/{node}/proxy/configz"], what, sink,
                    rbac=f"podaudit needs get on nodes/proxy to read {node}'s kubelet config")
-    except _Fatal:
+    except KubectlFatal:
         return None
     if out is None:
         return None
-    doc = decode_json(out, what, sink)
-    config = doc.get("kubeletconfig") if isinstance(doc, dict) else None
-    if not isinstance(config, dict):
-        if doc is not UNDECODED:
-            sink.append(f"{what}: no 'kubeletconfig' object in the answer; skipped it")
-        return None
-    return config
+    return configz_object(decode_json(out, what, sink), what, sink)
 
 
-def _get_list(opts: KubectlOptions, resource: list[str], problems: list[str]) -> list[dict[str, Any]]:
-    what = f"kubectl get {resource[0]}"
-    out = _run(opts, ["get", *resource, "-o", "json"], what, problems, rbac=RBAC_HINT)
+def configz_all(opts: KubectlOptions, nodes: list[str], concurrency: int = 8) -> tuple[dict[str, dict[str, Any]],
+                                                                                      list[str]]:
+    """configz of many nodes, a few kubectl runs at a time; (node -> config, problems)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(node: str) -> tuple[str, dict[str, Any] | None, list[str]]:
+        problems: list[str] = []
+        return node, configz(opts, node, problems), problems
+
+    found: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(nodes) or 1))) as pool:
+        for node, config, lines in pool.map(one, nodes):
+            problems += lines
+            if config is not None:
+                found[node] = config
+    return found, problems
+
+
+def _get_list(opts: KubectlOptions, resource: str, view: ApiView) -> list[dict[str, Any]]:
+    what = f"kubectl get {resource}"
+    scope = ["-A"] if resource == "pods" else []
+    out = run_kubectl(opts, ["get", resource, *scope, "-o", "json"], what, view.problems, rbac=RBAC_HINT)
     if out is None:
+        view.failed[resource] = view.problems[-1]
         return []
-    return list_items(decode_json(out, what, problems), what, problems)
+    before = len(view.problems)
+    items = list_items(decode_json(out, what, view.problems), what, view.problems)
+    if len(view.problems) == before:
+        view.loaded.add(resource)
+    else:
+        view.failed[resource] = view.problems[before]
+    return items
 
 
 def _argv(opts: KubectlOptions, args: list[str]) -> list[str]:
@@ -136,8 +166,8 @@ def _limit(opts: KubectlOptions) -> float:
     return min(max(float(timeout), 0.001), 86400.0)
 
 
-def _run(opts: KubectlOptions, args: list[str], what: str, problems: list[str], rbac: str) -> bytes | None:
-    """kubectl's stdout on success; None and a problem line otherwise; _Fatal when no
+def run_kubectl(opts: KubectlOptions, args: list[str], what: str, problems: list[str], rbac: str) -> bytes | None:
+    """kubectl's stdout on success; None and a problem line otherwise; KubectlFatal when no
     further kubectl run can succeed either."""
     try:
         proc = subprocess.Popen(  # no shell; argv from the user's own options
@@ -146,18 +176,21 @@ def _run(opts: KubectlOptions, args: list[str], what: str, problems: list[str], 
         )
     except FileNotFoundError:
         problems.append(f"kubectl not found ({opts.kubectl}): install it or pass --snapshot")
-        raise _Fatal from None
+        raise KubectlFatal from None
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         problems.append(f"kubectl ({opts.kubectl}) could not be started ({reason}): fix it or pass --snapshot")
-        raise _Fatal from None
+        raise KubectlFatal from None
     try:
         out, err = proc.communicate(timeout=_limit(opts))
     except subprocess.TimeoutExpired:
         _kill(proc)
         problems.append(f"{what}: no answer within {_limit(opts):g}s: check that the cluster is reachable "
                         "(--kubeconfig/--context), raise the timeout, or pass --snapshot")
-        raise _Fatal from None
+        raise KubectlFatal from None
+    except BaseException:  # Ctrl-C: kubectl is in its own session, so it did not get the SIGINT
+        _kill(proc)
+        raise
     if proc.returncode == 0:
         return out
     _explain(what, proc.returncode, err.decode("utf-8", "replace"), opts, problems, rbac)
@@ -179,13 +212,13 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _explain(what: str, code: int, stderr: str, opts: KubectlOptions, problems: list[str], rbac: str) -> None:
-    lines = [_clean(line) for line in stderr.splitlines() if line.strip()]
+    lines = [one_line(line) for line in stderr.splitlines() if line.strip()]
     plain = [line for line in lines if not _KLOG.match(line)]
     detail = (plain or lines or [f"exit status {code}"])[-1]
     low = stderr.lower()
     if "forbidden" in low:
         user = _USER.search(stderr)
-        who = f" for user {_clean(user[1])}" if user else ""
+        who = f" for user {one_line(user[1])}" if user else ""
         problems.append(f"{what}: forbidden{who} (RBAC): {rbac}")
         return
     target = f" (--context={opts.context})" if opts.context else ""
@@ -203,10 +236,10 @@ def _explain(what: str, code: int, stderr: str, opts: KubectlOptions, problems: 
     else:
         problems.append(f"{what} failed ({detail})")
         return
-    raise _Fatal
+    raise KubectlFatal
 
 
-def _clean(text: str) -> str:
+def one_line(text: str) -> str:
     """One printable line of at most 300 characters (stderr may carry a hostile server's text)."""
     text = _CONTROL.sub("?", text.strip())
     return text if len(text) <= 300 else text[:297] + "..."

@@ -10,7 +10,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from podaudit.cluster.api import ApiPod
+from podaudit.audit.engine import audit
+from podaudit.audit.registry import Finding
+from podaudit.cluster.api import ApiPod, ApiView
 from podaudit.cluster.source import Cluster, NodeSource, NodeUnavailable
 from podaudit.cluster.sweep import DEFAULT_CONCURRENCY, run_sweep
 from podaudit.kubelet.resolve import NodeView, StaticPod
@@ -41,6 +43,9 @@ class FindResult:
     incomplete: dict[str, list[str]] = field(default_factory=dict)
     # Candidate nodes that could not be audited at all.
     unavailable: list[NodeUnavailable] = field(default_factory=list)
+    api: ApiView | None = None  # the API view the answer used (None: not asked)
+    # Findings about the files that define the matched pods (PA301 no mirror pod, PA303, ...).
+    findings: list[Finding] = field(default_factory=list)
 
     def api_pod(self, pod: StaticPod) -> ApiPod | None:
         """The mirror pod the API shows for this static pod, if any."""
@@ -49,7 +54,8 @@ class FindResult:
 
 def candidate_nodes(name: str, namespace: str | None, cluster: Cluster) -> tuple[list[Candidate], list[ApiPod]]:
     """Nodes to read for this pod: the API's word first, else every suffix that fits."""
-    api_pods = cluster.api.pods_named(name, namespace) if cluster.api else []
+    api = cluster.api
+    api_pods = api.pods_named(name, namespace) if api is not None and "pods" in api.loaded else []
     if api_pods and not any(p.is_mirror for p in api_pods):
         return [], api_pods  # an ordinary pod: no node holds a manifest for it
     found: dict[str, Candidate] = {}
@@ -70,9 +76,12 @@ def candidate_nodes(name: str, namespace: str | None, cluster: Cluster) -> tuple
 def find_pod(name: str, namespace: str | None, cluster: Cluster, concurrency: int = DEFAULT_CONCURRENCY) -> FindResult:
     """Read each candidate node and keep the static pods whose mirror name is ``name``."""
     candidates, api_pods = candidate_nodes(name, namespace, cluster)
-    result = FindResult(name, namespace, candidates, [], api_pods, list(cluster.notes))
-    if cluster.api is None:
-        result.notes.append("no API view: the node was chosen from the pod name's suffix")
+    result = FindResult(name, namespace, candidates, [], api_pods, list(cluster.notes), api=cluster.api)
+    if cluster.api is None or "pods" not in cluster.api.loaded:
+        result.notes.append("the node was chosen from the pod name's suffix (no API view of pods)")
+    elif not api_pods:
+        result.notes.append(f"the API ({cluster.api.origin}) has no pod {name}: the node was chosen from the "
+                            "name's suffix")
     sweep = run_sweep([c.node for c in candidates], concurrency=concurrency)
     result.unavailable = sweep.failures
     views = sweep.views
@@ -85,13 +94,17 @@ def find_pod(name: str, namespace: str | None, cluster: Cluster, concurrency: in
             result.incomplete[view.label] = view.incomplete
     if not result.matches:
         result.suggestions = _closest(name, cluster, views)
+    files = {path for m in result.matches for path in (m.pod.manifest_path, *m.pod.shadowed_paths)}
+    matched = {m.view.label for m in result.matches}
+    sweep.results = [r for r in sweep.results if r.name in matched]
+    result.findings = [f for f in audit(sweep, None, cluster.api).findings if f.path in files]
     return result
 
 
 def _closest(name: str, cluster: Cluster, views: list[NodeView]) -> list[str]:
     """The nearest static pod names: mirror pods in the API, else the nodes' static pods
     (all nodes when none was worth reading)."""
-    known = {p.name for p in cluster.api.pods if p.is_mirror} if cluster.api else set()
+    known = {p.name for p in cluster.api.mirror_pods()} if cluster.api else set()
     if not known:
         for view in views or run_sweep(cluster.nodes).views:
             known |= {p.mirror_name for p in view.static_pods}

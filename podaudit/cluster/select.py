@@ -1,23 +1,42 @@
-"""Which nodes a command reads, from the options the user gave.
+"""Which nodes a command reads, and the API view beside them, from the options given.
 
-Exactly one source: ``--demo``, ``--snapshot DIR``, ``--root DIR``, SSH (``--nodes`` or
-``--inventory``, or ``node NODE`` naming a host), or else this machine.
+Exactly one source of nodes: ``--demo``, ``--snapshot DIR``, ``--root DIR``, an inventory
+(``--nodes`` or ``--inventory``), ``node NODE`` naming a host, else the API's node list when
+a cluster answers, else this machine. Nodes are reached over SSH, or with ``--via
+kubectl-debug`` through a debug pod.
+
+The API view: a snapshot's api/ folder, else the user's kubectl when the command wants it
+(``find``, ``sweep``) and a kubeconfig exists; ``--no-api`` turns it off.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from podaudit.cluster.source import Cluster, InputError, NodeSource, demo_path, local_cluster, snapshot_cluster
+from podaudit.cluster.source import (
+    Cluster,
+    InputError,
+    NodeHandle,
+    NodeSource,
+    demo_path,
+    local_cluster,
+    snapshot_cluster,
+)
 
 if TYPE_CHECKING:
+    from podaudit.cluster.api import ApiView
     from podaudit.cluster.inventory import InventoryEntry
+    from podaudit.cluster.kubectl import KubectlOptions
     from podaudit.transport.ssh import SSHConfigLike, SshOptions
 
 # Per node, for the connection and for each command: generous, because a busy node (or many
 # nodes sharing few cores) answers slowly; the whole-run --deadline bounds the sweep.
 DEFAULT_TIMEOUT = 30.0
+# An API server that does not answer in 10 s is down for our purposes: the node side goes on.
+DEFAULT_API_TIMEOUT = 10.0
+DEFAULT_DEBUG_IMAGE = "busybox:1.37"
 
 
 @dataclass
@@ -39,24 +58,83 @@ class Selection:
     concurrency: int = 32
     timeout: float = DEFAULT_TIMEOUT
     deadline: float | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    kubectl: str = "kubectl"
+    no_api: bool = False
+    api_timeout: float = DEFAULT_API_TIMEOUT
+    via: str = "ssh"  # or "kubectl-debug"
+    debug_image: str = DEFAULT_DEBUG_IMAGE
+    debug_namespace: str | None = None
+
+    def kubectl_options(self) -> KubectlOptions:
+        from podaudit.cluster.kubectl import KubectlOptions
+
+        return KubectlOptions(self.kubeconfig, self.context, self.kubectl, self.api_timeout)
 
 
-def select_cluster(sel: Selection, host: str | None = None) -> Cluster:
-    """The cluster to read; ``host`` is a node a command named (``podaudit node NODE``)."""
+def select_cluster(sel: Selection, host: str | None = None, want_api: bool = False) -> Cluster:
+    """The cluster to read; ``host`` is a node a command named (``podaudit node NODE``);
+    ``want_api``: the command uses the API view (mirror pods), so ask kubectl for it."""
     ssh = sel.nodes is not None or sel.inventory is not None
     chosen = [name for name, given in (("--snapshot", sel.snapshot is not None), ("--root", sel.root is not None),
                                        ("--demo", sel.demo), ("--nodes/--inventory", ssh)) if given]
     if len(chosen) > 1:
         raise InputError(f"{' and '.join(chosen)} each name where to read nodes from; give only one")
-    if sel.demo:
-        return snapshot_cluster(demo_path())
-    if sel.snapshot is not None:
-        return snapshot_cluster(sel.snapshot)
+    if sel.via == "kubectl-debug" and (sel.snapshot is not None or sel.root is not None or sel.demo):
+        raise InputError(f"--via kubectl-debug reaches live nodes; it does not apply to {chosen[0]}")
+    if sel.demo or sel.snapshot is not None:
+        cluster = snapshot_cluster(demo_path() if sel.demo else sel.snapshot or "")
+        if sel.no_api:
+            cluster.api = None
+        return cluster
+    explicit = sel.kubeconfig is not None or sel.context is not None
+    asked = not sel.no_api and (explicit or (sel.root is None and (want_api or sel.via == "kubectl-debug")))
+    api, notes = live_api(sel) if asked else (None, [])
     if sel.root is not None:
-        return local_cluster(sel.root)
-    if ssh or host is not None:
-        return ssh_cluster(sel, host)
-    return local_cluster("/")
+        cluster = local_cluster(sel.root)
+    elif ssh or host is not None:
+        cluster = remote_cluster(sel, api, host)
+    elif api is not None and "nodes" in api.loaded and api.nodes:
+        cluster = api_cluster(sel, api)
+    elif sel.via == "kubectl-debug":
+        raise InputError("--via kubectl-debug needs node names: the API did not list any"
+                         f"{' (' + notes[-1] + ')' if notes else ''}; give --nodes")
+    else:
+        cluster = local_cluster("/")
+        if asked:
+            notes.append("reading this machine only: the API listed no nodes to reach")
+    cluster.api = api
+    cluster.notes = notes + cluster.notes
+    return cluster
+
+
+def live_api(sel: Selection) -> tuple[ApiView | None, list[str]]:
+    """The API view through kubectl, and lines for people about it (None: no view at all).
+
+    Without any kubeconfig (none given, no KUBECONFIG, no ~/.kube/config, not in a pod) the
+    API is out of scope, not broken: one note, no kubectl run.
+    """
+    import shutil
+
+    from podaudit.cluster.kubectl import load_api_view
+
+    explicit = sel.kubeconfig is not None or sel.context is not None
+    if not explicit and not _kubeconfig_present():
+        return None, ["no API view: no kubeconfig (KUBECONFIG, ~/.kube/config, in-cluster); mirror pods not "
+                      "checked (give --kubeconfig, or --no-api to say so)"]
+    if shutil.which(sel.kubectl) is None:
+        return None, [f"no API view: {sel.kubectl} not found; mirror pods not checked (install kubectl, "
+                      "or --no-api)"]
+    view = load_api_view(sel.kubectl_options())
+    # Returned even when nothing could be read: the sweep reports that (PA905) and goes on.
+    return view, list(view.problems)
+
+
+def _kubeconfig_present() -> bool:
+    if os.environ.get("KUBECONFIG") or os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return True
+    return os.path.isfile(os.path.expanduser("~/.kube/config"))
 
 
 def _pick(entries: list[InventoryEntry], wanted: list[InventoryEntry], inventory: str) -> list[InventoryEntry]:
@@ -86,11 +164,9 @@ def _check_host(host: str, options: SshOptions, config: SSHConfigLike, ssh_confi
                          "check the name, or give --ssh-config or --nodes user@address") from exc
 
 
-def ssh_cluster(sel: Selection, host: str | None = None) -> Cluster:
-    """Nodes reached over SSH: the inventory's, or the one host named."""
-    from podaudit.cluster.inventory import InventoryEntry, from_nodes_option, load_inventory
-    from podaudit.collect.over_ssh import SshNode
-    from podaudit.transport.ssh import SshError, SshOptions, load_ssh_config
+def remote_cluster(sel: Selection, api: ApiView | None, host: str | None = None) -> Cluster:
+    """Nodes reached over SSH or kubectl debug: the inventory's, or the one host named."""
+    from podaudit.cluster.inventory import InventoryEntry, from_api_nodes, from_nodes_option, load_inventory
 
     if sel.inventory is not None:
         entries = load_inventory(sel.inventory, sel.address_type)
@@ -99,16 +175,74 @@ def ssh_cluster(sel: Selection, host: str | None = None) -> Cluster:
     elif sel.nodes is not None:
         entries = from_nodes_option(sel.nodes)
     else:
-        entries = [InventoryEntry(host or "")]
+        known = api.node(host or "") if api is not None else None
+        entries = from_api_nodes([known], sel.address_type) if known else [InventoryEntry(host or "")]
+    origin = f"inventory {sel.inventory}" if sel.inventory else "--nodes" if sel.nodes else f"host {host}"
+    single = host is not None and sel.inventory is None and sel.nodes is None
+    return Cluster(_reach(sel, entries, api, check_host=single and api is None), None, origin)
+
+
+def api_cluster(sel: Selection, api: ApiView) -> Cluster:
+    """Every node the API lists; this machine's own node is read here, without SSH."""
+    from podaudit.cluster.inventory import from_api_nodes
+
+    entries = from_api_nodes(api.nodes, sel.address_type)
+    return Cluster(_reach(sel, entries, api), None, f"the API's nodes ({api.origin})")
+
+
+def _reach(sel: Selection, entries: list[InventoryEntry], api: ApiView | None, check_host: bool = False
+           ) -> list[NodeSource]:
+    """How each node is read: kubectl debug, this machine, or SSH."""
+    only = len(entries) == 1
+    node_ip = {n.name: n.addresses.get("InternalIP") for n in api.nodes} if api is not None else {}
+    if sel.via == "kubectl-debug":
+        return _debug_nodes(sel, entries, only, node_ip)
+    here = _this_node(api) if os.geteuid() == 0 else None  # without root, SSH (with --sudo) reads more
+    local: list[NodeSource] = [NodeHandle(e.name, "/", only, node_ip.get(e.name)) for e in entries if e.name == here]
+    remote = [e for e in entries if e.name != here]
+    nodes = ssh_nodes(sel, remote, only, node_ip, check_host) if remote else []
+    order = {e.name: i for i, e in enumerate(entries)}
+    return sorted(local + nodes, key=lambda n: order[n.name])
+
+
+def _this_node(api: ApiView | None) -> str | None:
+    """This machine's node name, when the API lists a node by its host name (kubectl on a
+    control-plane node): read it directly rather than over SSH to itself."""
+    if api is None:
+        return None
+    import socket
+
+    name = socket.gethostname().strip().lower()
+    return name if api.node(name) is not None else None
+
+
+def _debug_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, node_ip: dict[str, str | None]
+                 ) -> list[NodeSource]:
+    import uuid
+
+    from podaudit.cluster.kubectl import valid_node_name
+    from podaudit.collect.over_kubectl_debug import DebugNode, DebugOptions, register_cleanup
+
+    bad = [e.name for e in entries if not valid_node_name(e.name)]
+    if bad:
+        raise InputError(f"--via kubectl-debug: {', '.join(bad)}: not a node name (DNS-1123 subdomain)")
+    register_cleanup()
+    debug = DebugOptions(sel.debug_image, sel.debug_namespace, max(sel.timeout * 4, 60.0))
+    run_id = uuid.uuid4().hex[:12]
+    return [DebugNode(e.name, sel.kubectl_options(), debug, run_id, only, node_ip.get(e.name)) for e in entries]
+
+
+def ssh_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, node_ip: dict[str, str | None],
+              check_host: bool = False) -> list[NodeSource]:
+    from podaudit.collect.over_ssh import SshNode
+    from podaudit.transport.ssh import SshError, SshOptions, load_ssh_config
+
     options = SshOptions(ssh_config=sel.ssh_config, known_hosts=sel.known_hosts, user=sel.user,
                          identity=sel.identity, accept_new_host_keys=sel.accept_new_host_keys, timeout=sel.timeout)
     try:
         config = load_ssh_config(sel.ssh_config)
     except SshError as exc:
         raise InputError(str(exc)) from exc
-    if host is not None and sel.inventory is None and sel.nodes is None:
-        _check_host(host, options, config, sel.ssh_config)
-    only = len(entries) == 1
-    nodes: list[NodeSource] = [SshNode(entry, options, sel.sudo, only, config=config) for entry in entries]
-    origin = f"inventory {sel.inventory}" if sel.inventory else "--nodes" if sel.nodes else f"host {host}"
-    return Cluster(nodes, None, origin)
+    if check_host:
+        _check_host(entries[0].name, options, config, sel.ssh_config)
+    return [SshNode(e, options, sel.sudo, only, node_ip.get(e.name), config=config) for e in entries]

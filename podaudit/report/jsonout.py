@@ -8,7 +8,7 @@ from typing import Any
 
 from podaudit.audit.engine import AuditResult
 from podaudit.audit.registry import Finding
-from podaudit.cluster.api import ApiPod
+from podaudit.cluster.api import ApiPod, ApiView
 from podaudit.cluster.locate import FindResult
 from podaudit.cluster.source import NodeUnavailable
 from podaudit.cluster.sweep import SweepResult
@@ -58,7 +58,15 @@ def pod_json(view: NodeView, pod: StaticPod, api_pod: ApiPod | None = None) -> d
 def api_pod_json(pod: ApiPod) -> dict[str, Any]:
     return {"namespace": pod.namespace, "name": pod.name, "node": pod.node_name, "mirror": pod.is_mirror,
             "owner_node": pod.owner_node, "ready": pod.ready, "status": pod.status,
-            "restarts": pod.restarts, "created": pod.created}
+            "restarts": pod.restarts, "created": pod.created, "ip": pod.ip, "age": pod.age(),
+            "trouble": pod.trouble()}
+
+
+def api_summary(api: ApiView | None) -> dict[str, Any] | None:
+    if api is None:
+        return None
+    return {"origin": api.origin, "loaded": sorted(api.loaded), "failed": dict(sorted(api.failed.items())),
+            "configz": sorted(api.configz)}
 
 
 def entry_json(entry: ManifestEntry) -> dict[str, Any]:
@@ -124,7 +132,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
             "message": finding.message, "fingerprint": finding.fingerprint}
 
 
-def sweep_json(result: SweepResult, audit: AuditResult | None = None) -> dict[str, Any]:
+def sweep_json(result: SweepResult, audit: AuditResult | None = None, api: ApiView | None = None) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
         "kind": "SweepResult",
@@ -135,6 +143,8 @@ def sweep_json(result: SweepResult, audit: AuditResult | None = None) -> dict[st
         "suppressed": [{**finding_json(f), "reason": s.reason, "expires": s.expires.isoformat() if s.expires else None}
                        for f, s in audit.suppressed] if audit else [],
         "roles": audit.roles if audit else {},
+        "notes": audit.notes if audit else [],
+        "api": api_summary(api),
     }
 
 
@@ -151,4 +161,6 @@ def find_json(result: FindResult) -> dict[str, Any]:
         "notes": result.notes,
         "incomplete": [{"node": node, "reasons": reasons} for node, reasons in result.incomplete.items()],
         "unavailable": [unavailable_json(f) for f in result.unavailable],
+        "api": api_summary(result.api),
+        "findings": [finding_json(f) for f in result.findings],
     }

@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from podaudit.audit.engine import AuditResult
-from podaudit.cluster.api import ApiPod
+from podaudit.cluster.api import ApiPod, ApiView
 from podaudit.cluster.locate import FindResult, Match
 from podaudit.cluster.source import NodeUnavailable
 from podaudit.cluster.sweep import SweepResult
@@ -38,10 +38,15 @@ def _fields(console: Console, rows: list[tuple[str, str]]) -> None:
         console.print(f"[bold]{key.ljust(width)}[/]{value}", soft_wrap=True)
 
 
-def _api_line(pod: ApiPod | None) -> str:
+def _api_line(pod: ApiPod | None, api: ApiView | None) -> str:
+    """The mirror pod as ``kubectl get pod -o wide`` shows it (ready, status, restarts, age, IP, node)."""
+    if api is None or "pods" not in api.loaded:
+        return "[dim]no API view[/]"
     if pod is None:
-        return "[dim]not in the API view[/]"
-    return shown(f"{pod.status}, {pod.ready} ready, {pod.restarts} restarts, age {pod.age()}, on {pod.node_name}")
+        return "[bold red]no mirror pod in the API: invisible to kubectl (PA301)[/]"
+    line = shown(f"{pod.ready} ready, {pod.status}, {pod.restarts} restarts, age {pod.age()}, "
+                 f"IP {pod.ip or '<none>'}, node {pod.node_name}")
+    return f"[bold yellow]{line}[/]" if pod.trouble() else line
 
 
 def render_find(console: Console, result: FindResult) -> None:
@@ -77,7 +82,7 @@ def _render_match(console: Console, result: FindResult, match: Match) -> None:
                   f"[bold green]{shown(pod.manifest_path)}[/]", soft_wrap=True)
     rows = [
         ("Pod", shown(f"{pod.namespace}/{pod.name} (mirror pod {pod.mirror_name})")),
-        ("API", _api_line(api_pod)),
+        ("API", _api_line(api_pod, result.api)),
         ("Node", shown(f"{node}  ({reason})" if reason else node)),
         ("Manifest", shown(pod.manifest_path)),
         ("Watched path", shown(f"{view.static_pod_path.value}  (decided by: {view.static_pod_path.source}; "
@@ -88,6 +93,13 @@ def _render_match(console: Console, result: FindResult, match: Match) -> None:
     console.print("\n[bold]How we know[/]")
     _steps(console, (*view.static_pod_path.provenance, Step(
         f"{pod.manifest_path} defines {pod.namespace}/{pod.name} → mirror pod {pod.mirror_name}", pod.manifest_path)))
+    files = {pod.manifest_path, *pod.shadowed_paths}
+    found = [f for f in result.findings if f.node == node and f.path in files]
+    if found:
+        console.print("\n[bold]Findings[/]")
+        for item in found:
+            console.print(f"  [{SEVERITY_STYLE[item.severity]}]{item.id} {item.severity}[/] "
+                          f"{shown(item.message)}", soft_wrap=True)
     _remedy(console, view, pod)
 
 

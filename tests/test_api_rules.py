@@ -1,0 +1,194 @@
+"""PA107, PA301-PA305 and PA905 through the command line, on copies of the demo cluster
+snapshot whose api/ folder is edited the way real clusters go wrong."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_helpers import run, run_json
+from tests.stub_api import DEMO_API
+
+DEMO = DEMO_API.parent
+GREENBOX = "/etc/just-to-mess-with-you/greenbox.yaml"
+
+
+class Snapshot:
+    """A writable copy of the demo cluster snapshot."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        shutil.copytree(DEMO, root, symlinks=True)
+
+    def items(self, name: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = json.loads((self.root / "api" / f"{name}.json").read_text())["items"]
+        return items
+
+    def write(self, name: str, items: list[dict[str, Any]]) -> None:
+        (self.root / "api" / f"{name}.json").write_text(json.dumps({"kind": "List", "items": items}))
+
+    def pod(self, name: str) -> dict[str, Any]:
+        return next(p for p in self.items("pods") if p["metadata"]["name"] == name)
+
+    def edit_pods(self, *, drop: tuple[str, ...] = (), add: tuple[dict[str, Any], ...] = ()) -> None:
+        self.write("pods", [p for p in self.items("pods") if p["metadata"]["name"] not in drop] + list(add))
+
+    def sweep(self, *args: str) -> tuple[int, dict[str, Any]]:
+        return run_json("--snapshot", str(self.root), "sweep", *args)
+
+
+def ids(doc: dict[str, Any], rule: str) -> list[dict[str, Any]]:
+    return [f for f in doc["findings"] if f["id"] == rule]
+
+
+@pytest.fixture
+def snap(tmp_path: Path) -> Snapshot:
+    return Snapshot(tmp_path / "cluster")
+
+
+def test_demo_cluster_is_consistent_with_its_api(snap: Snapshot) -> None:
+    code, doc = snap.sweep()
+    assert code == 0
+    assert not [f for f in doc["findings"] if f["id"][:3] == "PA3" or f["id"] in {"PA107", "PA905"}]
+    assert doc["api"] == {"origin": f"snapshot {snap.root}/api", "loaded": ["namespaces", "nodes", "pods"],
+                          "failed": {}, "configz": []}
+
+
+def test_static_pod_without_mirror_pod_is_invisible(snap: Snapshot) -> None:
+    snap.edit_pods(drop=("static-greenbox-node01",))
+    code, doc = snap.sweep()
+    [found] = ids(doc, "PA301")
+    assert code == 1  # high
+    assert (found["node"], found["path"]) == ("node01", GREENBOX)
+    assert "no mirror pod default/static-greenbox-node01" in found["message"]
+    assert "no cause visible from here" in found["message"]
+
+
+def test_no_mirror_pod_because_the_namespace_is_missing(snap: Snapshot) -> None:
+    snap.edit_pods(drop=("static-greenbox-node01",))
+    snap.write("namespaces", [n for n in snap.items("namespaces") if n["metadata"]["name"] != "default"])
+    _, doc = snap.sweep()
+    [missing] = ids(doc, "PA301")
+    assert "namespace default does not exist (PA304)" in missing["message"]
+    [namespace] = ids(doc, "PA304")
+    assert namespace["path"] == GREENBOX and "namespace default, which does not exist" in namespace["message"]
+
+
+def test_no_mirror_pod_because_an_ordinary_pod_holds_the_name(snap: Snapshot) -> None:
+    ordinary = copy.deepcopy(snap.pod("static-greenbox-node01"))
+    del ordinary["metadata"]["annotations"]["kubernetes.io/config.mirror"]
+    ordinary["metadata"]["ownerReferences"] = []
+    snap.edit_pods(drop=("static-greenbox-node01",), add=(ordinary,))
+    _, doc = snap.sweep()
+    [found] = ids(doc, "PA301")
+    assert "an ordinary pod already holds the name default/static-greenbox-node01" in found["message"]
+
+
+def test_no_mirror_pod_because_the_node_is_not_registered(snap: Snapshot) -> None:
+    snap.edit_pods(drop=("static-greenbox-node01",))
+    snap.write("nodes", [n for n in snap.items("nodes") if n["metadata"]["name"] != "node01"])
+    _, doc = snap.sweep()
+    [found] = ids(doc, "PA301")
+    assert "there is no Node node01 in the API" in found["message"]
+
+
+def test_orphaned_mirror_pod_and_its_causes(snap: Snapshot) -> None:
+    orphan = copy.deepcopy(snap.pod("static-greenbox-node01"))
+    orphan["metadata"]["name"] = "old-agent-node01"
+    nodes = snap.items("nodes")
+    ready = next(c for c in nodes[1]["status"]["conditions"] if c["type"] == "Ready")
+    ready["status"] = "Unknown"
+    snap.write("nodes", nodes)
+    snap.edit_pods(add=(orphan,))
+    _, doc = snap.sweep()
+    [found] = ids(doc, "PA302")
+    assert found["node"] == "node01" and found["path"] == "/etc/just-to-mess-with-you"
+    assert "mirror pod default/old-agent-node01 has no manifest in /etc/just-to-mess-with-you" in found["message"]
+    assert "node node01 is not Ready (Unknown)" in found["message"]
+
+
+def test_mirror_pod_from_the_url_source_is_not_orphaned_when_the_node_has_a_url(snap: Snapshot) -> None:
+    served = copy.deepcopy(snap.pod("static-greenbox-node01"))
+    served["metadata"]["name"] = "from-url-node01"
+    served["metadata"]["annotations"]["kubernetes.io/config.source"] = "http"
+    snap.edit_pods(add=(served,))
+    _, doc = snap.sweep()
+    [found] = ids(doc, "PA302")  # node01 has no staticPodURL: the URL cannot explain it
+    assert "it may come from the kubelet's staticPodURL (source http)" in found["message"]
+    config = snap.root / "nodes/node01/var/lib/kubelet/config.yaml"
+    config.write_text(config.read_text() + "staticPodURL: http://10.0.0.5/pods\n")
+    _, doc = snap.sweep()
+    assert ids(doc, "PA302") == []
+
+
+def test_crash_looping_mirror_pod(snap: Snapshot) -> None:
+    pods = snap.items("pods")
+    apiserver = next(p for p in pods if p["metadata"]["name"] == "kube-apiserver-controlplane")
+    apiserver["status"]["containerStatuses"][0].update(
+        ready=False, restartCount=12, state={"waiting": {"reason": "CrashLoopBackOff"}})
+    snap.write("pods", pods)
+    _, doc = snap.sweep()
+    [found] = ids(doc, "PA303")
+    assert found["path"] == "/etc/kubernetes/manifests/kube-apiserver.yaml"
+    assert "is CrashLoopBackOff (ready 0/1, 12 restarts)" in found["message"]
+    code, shown = run_json("--snapshot", str(snap.root), "find", "kube-apiserver-controlplane")
+    assert code == 0
+    [match] = shown["matches"]
+    assert match["api"]["trouble"] == "CrashLoopBackOff (ready 0/1, 12 restarts)"
+    assert [f["id"] for f in shown["findings"]] == ["PA303"]
+    text = run("--snapshot", str(snap.root), "find", "kube-apiserver-controlplane").stdout
+    assert "0/1 ready, CrashLoopBackOff, 12 restarts" in text and "PA303 medium" in text
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda p: p["metadata"].pop("ownerReferences"), "has no Node ownerReference"),
+    (lambda p: p["metadata"]["ownerReferences"][0].update(name="controlplane"),
+     "is owned by node controlplane while it runs on node01"),
+    (lambda p: p["metadata"]["ownerReferences"][0].update(uid="00000000-0000-4000-8000-000000000000"),
+     "its ownerReference uid 00000000-0000-4000-8000-000000000000 is not node node01's"),
+])
+def test_forged_mirror_pods(snap: Snapshot, change: Any, expected: str) -> None:
+    forged = copy.deepcopy(snap.pod("static-greenbox-node01"))
+    forged["metadata"]["name"] = "kube-proxy-fake-node01"
+    forged["metadata"]["namespace"] = "kube-system"
+    change(forged)
+    snap.edit_pods(add=(forged,))
+    code, doc = snap.sweep()
+    [found] = ids(doc, "PA305")
+    assert code == 1
+    assert found["message"].startswith("node01: kube-system/kube-proxy-fake-node01 claims to be a mirror pod but")
+    assert expected in found["message"]
+
+
+def test_live_static_pod_path_differs(snap: Snapshot) -> None:
+    configz = snap.root / "api" / "configz"
+    configz.mkdir()
+    (configz / "node01.json").write_text(json.dumps({"kubeletconfig": {"staticPodPath": "/etc/kubernetes/manifests"}}))
+    (configz / "controlplane.json").write_text(json.dumps({"kubeletconfig": {
+        "staticPodPath": "/etc/kubernetes/manifests/"}}))  # a trailing slash is the same path
+    code, doc = snap.sweep()
+    [found] = ids(doc, "PA107")
+    assert code == 1 and found["node"] == "node01"
+    assert found["message"] == ("node01: the running kubelet's staticPodPath is /etc/kubernetes/manifests (configz) "
+                                "but its files say /etc/just-to-mess-with-you")
+    assert doc["api"]["configz"] == ["controlplane", "node01"]
+
+
+def test_unreadable_api_list_is_pa905_and_exit_3(snap: Snapshot) -> None:
+    (snap.root / "api" / "pods.json").write_text("{not json")
+    code, doc = snap.sweep()
+    [found] = ids(doc, "PA905")
+    assert code == 3
+    assert found["node"] == "(api)" and "pods.json: not kubectl JSON" in found["message"]
+    assert doc["api"]["loaded"] == ["namespaces", "nodes"] and "pods" in doc["api"]["failed"]
+
+
+def test_no_api_option_turns_the_checks_off(snap: Snapshot) -> None:
+    snap.edit_pods(drop=("static-greenbox-node01",))
+    code, doc = snap.sweep("--no-api")
+    assert code == 0 and ids(doc, "PA301") == [] and doc["api"] is None
