@@ -114,14 +114,21 @@ def _cluster(opts: Options, host: str | None = None, want_api: bool = False) -> 
 
 
 def _cross_check(opts: Options, cluster: Cluster, nodes: list[str]) -> None:
-    """The live kubelets' configz, for PA107, when the API view is live (a snapshot may carry
-    api/configz/ instead). A refusal is a note: nodes/proxy is often, rightly, not granted."""
+    """After the nodes were read: the pods again (a manifest added during a long sweep has its
+    mirror pod by now) and the live kubelets' configz for PA107, when the API view is live (a
+    snapshot may carry api/configz/). A configz refusal is a note: nodes/proxy is often, rightly,
+    not granted."""
     api = cluster.api
     if api is None or not api.origin.startswith("kubectl") or "nodes" not in api.loaded or not nodes:
         return
-    from podaudit.cluster.kubectl import configz_all
+    from podaudit.cluster.kubectl import configz_all, reload_pods
 
-    found, problems = configz_all(opts.selection().kubectl_options(), nodes)
+    if "pods" in api.loaded:
+        reload_pods(opts.selection().kubectl_options(), api)
+
+    # Only nodes the API knows and calls Ready: the API server cannot proxy to a kubelet that is down.
+    ready = [n for n in nodes if (known := api.node(n)) is not None and known.ready == "True"]
+    found, problems = configz_all(opts.selection().kubectl_options(), ready)
     api.configz.update(found)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -247,10 +254,11 @@ def sweep(opts: Options, fail_on: str, baseline: str | None, write_baseline: str
     if duplicates:
         _fail(f"several nodes report the node name {', '.join(duplicates)} (cloned machines, or a host listed "
               "twice): their findings would be mixed; fix the inventory or the nodes' names")
-    _cross_check(opts, cluster, [v.node_name.value for v in result.views
-                                 if cluster.api is not None and cluster.api.node(v.node_name.value)])
+    _cross_check(opts, cluster, [v.node_name.value for v in result.views])
     findings = audit(result, expected, cluster.api)
-    findings.notes = cluster.notes + findings.notes
+    # API failures are PA905 findings already; the notes keep the rest.
+    failed = set(cluster.api.failed.values()) if cluster.api is not None else set()
+    findings.notes = [n for n in cluster.notes if n not in failed] + findings.notes
     if write_baseline:
         _write_baseline(write_baseline, findings)
     _render_sweep(opts, result, findings, cluster.api)

@@ -461,3 +461,20 @@ def test_load_api_dir_never_raises(tmp_path_factory, value):
     assert len(view.problems) <= 2
     assert all(isinstance(p, ApiPod) and isinstance(p.age(NOW), str) for p in view.pods)
     assert all(isinstance(n, ApiNode) for n in view.nodes)
+
+
+def test_dual_stack_node_keeps_the_first_address_of_each_type():
+    node = parse_node({"metadata": {"name": "n1"}, "status": {"addresses": [
+        {"type": "InternalIP", "address": "10.0.0.7"}, {"type": "InternalIP", "address": "fd00::7"},
+        {"type": "Hostname", "address": "n1"}], "nodeInfo": {"machineID": "abc", "kubeletVersion": "v1.33.1"}}})
+    assert node is not None and node.addresses == {"InternalIP": "10.0.0.7", "Hostname": "n1"}
+    assert (node.machine_id, node.kubelet_version, node.ready) == ("abc", "v1.33.1", "Unknown")
+
+
+def test_configz_files_are_named_only_by_valid_node_names(tmp_path):
+    (tmp_path / "configz").mkdir()
+    (tmp_path / "secret.json").write_text('{"kubeletconfig": {"staticPodPath": "/leaked"}}')
+    (tmp_path / "configz" / "ok.json").write_text('{"kubeletconfig": {"staticPodPath": "/m"}}')
+    write_list(tmp_path / "nodes.json", [{"metadata": {"name": "../secret"}}, {"metadata": {"name": "ok"}}])
+    view = load_api_dir(str(tmp_path))
+    assert view.configz == {"ok": {"staticPodPath": "/m"}}

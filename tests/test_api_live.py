@@ -78,9 +78,13 @@ def test_sweep_reads_the_apis_nodes_over_ssh_and_compares_both_sides(
     items.remove(greenbox)  # runs on node01, invisible to kubectl
     items.append(orphan)  # in the API, no file on node01
     stub.configz["controlplane"]["kubeletconfig"]["staticPodPath"] = "/srv/manifests"
+    windows = copy.deepcopy(stub.lists["nodes"]["items"][1])
+    windows["metadata"].update(name="win-1", labels={"kubernetes.io/os": "windows"})
+    stub.lists["nodes"]["items"].append(windows)  # no Linux kubelet files to read there
     config = str(stub.kubeconfig(tmp_path / "kubeconfig"))
     code, doc = podaudit(lab, env, "sweep", "--kubeconfig", config, "--kubectl", kubectl_bin)
     assert code == 1, doc["notes"]
+    assert any(n.startswith("not read: 1 nodes with no Linux kubelet to read") and "win-1" in n for n in doc["notes"])
     assert [(n["node"], n["collection"]["transport"]) for n in doc["nodes"]] == [
         ("controlplane", "ssh"), ("node01", "ssh")]
     found = {(f["id"], f["node"]): f for f in doc["findings"] if f["id"][:3] in {"PA1", "PA3"}}
@@ -123,8 +127,10 @@ def test_api_down_falls_back_to_the_name_and_says_so(lab: tuple[Path, dict[str, 
     code, doc = podaudit(lab, env, "sweep", *args)
     assert code == 3  # the nodes were audited; the API side was not (PA905)
     assert len(doc["nodes"]) == 2
-    assert {f["message"].split(":")[1].strip() for f in doc["findings"] if f["id"] == "PA905"} == {
-        "kubectl get nodes", "kubectl get pods", "kubectl get namespaces"}
+    [outage] = [f for f in doc["findings"] if f["id"] == "PA905"]  # one outage, one finding
+    assert outage["message"].startswith("(api): kubectl get nodes: cannot reach the cluster")
+    assert outage["message"].endswith("(nodes and pods and namespaces not read)")
+    assert not [n for n in doc["notes"] if "cannot reach" in n]  # said once, as the finding
 
 
 def test_without_any_kubeconfig_the_api_is_out_of_scope(lab: tuple[Path, dict[str, Any]], env: dict[str, str],

@@ -192,3 +192,87 @@ def test_no_api_option_turns_the_checks_off(snap: Snapshot) -> None:
     snap.edit_pods(drop=("static-greenbox-node01",))
     code, doc = snap.sweep("--no-api")
     assert code == 0 and ids(doc, "PA301") == [] and doc["api"] is None
+
+
+def test_an_unregistered_node_is_one_finding_not_one_per_pod(snap: Snapshot) -> None:
+    orphan = copy.deepcopy(snap.pod("static-greenbox-node01"))
+    orphan["metadata"]["name"] = "old-agent-node01"
+    snap.edit_pods(drop=("static-greenbox-node01",), add=(orphan,))
+    snap.write("nodes", [n for n in snap.items("nodes") if n["metadata"]["name"] != "node01"])
+    _, doc = snap.sweep()
+    [found] = [f for f in doc["findings"] if f["id"] in {"PA301", "PA302"}]  # no PA302: nothing to compare with
+    assert found["id"] == "PA301" and found["path"] == "/etc/just-to-mess-with-you"
+    assert "1 static pods run with no mirror pod (default/static-greenbox)" in found["message"]
+
+
+def test_no_kubelet_running_means_nothing_runs_invisibly(snap: Snapshot) -> None:
+    snap.edit_pods(drop=("static-greenbox-node01",))
+    shutil.rmtree(snap.root / "nodes/node01/proc/1042")  # the kubelet stopped; its unit is still there
+    _, doc = snap.sweep()
+    assert ids(doc, "PA301") == []
+
+
+def test_a_manifest_written_a_moment_ago_may_not_have_its_mirror_yet(snap: Snapshot) -> None:
+    import time
+
+    snap.edit_pods(drop=("static-greenbox-node01",))
+    meta = snap.root / "nodes/node01/podaudit.meta.json"
+    doc = json.loads(meta.read_text())
+    doc["paths"]["/etc/just-to-mess-with-you/greenbox.yaml"]["mtime"] = time.time() - 5
+    meta.write_text(json.dumps(doc))
+    _, found = snap.sweep()
+    assert ids(found, "PA301") == []
+
+
+def test_a_pod_still_starting_is_not_unhealthy_yet(snap: Snapshot) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    def pending(age: timedelta) -> None:
+        pods = snap.items("pods")
+        pod = next(p for p in pods if p["metadata"]["name"] == "static-greenbox-node01")
+        pod["metadata"]["creationTimestamp"] = (datetime.now(timezone.utc) - age).strftime("%Y-%m-%dT%H:%M:%SZ")
+        pod["status"] = {"phase": "Pending", "containerStatuses": [
+            {"name": "greenbox", "ready": False, "restartCount": 0,
+             "state": {"waiting": {"reason": "ContainerCreating"}}}]}
+        snap.write("pods", pods)
+
+    pending(timedelta(seconds=10))
+    assert ids(snap.sweep()[1], "PA303") == []
+    pending(timedelta(minutes=30))
+    [found] = ids(snap.sweep()[1], "PA303")
+    assert "is ContainerCreating (ready 0/1)" in found["message"]
+
+
+def test_a_relative_live_path_is_read_against_the_kubelets_directory(snap: Snapshot) -> None:
+    configz = snap.root / "api" / "configz"
+    configz.mkdir()
+    # The kubelet keeps a relative path as given; its working directory (/) makes it absolute.
+    (configz / "node01.json").write_text(json.dumps({"kubeletconfig": {"staticPodPath": "etc/just-to-mess-with-you"}}))
+    _, doc = snap.sweep()
+    assert ids(doc, "PA107") == []
+
+
+def test_find_reads_the_node_behind_an_ordinary_pod_holding_the_name(snap: Snapshot) -> None:
+    ordinary = copy.deepcopy(snap.pod("static-greenbox-node01"))
+    del ordinary["metadata"]["annotations"]["kubernetes.io/config.mirror"]
+    snap.edit_pods(drop=("static-greenbox-node01",), add=(ordinary,))
+    code, doc = run_json("--snapshot", str(snap.root), "find", "static-greenbox-node01")
+    assert code == 0 and doc["matches"][0]["manifest_path"] == GREENBOX
+    assert [f["id"] for f in doc["findings"]] == ["PA301"]
+    assert any("is an ordinary pod, not a mirror pod" in n for n in doc["notes"])
+
+
+def test_api_options_do_not_mix_with_a_snapshot(snap: Snapshot) -> None:
+    proc = run("--snapshot", str(snap.root), "--context", "prod", "sweep")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("podaudit: error: --snapshot carries its own API view (api/); "
+                                   "--kubeconfig/--context do not apply")
+
+
+def test_api_asked_for_by_name_but_no_kubectl_is_pa905(snap: Snapshot, tmp_path: Path) -> None:
+    code, doc = run_json("--root", str(snap.root / "nodes/node01"), "--kubeconfig", str(tmp_path / "kc"),
+                         "--kubectl", "/nonexistent/kubectl", "sweep")
+    assert code == 3
+    [found] = ids(doc, "PA905")
+    assert found["message"] == ("(api): no API view: /nonexistent/kubectl not found; mirror pods not checked "
+                                "(install kubectl, or --no-api) (nodes and pods and namespaces not read)")

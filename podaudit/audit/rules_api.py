@@ -9,6 +9,7 @@ read is not an empty cluster. PA905 says what could not be read.
 from __future__ import annotations
 
 import posixpath
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,9 @@ from podaudit.kubelet.validation import api_references
 if TYPE_CHECKING:
     from podaudit.cluster.api import ApiPod, ApiView
     from podaudit.kubelet.resolve import NodeView, StaticPod
+
+RECENT = 60  # seconds: a manifest this fresh may not have its mirror pod yet
+STARTING = {"Pending", "ContainerCreating", "PodInitializing"}
 
 
 def _pods_read(ctx: NodeContext | ClusterContext) -> ApiView | None:
@@ -44,9 +48,14 @@ def _mirrors_on(api: ApiView, node: str) -> list[ApiPod]:
               "miner-node-1: namespace default... ")
 def no_mirror_pod(ctx: NodeContext) -> Iterator[Finding]:
     api = _pods_read(ctx)
-    if api is None:
+    # Without a kubelet process nothing runs (the pods would start with the kubelet).
+    if api is None or ctx.view.invocation.process is None:
         return
-    for pod in ctx.view.static_pods:
+    pods = [p for p in ctx.view.static_pods if not _just_written(ctx.view, p.manifest_path)]
+    if "nodes" in api.loaded and api.node(ctx.node) is None and pods:
+        yield _unregistered(ctx, pods)
+        return
+    for pod in pods:
         holders = [p for p in api.pods if p.namespace == pod.namespace and p.name == pod.mirror_name]
         if any(p.is_mirror and p.node_name == ctx.node for p in holders):
             continue
@@ -57,12 +66,30 @@ def no_mirror_pod(ctx: NodeContext) -> Iterator[Finding]:
                       key=f"{pod.namespace}/{pod.name}")
 
 
+def _unregistered(ctx: NodeContext, pods: list[StaticPod]) -> Finding:
+    """One finding for the node, not one per pod: either the node is not in this cluster, or
+    podaudit's idea of its name is not the kubelet's (a cloud provider naming it)."""
+    names = ", ".join(f"{p.namespace}/{p.name}" for p in pods[:5]) + (" ..." if len(pods) > 5 else "")
+    reached = f" (podaudit reached it as {ctx.view.label})" if ctx.view.label != ctx.node else ""
+    return finding("PA301", ctx.node, ctx.view.static_pod_path.value,
+                   f"{ctx.node}: {len(pods)} static pods run with no mirror pod ({names}): there is no Node "
+                   f"{ctx.node} in the API{reached}; the kubelet creates mirror pods only once its Node exists. "
+                   "Is this node in this cluster, and is its node name what podaudit shows?", key="(node)")
+
+
+def _just_written(view: NodeView, path: str) -> bool:
+    """A manifest changed in the last minute: the kubelet (every 20 s, then the API) may not
+    have created its mirror pod yet."""
+    record = view.records.get(path)
+    return record is not None and record.mtime is not None and abs(time.time() - record.mtime) < RECENT
+
+
 def _causes(ctx: NodeContext, api: ApiView, pod: StaticPod, holders: list[ApiPod]) -> list[str]:
     """The known reasons a mirror pod is missing, those that can be seen from here."""
     causes = [f"an ordinary pod already holds the name {p.namespace}/{p.name}, so the kubelet cannot create the "
               "mirror pod" for p in holders if not p.is_mirror]
-    causes += [f"the mirror pod {p.namespace}/{p.name} belongs to node {p.node_name}: two nodes share this name"
-               for p in holders if p.is_mirror and p.node_name != ctx.node]
+    causes += [f"a mirror pod of the same name runs on {p.node_name or 'no node'} (a name collision: "
+               "<pod>-<node> can be split two ways)" for p in holders if p.is_mirror and p.node_name != ctx.node]
     if "namespaces" in api.loaded and pod.namespace not in api.namespaces:
         causes.append(f"namespace {pod.namespace} does not exist (PA304)")
     references = api_references({"spec": pod.spec})
@@ -70,10 +97,7 @@ def _causes(ctx: NodeContext, api: ApiView, pod: StaticPod, holders: list[ApiPod
         causes.append(f"it references API objects ({', '.join(references[:3])}), which NodeRestriction refuses "
                       "in a mirror pod")
     node = api.node(ctx.node)
-    if "nodes" in api.loaded and node is None:
-        causes.append(f"there is no Node {ctx.node} in the API: the kubelet creates mirror pods only once its Node "
-                      "exists (is this node in this cluster?)")
-    elif node is not None and node.ready != "True":
+    if node is not None and node.ready != "True":
         causes.append(f"node {ctx.node} is not Ready ({node.ready}): its kubelet may not reach the API server")
     if _standalone(ctx.view):
         causes.append("the kubelet runs without --kubeconfig (standalone): it never creates mirror pods")
@@ -99,7 +123,7 @@ def _standalone(view: NodeView) -> bool:
       example="node-1: mirror pod kube-system/old-agent-node-1 has no manifest in /etc/kubernetes/manifests")
 def orphaned_mirror(ctx: NodeContext) -> Iterator[Finding]:
     api = _pods_read(ctx)
-    if api is None:
+    if api is None or not _fully_read(ctx):
         return
     view = ctx.view
     running = {(p.namespace, p.mirror_name) for p in view.static_pods}
@@ -112,6 +136,17 @@ def orphaned_mirror(ctx: NodeContext) -> Iterator[Finding]:
         yield finding("PA302", ctx.node, view.static_pod_path.value,
                       f"{ctx.node}: mirror pod {mirror.namespace}/{mirror.name} has no manifest in {where}: "
                       + "; ".join(_orphan_causes(ctx, api, mirror)), key=f"{mirror.namespace}/{mirror.name}")
+
+
+def _fully_read(ctx: NodeContext) -> bool:
+    """Whether "no file defines it" can be trusted: a kubelet was found, the API knows the node
+    by that name, and every entry of its static pod path was read (PA903/PA904 say otherwise)."""
+    view, api = ctx.view, ctx.api
+    if view.invocation.kind == "none" or api is None or ("nodes" in api.loaded and api.node(ctx.node) is None):
+        return False
+    if view.static_pod_path.value is None and not view.static_pod_url.value:
+        return False
+    return not view.incomplete and all(e.fate != "unknown" for e in view.entries)
 
 
 def _orphan_causes(ctx: NodeContext, api: ApiView, mirror: ApiPod) -> list[str]:
@@ -130,8 +165,6 @@ def _orphan_causes(ctx: NodeContext, api: ApiView, mirror: ApiPod) -> list[str]:
     if node is not None and node.ready != "True":
         causes.append(f"node {ctx.node} is not Ready ({node.ready}): no kubelet is there to remove the mirror "
                       "pod, and its status is stale")
-    if view.incomplete:
-        causes.append("podaudit could not read everything on this node (PA903)")
     return causes or ["its manifest is gone; a running kubelet that reaches the API removes such a mirror pod "
                       "within seconds, so check the kubelet (systemctl status kubelet)"]
 
@@ -150,6 +183,9 @@ def unhealthy_mirror(ctx: NodeContext) -> Iterator[Finding]:
     files = {(p.namespace, p.mirror_name): p.manifest_path for p in ctx.view.static_pods}
     for mirror in _mirrors_on(api, ctx.node):
         trouble = mirror.trouble()
+        age = mirror.age_seconds()
+        if mirror.status in STARTING and age is not None and 0 <= age < RECENT * 2:
+            continue  # just created: give it the time an image pull takes
         if trouble is not None:
             path = files.get((mirror.namespace, mirror.name))
             source = f" (from {path})" if path else ""
@@ -227,7 +263,10 @@ def live_path_differs(ctx: NodeContext) -> Iterator[Finding]:
         return
     view = ctx.view
     for field, setting in (("staticPodPath", view.static_pod_path), ("staticPodURL", view.static_pod_url)):
-        running = _normal(live.get(field))
+        # The kubelet keeps a relative flag or drop-in path as given (its working directory
+        # decides); podaudit resolved it against the process's cwd, so compare it that way.
+        running = _normal(_against(live.get(field), view.invocation.cwd) if field == "staticPodPath"
+                          else live.get(field))
         on_disk = _normal(setting.value)
         if running != on_disk:
             pending = " (a restart is pending: the files changed after the kubelet started)" \
@@ -235,6 +274,12 @@ def live_path_differs(ctx: NodeContext) -> Iterator[Finding]:
             yield finding("PA107", ctx.node, setting.value or None,
                           f"{ctx.node}: the running kubelet's {field} is {running or 'unset'} (configz) but its "
                           f"files say {on_disk or 'unset'}{pending}", key=field)
+
+
+def _against(value: object, cwd: str) -> object:
+    if isinstance(value, str) and value and not value.startswith("/"):
+        return posixpath.join(cwd or "/", value)
+    return value
 
 
 def _normal(value: object) -> str:
@@ -256,5 +301,11 @@ def api_unreadable(ctx: ClusterContext) -> Iterator[Finding]:
     api = ctx.api
     if api is None:
         return
-    for resource, problem in sorted(api.failed.items()):
-        yield finding("PA905", "(api)", None, f"(api): {problem}", key=resource)
+    # One outage (kubectl missing, cluster unreachable) is one finding naming the lists it cost.
+    by_cause: dict[str, list[str]] = {}
+    for resource in ("nodes", "pods", "namespaces"):
+        if resource in api.failed:
+            by_cause.setdefault(api.failed[resource], []).append(resource)
+    for cause, resources in by_cause.items():
+        lists = f" ({' and '.join(resources)} not read)" if len(resources) > 1 else ""
+        yield finding("PA905", "(api)", None, f"(api): {cause}{lists}", key=resources[0])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 SOURCE_ANNOTATION = "kubernetes.io/config.source"
 MAX_BYTES = 512 * 1024 * 1024  # a kubectl List bigger than this is not read at all
 _CHUNK = 1024 * 1024
+_DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")  # every Node name
 _INT_LIMIT = 2**63  # int64, what the API server stores; anything beyond is junk
 
 
@@ -33,6 +35,7 @@ class ApiNode:
     uid: str = ""
     kubelet_version: str = ""
     ready: str = "Unknown"  # the Ready condition's status: True, False or Unknown
+    machine_id: str = ""  # status.nodeInfo.machineID: /etc/machine-id of the node
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class ApiPod:
 
     def age(self, now: datetime | None = None) -> str:
         return _age(self.created, now or datetime.now(timezone.utc))
+
+    def age_seconds(self, now: datetime | None = None) -> int | None:
+        return _seconds(self.created, now or datetime.now(timezone.utc))
 
     def trouble(self) -> str | None:
         """Why this pod is not healthy, as ``kubectl get pods`` would show it; None when it is."""
@@ -86,6 +92,11 @@ class ApiView:
 
     def mirror_pods(self) -> list[ApiPod]:
         return [p for p in self.pods if p.is_mirror]
+
+
+def valid_node_name(node: str) -> bool:
+    """A DNS-1123 subdomain, as every Node name is; anything else never reaches a URL or a path."""
+    return isinstance(node, str) and len(node) <= 253 and _DNS1123.fullmatch(node) is not None
 
 
 def load_list(path: str, problems: list[str]) -> list[dict[str, Any]]:
@@ -148,15 +159,16 @@ def parse_node(item: dict[str, Any]) -> ApiNode | None:
     name = meta.get("name")
     if not isinstance(name, str):
         return None
-    addresses = {
-        a["type"]: a["address"] for a in map(_dict, _list(status.get("addresses")))
-        if isinstance(a.get("type"), str) and isinstance(a.get("address"), str)
-    }
+    addresses: dict[str, str] = {}
+    for a in map(_dict, _list(status.get("addresses"))):
+        # The first of each type, as kubectl shows it: a dual-stack node lists IPv4 first.
+        if isinstance(a.get("type"), str) and isinstance(a.get("address"), str):
+            addresses.setdefault(a["type"], a["address"])
     info = _dict(status.get("nodeInfo"))
     ready = next((_str(c.get("status")) for c in map(_dict, _list(status.get("conditions")))
                   if c.get("type") == "Ready"), "")
     return ApiNode(name, addresses, _str_map(meta.get("labels")), _str(meta.get("uid")),
-                   _str(info.get("kubeletVersion")), ready or "Unknown")
+                   _str(info.get("kubeletVersion")), ready or "Unknown", _str(info.get("machineID")))
 
 
 def parse_pod(item: dict[str, Any]) -> ApiPod | None:
@@ -256,17 +268,24 @@ def _read_capped(path: str) -> bytes | None:
         os.close(fd)
 
 
-def _age(created: str | None, now: datetime) -> str:
+def _seconds(created: str | None, now: datetime) -> int | None:
+    """Seconds since an RFC 3339 timestamp; None when there is none or it is not one."""
     if not created:
-        return "<unknown>"
+        return None
     try:
         then = datetime.fromisoformat(created.replace("Z", "+00:00"))
         if then.tzinfo is None:
             then = then.replace(tzinfo=timezone.utc)
         if now.tzinfo is None:
             now = now.replace(tzinfo=timezone.utc)
-        seconds = int((now - then).total_seconds())
+        return int((now - then).total_seconds())
     except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def _age(created: str | None, now: datetime) -> str:
+    seconds = _seconds(created, now)
+    if seconds is None:
         return "<unknown>"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size * 2 or (unit == "m" and seconds >= 60):
@@ -292,6 +311,8 @@ def load_api_dir(directory: str) -> ApiView:
         else:
             view.namespaces = namespace_names(items)
     for node in view.nodes:
+        if not valid_node_name(node.name):  # names are untrusted: never a path like ../x
+            continue
         config = _configz_file(f"{directory}/configz/{node.name}.json", view.problems)
         if config is not None:
             view.configz[node.name] = config

@@ -27,10 +27,13 @@ from podaudit.cluster.api import (
     namespace_names,
     parse_node,
     parse_pod,
+    valid_node_name,
 )
 
+__all__ = ["RBAC_HINT", "KubectlFatal", "KubectlOptions", "configz", "configz_all", "describe", "load_api_view",
+           "one_line", "reload_pods", "run_kubectl", "valid_node_name"]
+
 RBAC_HINT = "podaudit needs get/list on pods, nodes, namespaces"
-_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _USER = re.compile(r'User "([^"]*)"')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _KLOG = re.compile(r"^[EWIF]\d{4} \d\d:\d\d:\d\d")  # client-go's log lines ("E1126 20:33:38.98 ...")
@@ -71,7 +74,7 @@ def load_api_view(opts: KubectlOptions) -> ApiView:
         except KubectlFatal:
             fatal = view.problems[-1]
             view.failed[resource] = fatal
-            view.failed.update({later: f"kubectl get {later}: not asked after that" for later in resources[at + 1:]})
+            view.failed.update(dict.fromkeys(resources[at + 1:], fatal))  # not asked after that
             break
         if resource == "nodes":
             view.nodes = [n for i in items if (n := parse_node(i))]
@@ -82,16 +85,23 @@ def load_api_view(opts: KubectlOptions) -> ApiView:
     return view
 
 
+def reload_pods(opts: KubectlOptions, view: ApiView) -> None:
+    """Read the pods again (after a sweep that took a while), so a mirror pod is compared
+    with node files read before it, never after; the old list stays if this read fails."""
+    fresh = ApiView(origin=view.origin)
+    try:
+        items = _get_list(opts, "pods", fresh)
+    except KubectlFatal:
+        return
+    if "pods" in fresh.loaded:
+        view.pods = [p for i in items if (p := parse_pod(i))]
+
+
 def describe(opts: KubectlOptions) -> str:
     """Where the API view came from, for people."""
     parts = [f"--context={opts.context}" if opts.context else "", f"--kubeconfig={opts.kubeconfig}"
              if opts.kubeconfig else ""]
     return " ".join(["kubectl", *(p for p in parts if p)])
-
-
-def valid_node_name(node: str) -> bool:
-    """A DNS-1123 subdomain, as every Node name is; anything else never reaches a URL."""
-    return len(node) <= 253 and _DNS1123_SUBDOMAIN.fullmatch(node) is not None
 
 
 def configz(opts: KubectlOptions, node: str, problems: list[str] | None = None) -> dict[str, Any] | None:
@@ -114,7 +124,11 @@ def configz(opts: KubectlOptions, node: str, problems: list[str] | None = None) 
 
 def configz_all(opts: KubectlOptions, nodes: list[str], concurrency: int = 8) -> tuple[dict[str, dict[str, Any]],
                                                                                       list[str]]:
-    """configz of many nodes, a few kubectl runs at a time; (node -> config, problems)."""
+    """configz of many nodes, a few kubectl runs at a time; (node -> config, problems).
+
+    The first node is asked alone: when RBAC refuses nodes/proxy (often, rightly) or the
+    cluster is gone, the answer is the same for every node, so the others are not asked.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     def one(node: str) -> tuple[str, dict[str, Any] | None, list[str]]:
@@ -123,11 +137,23 @@ def configz_all(opts: KubectlOptions, nodes: list[str], concurrency: int = 8) ->
 
     found: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(nodes) or 1))) as pool:
-        for node, config, lines in pool.map(one, nodes):
+    if not nodes:
+        return found, problems
+    first, config, lines = one(nodes[0])
+    if config is not None:
+        found[first] = config
+    elif lines and not lines[-1].startswith(f"kubectl get --raw configz of node {first} failed"):
+        rest = f" (not asked of the other {len(nodes) - 1} nodes)" if len(nodes) > 1 else ""
+        return found, [lines[-1] + rest]
+    problems += lines
+    pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(nodes))))
+    try:
+        for node, config, lines in pool.map(one, nodes[1:]):
             problems += lines
             if config is not None:
                 found[node] = config
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C: do not start the queued ones
     return found, problems
 
 
@@ -222,6 +248,11 @@ def _explain(what: str, code: int, stderr: str, opts: KubectlOptions, problems: 
         problems.append(f"{what}: forbidden{who} (RBAC): {rbac}")
         return
     target = f" (--context={opts.context})" if opts.context else ""
+    if "error from server" in low:
+        # The API server answered; what failed is behind it (a node's kubelet for configz, a
+        # busy etcd): this call only, not the cluster.
+        problems.append(f"{what} failed ({detail})")
+        return
     if any(s in low for s in _TIMEOUT):
         problems.append(f"{what}: the cluster did not answer in time{target} ({detail}): check that it is "
                         "reachable, raise the timeout, or pass --snapshot")

@@ -17,6 +17,8 @@ from podaudit.cluster.source import Cluster, NodeSource, NodeUnavailable
 from podaudit.cluster.sweep import DEFAULT_CONCURRENCY, run_sweep
 from podaudit.kubelet.resolve import NodeView, StaticPod
 
+SUGGEST_READ_LIMIT = 5  # nodes read just to suggest names when nothing else is known
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -56,10 +58,10 @@ def candidate_nodes(name: str, namespace: str | None, cluster: Cluster) -> tuple
     """Nodes to read for this pod: the API's word first, else every suffix that fits."""
     api = cluster.api
     api_pods = api.pods_named(name, namespace) if api is not None and "pods" in api.loaded else []
-    if api_pods and not any(p.is_mirror for p in api_pods):
-        return [], api_pods  # an ordinary pod: no node holds a manifest for it
+    # An ordinary pod by that name may hide a static pod whose mirror it blocks (PA301):
+    # the nodes the name points to are still read.
     found: dict[str, Candidate] = {}
-    for pod in api_pods:
+    for pod in (p for p in api_pods if p.is_mirror):
         node = cluster.node(pod.node_name or "")
         if node is not None and node.name not in found:
             found[node.name] = Candidate(node, f"spec.nodeName of pod {pod.namespace}/{pod.name} in the API")
@@ -82,6 +84,13 @@ def find_pod(name: str, namespace: str | None, cluster: Cluster, concurrency: in
     elif not api_pods:
         result.notes.append(f"the API ({cluster.api.origin}) has no pod {name}: the node was chosen from the "
                             "name's suffix")
+    elif not any(p.is_mirror for p in api_pods):
+        result.notes.append(f"the API's pod {name} is an ordinary pod, not a mirror pod; the nodes its name "
+                            "points to were read in case it hides a static pod (PA301)")
+    outside = sorted({p.node_name for p in api_pods if p.is_mirror and p.node_name and not cluster.node(p.node_name)})
+    if outside:
+        result.notes.append(f"the API runs {name} on {', '.join(outside)}, which is not among the nodes given "
+                            f"({cluster.origin}); add it to read its files")
     sweep = run_sweep([c.node for c in candidates], concurrency=concurrency)
     result.unavailable = sweep.failures
     views = sweep.views
@@ -105,7 +114,8 @@ def _closest(name: str, cluster: Cluster, views: list[NodeView]) -> list[str]:
     """The nearest static pod names: mirror pods in the API, else the nodes' static pods
     (all nodes when none was worth reading)."""
     known = {p.name for p in cluster.api.mirror_pods()} if cluster.api else set()
-    if not known:
+    # Reading every node for a typo is fine for files here; not for a fleet over SSH.
+    if not known and (views or len(cluster.nodes) <= SUGGEST_READ_LIMIT):
         for view in views or run_sweep(cluster.nodes).views:
             known |= {p.mirror_name for p in view.static_pods}
     known.discard(name)

@@ -81,14 +81,19 @@ def select_cluster(sel: Selection, host: str | None = None, want_api: bool = Fal
                                        ("--demo", sel.demo), ("--nodes/--inventory", ssh)) if given]
     if len(chosen) > 1:
         raise InputError(f"{' and '.join(chosen)} each name where to read nodes from; give only one")
-    if sel.via == "kubectl-debug" and (sel.snapshot is not None or sel.root is not None or sel.demo):
+    offline = sel.snapshot is not None or sel.root is not None or sel.demo
+    if sel.via == "kubectl-debug" and offline:
         raise InputError(f"--via kubectl-debug reaches live nodes; it does not apply to {chosen[0]}")
+    if sel.via == "kubectl-debug" and sel.no_api and not ssh and host is None:
+        raise InputError("--via kubectl-debug with --no-api needs --nodes or --inventory: the API's node list is off")
+    explicit = sel.kubeconfig is not None or sel.context is not None
+    if explicit and (sel.demo or sel.snapshot is not None):
+        raise InputError(f"{chosen[0]} carries its own API view (api/); --kubeconfig/--context do not apply")
     if sel.demo or sel.snapshot is not None:
         cluster = snapshot_cluster(demo_path() if sel.demo else sel.snapshot or "")
         if sel.no_api:
             cluster.api = None
         return cluster
-    explicit = sel.kubeconfig is not None or sel.context is not None
     asked = not sel.no_api and (explicit or (sel.root is None and (want_api or sel.via == "kubectl-debug")))
     api, notes = live_api(sel) if asked else (None, [])
     if sel.root is not None:
@@ -117,15 +122,20 @@ def live_api(sel: Selection) -> tuple[ApiView | None, list[str]]:
     """
     import shutil
 
-    from podaudit.cluster.kubectl import load_api_view
+    from podaudit.cluster.api import ApiView
+    from podaudit.cluster.kubectl import describe, load_api_view
 
     explicit = sel.kubeconfig is not None or sel.context is not None
     if not explicit and not _kubeconfig_present():
         return None, ["no API view: no kubeconfig (KUBECONFIG, ~/.kube/config, in-cluster); mirror pods not "
                       "checked (give --kubeconfig, or --no-api to say so)"]
     if shutil.which(sel.kubectl) is None:
-        return None, [f"no API view: {sel.kubectl} not found; mirror pods not checked (install kubectl, "
-                      "or --no-api)"]
+        line = f"no API view: {sel.kubectl} not found; mirror pods not checked (install kubectl, or --no-api)"
+        if not explicit:
+            return None, [line]
+        # Asked for by name: not having it is a failure of the run (PA905, exit 3), not a note.
+        return ApiView(origin=describe(sel.kubectl_options()), problems=[line],
+                       failed={"nodes": line, "pods": line, "namespaces": line}), [line]
     view = load_api_view(sel.kubectl_options())
     # Returned even when nothing could be read: the sweep reports that (PA905) and goes on.
     return view, list(view.problems)
@@ -186,8 +196,20 @@ def api_cluster(sel: Selection, api: ApiView) -> Cluster:
     """Every node the API lists; this machine's own node is read here, without SSH."""
     from podaudit.cluster.inventory import from_api_nodes
 
-    entries = from_api_nodes(api.nodes, sel.address_type)
-    return Cluster(_reach(sel, entries, api), None, f"the API's nodes ({api.origin})")
+    reachable = [n for n in api.nodes if not _no_kubelet_files(n.labels)]
+    entries = from_api_nodes(reachable, sel.address_type)
+    cluster = Cluster(_reach(sel, entries, api), None, f"the API's nodes ({api.origin})")
+    skipped = [n.name for n in api.nodes if n not in reachable]
+    if skipped:
+        cluster.notes.append(f"not read: {len(skipped)} nodes with no Linux kubelet to read (Windows, virtual "
+                             f"kubelet, Fargate): {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}")
+    return cluster
+
+
+def _no_kubelet_files(labels: dict[str, str]) -> bool:
+    """Nodes that have no Linux kubelet with files to read (or no SSH to read them with)."""
+    return (labels.get("kubernetes.io/os") == "windows" or labels.get("type") == "virtual-kubelet"
+            or labels.get("eks.amazonaws.com/compute-type") == "fargate")
 
 
 def _reach(sel: Selection, entries: list[InventoryEntry], api: ApiView | None, check_host: bool = False
@@ -213,7 +235,20 @@ def _this_node(api: ApiView | None) -> str | None:
     import socket
 
     name = socket.gethostname().strip().lower()
-    return name if api.node(name) is not None else None
+    node = api.node(name)
+    # A pod or container on that node shares its host name but not its files: only the
+    # node's own /etc/machine-id (status.nodeInfo.machineID) says that "/" is the node's.
+    if node is None or not node.machine_id or _machine_id() != node.machine_id:
+        return None
+    return name
+
+
+def _machine_id() -> str:
+    try:
+        with open("/etc/machine-id", encoding="ascii") as handle:
+            return handle.read(64).strip()
+    except (OSError, ValueError):
+        return ""
 
 
 def _debug_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, node_ip: dict[str, str | None]

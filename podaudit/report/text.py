@@ -122,7 +122,7 @@ def _render_not_found(console: Console, result: FindResult) -> None:
     console.print(f"[bold red]No static pod named {shown(result.query)}[/] (nodes read: {shown(where)})",
                   soft_wrap=True)
     if result.api_pods and not any(p.is_mirror for p in result.api_pods):
-        console.print("  The API has a pod by that name, but it is not a mirror pod: it is not a static pod.")
+        console.print("  The API has a pod by that name, but it is not a mirror pod: no static pod is behind it.")
     if result.suggestions:
         console.print(f"  Did you mean: {shown(', '.join(result.suggestions))}?", soft_wrap=True)
 
