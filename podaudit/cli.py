@@ -360,7 +360,11 @@ def explain(rule_id: str) -> None:
 def main() -> None:
     """Entry point: one line for people on any failure, a traceback only with --debug."""
     import os
+    import signal
 
+    # SIGTERM (a CI job cancelled, kill PID) unwinds like Ctrl-C, so finally blocks and atexit
+    # run: debug pods get deleted, nothing is left half-written.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     # As a kubectl plugin (kubectl-podaudit), help and errors say "kubectl podaudit".
     plugin = os.path.basename(sys.argv[0]) == "kubectl-podaudit"
     try:

@@ -30,8 +30,23 @@ from podaudit.cluster.api import (
     valid_node_name,
 )
 
-__all__ = ["RBAC_HINT", "KubectlFatal", "KubectlOptions", "configz", "configz_all", "describe", "load_api_view",
-           "one_line", "reload_pods", "run_kubectl", "valid_node_name"]
+__all__ = [
+    "RBAC_HINT",
+    "KubectlFatal",
+    "KubectlOptions",
+    "configz",
+    "configz_all",
+    "describe",
+    "kill_group",
+    "kubectl_argv",
+    "last_detail",
+    "load_api_view",
+    "one_line",
+    "reload_pods",
+    "run_kubectl",
+    "time_limit",
+    "valid_node_name",
+]
 
 RBAC_HINT = "podaudit needs get/list on pods, nodes, namespaces"
 _USER = re.compile(r'User "([^"]*)"')
@@ -173,7 +188,12 @@ def _get_list(opts: KubectlOptions, resource: str, view: ApiView) -> list[dict[s
     return items
 
 
-def _argv(opts: KubectlOptions, args: list[str]) -> list[str]:
+def kubectl_argv(opts: KubectlOptions, args: list[str]) -> list[str]:
+    """kubectl, the user's --kubeconfig/--context and a request timeout, then ``args``.
+
+    The global flags come first: ``args`` may end with ``-- COMMAND...`` (kubectl debug),
+    where anything after them would become part of the command.
+    """
     # "--flag=value" as one word: a value starting with "-" cannot turn into another flag.
     argv = [opts.kubectl]
     if opts.kubeconfig is not None:
@@ -181,10 +201,10 @@ def _argv(opts: KubectlOptions, args: list[str]) -> list[str]:
     if opts.context is not None:
         argv.append(f"--context={opts.context}")
     # kubectl reads --request-timeout=0 as "no limit": never pass that.
-    return [*argv, *args, f"--request-timeout={_limit(opts):.3f}s"]
+    return [*argv, f"--request-timeout={time_limit(opts):.3f}s", *args]
 
 
-def _limit(opts: KubectlOptions) -> float:
+def time_limit(opts: KubectlOptions) -> float:
     """The timeout in seconds, kept between 1 ms and a day (NaN: the default 20 s)."""
     timeout = opts.timeout
     if not isinstance(timeout, (int, float)) or math.isnan(timeout):
@@ -197,7 +217,7 @@ def run_kubectl(opts: KubectlOptions, args: list[str], what: str, problems: list
     further kubectl run can succeed either."""
     try:
         proc = subprocess.Popen(  # no shell; argv from the user's own options
-            _argv(opts, args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            kubectl_argv(opts, args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, close_fds=True,
         )
     except FileNotFoundError:
@@ -208,14 +228,14 @@ def run_kubectl(opts: KubectlOptions, args: list[str], what: str, problems: list
         problems.append(f"kubectl ({opts.kubectl}) could not be started ({reason}): fix it or pass --snapshot")
         raise KubectlFatal from None
     try:
-        out, err = proc.communicate(timeout=_limit(opts))
+        out, err = proc.communicate(timeout=time_limit(opts))
     except subprocess.TimeoutExpired:
-        _kill(proc)
-        problems.append(f"{what}: no answer within {_limit(opts):g}s: check that the cluster is reachable "
+        kill_group(proc)
+        problems.append(f"{what}: no answer within {time_limit(opts):g}s: check that the cluster is reachable "
                         "(--kubeconfig/--context), raise the timeout, or pass --snapshot")
         raise KubectlFatal from None
     except BaseException:  # Ctrl-C: kubectl is in its own session, so it did not get the SIGINT
-        _kill(proc)
+        kill_group(proc)
         raise
     if proc.returncode == 0:
         return out
@@ -223,11 +243,15 @@ def run_kubectl(opts: KubectlOptions, args: list[str], what: str, problems: list
     return None
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
+def kill_group(proc: subprocess.Popen[bytes], reap: bool = True) -> None:
+    """SIGKILL kubectl and any credential plugin it started (its own process group). With
+    ``reap`` also collect it; not from another thread than the one reading its pipes."""
     try:
-        os.killpg(proc.pid, signal.SIGKILL)  # kubectl and any credential plugin it started
+        os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
+    if not reap:
+        return
     try:
         proc.communicate(timeout=2)
     except subprocess.TimeoutExpired:  # a grandchild in its own session still holds the pipes
@@ -237,10 +261,15 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def _explain(what: str, code: int, stderr: str, opts: KubectlOptions, problems: list[str], rbac: str) -> None:
+def last_detail(stderr: str, code: int) -> str:
+    """The line of kubectl's stderr that says what went wrong (not client-go's log lines)."""
     lines = [one_line(line) for line in stderr.splitlines() if line.strip()]
     plain = [line for line in lines if not _KLOG.match(line)]
-    detail = (plain or lines or [f"exit status {code}"])[-1]
+    return (plain or lines or [f"exit status {code}"])[-1]
+
+
+def _explain(what: str, code: int, stderr: str, opts: KubectlOptions, problems: list[str], rbac: str) -> None:
+    detail = last_detail(stderr, code)
     low = stderr.lower()
     if "forbidden" in low:
         user = _USER.search(stderr)
