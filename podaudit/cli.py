@@ -357,6 +357,12 @@ def explain(rule_id: str) -> None:
     click.echo(rule_page(found), nl=False)
 
 
+# The commands that change nodes live in their own module; importing it registers them.
+from podaudit import cli_remedy  # noqa: E402
+
+del cli_remedy
+
+
 def main() -> None:
     """Entry point: one line for people on any failure, a traceback only with --debug."""
     import os

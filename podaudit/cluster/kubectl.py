@@ -112,6 +112,17 @@ def reload_pods(opts: KubectlOptions, view: ApiView) -> None:
         view.pods = [p for i in items if (p := parse_pod(i))]
 
 
+def pod_exists(opts: KubectlOptions, namespace: str, name: str, problems: list[str]) -> bool | None:
+    """Whether the API has pod NAMESPACE/NAME; None (and a problem line) when it cannot say."""
+    what = f"kubectl get pod {namespace}/{name}"
+    try:
+        out = run_kubectl(opts, ["get", "pod", name, f"--namespace={namespace}", "-o", "json", "--ignore-not-found"],
+                          what, problems, rbac=RBAC_HINT)
+    except KubectlFatal:
+        return None
+    return None if out is None else bool(out.strip())
+
+
 def describe(opts: KubectlOptions) -> str:
     """Where the API view came from, for people."""
     parts = [f"--context={opts.context}" if opts.context else "", f"--kubeconfig={opts.kubeconfig}"

@@ -8,6 +8,8 @@ stdin; nothing is installed or written on the node.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,6 +53,20 @@ class SshNode:
 def collect_over_ssh(entry: InventoryEntry, options: SshOptions, sudo: bool, config: Any = None,
                      node_ip: str | None = None) -> tuple[NodeView, NodeSnapshot, int]:
     """The node's view, its snapshot and how many execs it took; raises NodeUnavailable."""
+    with root_shell(entry, options, sudo, config) as run:
+        try:
+            snapshot, view, execs = collect_view(run, entry.name, max_passes=MAX_PASSES, node_ip=node_ip)
+        except GatherError as exc:
+            raise NodeUnavailable(entry.name, "gather", f"{entry.name}: {exc}") from exc
+        return view, snapshot, execs
+
+
+@contextmanager
+def root_shell(entry: InventoryEntry, options: SshOptions, sudo: bool, config: Any = None
+               ) -> Iterator[Callable[[bytes], bytes]]:
+    """One login; yields ``run(script) -> stdout`` that feeds a script to ``sh -s`` as root
+    (``sudo -n`` with ``--sudo``). Raises NodeUnavailable (a refused sudo says which sudoers
+    line allows it); a script's stdout must start with the gather marker."""
     opts = replace(options, user=entry.user or options.user)
     try:
         target = resolve_target(entry.name, opts, config, address=entry.address, port=entry.port)
@@ -63,12 +79,9 @@ def collect_over_ssh(entry: InventoryEntry, options: SshOptions, sudo: bool, con
                     raise _refused(entry.name, command, target.user, status, err)
                 return out
 
-            snapshot, view, execs = collect_view(run, entry.name, max_passes=MAX_PASSES, node_ip=node_ip)
-            return view, snapshot, execs
+            yield run
     except SshError as exc:
         raise NodeUnavailable(entry.name, exc.kind, str(exc)) from exc
-    except GatherError as exc:
-        raise NodeUnavailable(entry.name, "gather", f"{entry.name}: {exc}") from exc
 
 
 def _refused(name: str, command: str, user: str | None, status: int, err: bytes) -> NodeUnavailable:

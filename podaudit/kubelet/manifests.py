@@ -60,7 +60,7 @@ def read_static_pod_path(reader: NodeReader, path: str, node_name: str) -> tuple
     record = reader.file(path)
     if record.kind == "file":
         # listConfig: a regular file is the one and only manifest.
-        return _dedupe([_judge(path, record, node_name)]), None
+        return _dedupe([judge(path, record, node_name)]), None
     if record.kind == "missing":
         return [], (f"{path} does not exist: the kubelet logs 'path does not exist, ignoring' every second "
                     "and runs no file pods")
@@ -88,10 +88,11 @@ def _entry(reader: NodeReader, path: str, name: str, node_name: str) -> Manifest
         return ManifestEntry(path, "ignored", "a directory: the kubelet does not recurse", record)
     if record.kind == "other":
         return ManifestEntry(path, "ignored", "not a regular file or directory", record)
-    return _judge(path, record, node_name)
+    return judge(path, record, node_name)
 
 
-def _judge(path: str, record: FileRecord, node_name: str) -> ManifestEntry:
+def judge(path: str, record: FileRecord, node_name: str) -> ManifestEntry:
+    """What the kubelet does with one file: decode, check it is a Pod, validate."""
     if record.kind in {"denied", "uncollected"}:
         return ManifestEntry(path, "unknown", f"{record.error}: the kubelet can read it, podaudit could not", record)
     if record.kind != "file" or record.data is None:

@@ -1,0 +1,139 @@
+"""Applying a plan: run its one script as root on the node, read what happened to each file,
+and keep a record here. The node is reached the way it was read: locally, over SSH, or
+through a kubectl debug pod."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from podaudit.cluster.source import NodeHandle, NodeSource, NodeUnavailable
+from podaudit.collect.over_ssh import MARKER
+from podaudit.remedy.script import parse_results
+
+if TYPE_CHECKING:
+    from podaudit.cluster.kubectl import KubectlOptions
+    from podaudit.remedy.plan import Plan
+
+Runner = Callable[[bytes], bytes]
+DONE = {"moved", "restored", "same", "created"}
+
+
+def node_root(source: NodeSource) -> str:
+    """Where the node's paths live from here: '/' on a live node, the --root directory."""
+    return source.root if isinstance(source, NodeHandle) else "/"
+
+
+@contextmanager
+def on_node(source: NodeSource, sudo: bool) -> Iterator[Runner]:
+    """``run(script) -> stdout`` as root on the node; raises NodeUnavailable."""
+    from podaudit.collect.over_kubectl_debug import DebugNode
+    from podaudit.collect.over_ssh import SshNode, root_shell
+
+    if isinstance(source, SshNode):
+        with root_shell(source.entry, source.options, source.sudo, source.config) as run:
+            yield run
+    elif isinstance(source, DebugNode):
+        yield source.run_script
+    elif isinstance(source, NodeHandle):
+        yield _local(source, sudo)
+    else:
+        raise NodeUnavailable(source.name, "usage", f"{source.name}: podaudit cannot change files there")
+
+
+def _local(source: NodeHandle, sudo: bool) -> Runner:
+    live = os.path.abspath(source.root) == "/"
+    if live and os.geteuid() != 0 and not sudo:
+        raise NodeUnavailable(source.name, "sudo", f"{source.name}: changing the kubelet's files needs root: run "
+                              "podaudit as root, or with --sudo")
+    command = ["sudo", "-n", "sh", "-s"] if live and sudo and os.geteuid() != 0 else ["sh", "-s"]
+
+    def run(script: bytes) -> bytes:
+        proc = subprocess.run(command, input=script, capture_output=True, timeout=120, check=False)
+        if not proc.stdout.startswith(MARKER):
+            why = " ".join(proc.stderr.decode("utf-8", "replace").split())[:300] or f"exit {proc.returncode}"
+            raise NodeUnavailable(source.name, "gather", f"{source.name}: the change script did not run ({why})")
+        return proc.stdout
+
+    return run
+
+
+def apply(plan: Plan, run: Runner) -> None:
+    """Run the plan's script; its per-file results land on the plan."""
+    plan.results = parse_results(run(plan.script))
+    plan.applied = True
+
+
+def outcome(plan: Plan) -> str:
+    """done (every file as planned), partial, or failed (nothing changed)."""
+    statuses = [r.status for r in plan.results if r.index > 0]
+    if not statuses or any(r.index == 0 for r in plan.results):
+        return "failed"
+    done = [s for s in statuses if s in DONE]
+    return "done" if len(done) == len(plan.files) else "partial" if done else "failed"
+
+
+def wait_for_mirror(opts: KubectlOptions, plan: Plan, present: bool, seconds: float) -> str:
+    """Poll the API until the mirror pod is there (``present``) or gone; one line for people."""
+    from podaudit.cluster.kubectl import pod_exists
+
+    deadline = time.monotonic() + seconds
+    want = "appeared" if present else "is gone"
+    while True:
+        problems: list[str] = []
+        exists = pod_exists(opts, plan.namespace, plan.mirror_name, problems)
+        if exists is None:
+            return f"could not ask the API ({problems[-1] if problems else 'no answer'})"
+        if exists == present:
+            return f"mirror pod {plan.namespace}/{plan.mirror_name} {want}"
+        if time.monotonic() >= deadline:
+            return f"mirror pod {plan.namespace}/{plan.mirror_name} not {'there' if present else 'gone'} after " \
+                   f"{seconds:g}s (the kubelet checks its directory every 20 s by default)"
+        time.sleep(min(2.0, max(deadline - time.monotonic(), 0.1)))
+
+
+def record_change(plan: Plan, version: str) -> str | None:
+    """Append the applied plan to this machine's change log; the log's path, or None (with
+    nothing lost but the record) when it cannot be written."""
+    state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    path = os.path.join(state, "podaudit", "changes.jsonl")
+    entry: dict[str, Any] = {
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "podaudit": version,
+        "action": plan.action, "node": plan.node, "quarantine_id": plan.quarantine_id,
+        "pod": f"{plan.namespace}/{plan.name}", "mirror_name": plan.mirror_name, "outcome": outcome(plan),
+        "files": [{"path": f.path, "destination": f.destination, "sha256": f.sha256,
+                   "status": next((r.status for r in plan.results if r.index == f.index), "not run")}
+                  for f in plan.files],
+    }
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, ensure_ascii=True, sort_keys=True) + "\n")
+    except OSError:
+        return None
+    return path
+
+
+def recorded_node(quarantine_id: str) -> str | None:
+    """The node a quarantine was made on, from this machine's change log."""
+    state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    try:
+        with open(os.path.join(state, "podaudit", "changes.jsonl"), encoding="utf-8") as handle:
+            lines = handle.readlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("quarantine_id") == quarantine_id and entry.get("action") == "delete":
+            node = entry.get("node")
+            return node if isinstance(node, str) else None
+    return None

@@ -1,0 +1,251 @@
+"""Plans: what will change on which node, why, and the exact commands; data first.
+
+A plan is built from what podaudit read (the node's view), shown to people or as JSON, and
+the very same object is applied (``remedy.apply``). Nothing here touches a node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from podaudit.kubelet.resolve import NodeView, StaticPod
+from podaudit.model import FileRecord
+from podaudit.remedy.script import QUARANTINE_DIR, Result, at_root, encode, q, start
+from podaudit.report.escape import shell_word
+
+Action = Literal["delete", "restore", "create"]
+JOURNAL = "journal.json"
+ID_PATTERN = re.compile(r"\d{8}T\d{6}Z-[a-z0-9.-]{1,200}-[0-9a-f]{6}")
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    index: int  # its name in the quarantine folder (files/<index>)
+    path: str  # on the node
+    kind: Literal["file", "link"]
+    sha256: str | None  # of what the kubelet reads (through a link: the target's bytes)
+    link: str | None  # a link's own text
+    mode: int | None
+    uid: int | None
+    gid: int | None
+    size: int | None
+    destination: str
+    why: str
+
+    def journal(self) -> dict[str, Any]:
+        return {"index": self.index, "path": self.path, "kind": self.kind, "sha256": self.sha256,
+                "link": self.link, "mode": f"{self.mode:04o}" if self.mode is not None else None,
+                "uid": self.uid, "gid": self.gid, "size": self.size}
+
+
+@dataclass
+class Plan:
+    action: Action
+    node: str
+    namespace: str
+    name: str
+    mirror_name: str
+    files: list[PlannedFile]
+    quarantine_id: str | None = None
+    commands: list[str] = field(default_factory=list)  # for people: what the script does
+    script: bytes = b""
+    warnings: list[str] = field(default_factory=list)
+    refused: str | None = None  # why it cannot be applied at all
+    manifest: bytes | None = None  # create: the file written
+    # Filled in when applied.
+    applied: bool = False
+    results: list[Result] = field(default_factory=list)
+    waited: str | None = None
+
+
+def new_id(mirror: str, now: datetime | None = None) -> str:
+    """A quarantine ID: UTC time, the mirror pod's name (made safe), 6 random hex digits."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    safe = re.sub(r"[^a-z0-9.-]+", "-", mirror.lower()).strip("-.")[:200] or "pod"
+    return f"{stamp}-{safe}-{secrets.token_hex(3)}"
+
+
+def quarantine_path(quarantine_id: str) -> str:
+    return posixpath.join(QUARANTINE_DIR, quarantine_id)
+
+
+def _planned(index: int, path: str, record: FileRecord | None, destination: str, why: str) -> PlannedFile:
+    record = record or FileRecord(path, "missing")
+    digest = hashlib.sha256(record.data).hexdigest() if record.data is not None else None
+    kind: Literal["file", "link"] = "link" if record.link is not None else "file"
+    return PlannedFile(index, path, kind, digest, record.link, record.mode, record.uid, record.gid, record.size,
+                       destination, why)
+
+
+def delete_plan(view: NodeView, pod: StaticPod, root: str, version: str, now: datetime | None = None) -> Plan:
+    """Move every file that defines ``pod`` out of the watched directory, into a fresh
+    quarantine folder on the node, with a journal that ``restore`` reads."""
+    quarantine_id = new_id(pod.mirror_name, now)
+    folder = quarantine_path(quarantine_id)
+    paths = [(pod.manifest_path, "the kubelet runs the pod from it"),
+             *((p, "defines the same pod (it sorts earlier and loses); left behind, it would bring the pod back")
+               for p in pod.shadowed_paths)]
+    files = [_planned(i, path, view.records.get(path), posixpath.join(folder, "files", str(i)), why)
+             for i, (path, why) in enumerate(paths, start=1)]
+    plan = Plan("delete", view.node_name.value, pod.namespace, pod.name, pod.mirror_name, files, quarantine_id)
+    if view.incomplete:
+        plan.refused = ("podaudit could not read everything in the directory, so another file may define this pod "
+                        "too; run as root (or --sudo) and plan again")
+    unhashed = [f.path for f in files if f.sha256 is None]
+    if unhashed:
+        plan.refused = f"could not read {', '.join(unhashed)}: nothing to check it against before moving it"
+    journal = _journal(plan, version, now)
+    plan.script = encode(_delete_script(plan, root, journal))
+    plan.commands = _delete_commands(plan)
+    return plan
+
+
+def _journal(plan: Plan, version: str, now: datetime | None) -> str:
+    return json.dumps({
+        "format": 1, "podaudit": version, "id": plan.quarantine_id, "node": plan.node,
+        "pod": {"namespace": plan.namespace, "name": plan.name, "mirror_name": plan.mirror_name},
+        "time": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "files": [f.journal() for f in plan.files],
+    }, sort_keys=True)
+
+
+def _delete_script(plan: Plan, root: str, journal: str) -> str:
+    folder = quarantine_path(plan.quarantine_id or "")
+    lines = [start(root),
+             f"mkdir -p {at_root(QUARANTINE_DIR)} && mkdir {at_root(folder)} {at_root(folder + '/files')} "
+             f"|| {{ say 0 failed 'cannot create the quarantine folder {folder}'; exit 0; }}",
+             f"printf '%s\\n' {q(journal)} > {at_root(folder + '/' + JOURNAL)} "
+             "|| { say 0 failed 'cannot write the journal'; exit 0; }"]
+    for f in plan.files:
+        lines.append(_move_function(f))
+    lines += [f"move{f.index}" for f in plan.files]
+    return "\n".join(lines) + "\n"
+
+
+def _move_function(f: PlannedFile) -> str:
+    """Check the file is still what was planned, move it, check it is gone and arrived whole."""
+    n, src, dst = f.index, at_root(f.path), at_root(f.destination)
+    if f.kind == "link":
+        check = (f'[ -L {src} ] || {{ say {n} gone "no longer a link"; return; }}\n'
+                 f'  [ "$(linkto {src})" = {q(f.link or "")} ] || {{ say {n} changed "the link points elsewhere now"; '
+                 "return; }")
+        arrived = f"say {n} moved link"
+    else:
+        check = (f'[ -f {src} ] && [ ! -L {src} ] || {{ say {n} gone "no longer a regular file"; return; }}\n'
+                 f'  [ "$(hash {src})" = {q(f.sha256 or "")} ] || {{ say {n} changed "its content changed since the '
+                 'plan"; return; }')
+        arrived = f'say {n} moved "$(hash {dst})" "$(mode {dst})"'
+    return (f"move{n}() {{\n  {check}\n"
+            f'  mv -- {src} {dst} || {{ say {n} failed "mv failed"; return; }}\n'
+            f'  if [ -e {src} ] || [ -L {src} ]; then say {n} failed "still there after mv"; return; fi\n'
+            f"  {arrived}\n}}")
+
+
+def _delete_commands(plan: Plan) -> list[str]:
+    folder = quarantine_path(plan.quarantine_id or "")
+    lines = [f"mkdir -p -m 700 {shell_word(folder)}/files",
+             f"# writes {folder}/{JOURNAL}: each file's original path, sha256, mode, owner; the time; "
+             "podaudit's version"]
+    for f in plan.files:
+        if f.kind == "link":
+            lines.append(f"test \"$(readlink -- {shell_word(f.path)})\" = {shell_word(f.link or '')}"
+                         "   # still the planned link, else it is left alone")
+        else:
+            lines.append(f"test \"$(sha256sum < {shell_word(f.path)})\" = '{f.sha256}  -'"
+                         "   # unchanged since this plan, else it is left alone")
+        lines.append(f"mv -- {shell_word(f.path)} {shell_word(f.destination)}")
+    return lines
+
+
+def restore_plan(journal: dict[str, Any], held: set[int], root: str) -> Plan:
+    """Put the held files of a quarantine back where they were, byte for byte, with their mode
+    and owner; a different file now at an original path is never overwritten."""
+    pod = journal.get("pod") if isinstance(journal.get("pod"), dict) else {}
+    assert isinstance(pod, dict)
+    quarantine_id = str(journal.get("id"))
+    folder = quarantine_path(quarantine_id)
+    entries = journal.get("files") if isinstance(journal.get("files"), list) else []
+    assert isinstance(entries, list)
+    files = [f for entry in entries if isinstance(entry, dict) and (f := _from_journal(entry, folder)) is not None]
+    plan = Plan("restore", str(journal.get("node")), str(pod.get("namespace")), str(pod.get("name")),
+                str(pod.get("mirror_name")), [f for f in files if f.index in held], quarantine_id)
+    if not plan.files:
+        plan.refused = f"quarantine {quarantine_id} holds no files any more (restored already?)"
+    plan.script = encode(_restore_script(plan, root))
+    plan.commands = _restore_commands(plan)
+    return plan
+
+
+def _from_journal(entry: dict[str, Any], folder: str) -> PlannedFile | None:
+    index, path = entry.get("index"), entry.get("path")
+    if not isinstance(index, int) or not isinstance(path, str) or not path.startswith("/"):
+        return None
+    kind: Literal["file", "link"] = "link" if entry.get("kind") == "link" else "file"
+    mode = entry.get("mode")
+
+    def number(key: str) -> int | None:
+        value = entry.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    return PlannedFile(index, path, kind, entry.get("sha256") if isinstance(entry.get("sha256"), str) else None,
+                       entry.get("link") if isinstance(entry.get("link"), str) else None,
+                       int(mode, 8) if isinstance(mode, str) and re.fullmatch(r"[0-7]{1,4}", mode) else None,
+                       number("uid"), number("gid"), number("size"), path,
+                       f"held in {folder}/files/{index}")
+
+
+def _restore_script(plan: Plan, root: str) -> str:
+    lines = [start(root)]
+    folder = quarantine_path(plan.quarantine_id or "")
+    for f in plan.files:
+        lines.append(_restore_function(f, folder))
+    lines += [f"back{f.index}" for f in plan.files]
+    return "\n".join(lines) + "\n"
+
+
+def _restore_function(f: PlannedFile, folder: str) -> str:
+    n = f.index
+    src, dst = at_root(f"{folder}/files/{n}"), at_root(f.path)
+    tmp = at_root(posixpath.join(posixpath.dirname(f.path), f".podaudit-restore-{n}-{posixpath.basename(folder)}"))
+    same = (f'[ -f {dst} ] && [ ! -L {dst} ] && [ "$(hash {dst})" = "$(hash {src})" ] && '
+            f'{{ rm -f -- {src}; say {n} same "an identical file is already there"; return; }}')
+    owner = ""
+    if f.kind == "file" and f.uid is not None and f.gid is not None and f.mode is not None:
+        owner = (f"  chown {f.uid}:{f.gid} {tmp} && chmod {f.mode:o} {tmp} || "
+                 f'{{ rm -f -- {tmp}; say {n} failed "cannot set owner and mode"; return; }}\n')
+    # A hard link is an atomic no-clobber rename: the kubelet never sees half a file, and a
+    # file that appeared meanwhile is not replaced. A link is renamed (after the check above).
+    place = (f"ln -- {tmp} {dst}" if f.kind == "file" else f"mv -f -- {tmp} {dst}")
+    return (f"back{n}() {{\n"
+            f'  [ -e {src} ] || [ -L {src} ] || {{ say {n} absent "not in the quarantine"; return; }}\n'
+            f"  if [ -e {dst} ] || [ -L {dst} ]; then\n    {same}\n"
+            f'    say {n} conflict "a different file is at the original path; left as it is"; return\n  fi\n'
+            f'  [ -d {at_root(posixpath.dirname(f.path))} ] || {{ say {n} failed "its folder is gone"; return; }}\n'
+            f'  cp -pP -- {src} {tmp} || {{ rm -f -- {tmp}; say {n} failed "copy failed"; return; }}\n'
+            f"{owner}"
+            f'  {place} || {{ rm -f -- {tmp}; say {n} conflict "a file appeared at the original path"; return; }}\n'
+            f"  rm -f -- {tmp} {src}\n"
+            + (f'  say {n} restored "$(hash {dst})" "$(mode {dst})"\n' if f.kind == "file" else
+               f"  say {n} restored link\n")
+            + "}")
+
+
+def _restore_commands(plan: Plan) -> list[str]:
+    folder = quarantine_path(plan.quarantine_id or "")
+    lines = []
+    for f in plan.files:
+        held = shell_word(f"{folder}/files/{f.index}")
+        lines.append(f"test ! -e {shell_word(f.path)}   # a different file there is never overwritten")
+        lines.append(f"cp -pP -- {held} {shell_word(f.path)}   # through a dot-named temporary file, then an "
+                     "atomic link")
+        if f.kind == "file" and f.mode is not None:
+            lines.append(f"chown {f.uid}:{f.gid} {shell_word(f.path)} && chmod {f.mode:o} {shell_word(f.path)}")
+        lines.append(f"rm -- {held}")
+    return lines

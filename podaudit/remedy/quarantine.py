@@ -1,0 +1,67 @@
+"""What is held in a node's quarantine: each folder's journal and the files still there."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from podaudit.remedy.plan import ID_PATTERN, JOURNAL
+from podaudit.remedy.script import QUARANTINE_DIR, at_root, encode, q, start
+
+HEADER = "PODAUDIT-QUARANTINE"
+
+
+@dataclass
+class Held:
+    quarantine_id: str
+    journal: dict[str, Any] | None
+    held: set[int] = field(default_factory=set)  # indices of files still in files/
+    problem: str | None = None
+
+
+def list_script(root: str, only: str | None = None) -> bytes:
+    """Print, per quarantine folder: a header (id, journal size, held file indices), then the
+    journal's bytes. Folder names are podaudit's IDs; anything else there is skipped."""
+    pattern = q(only) if only is not None else "*"
+    return encode(start(root) + f"""cd {at_root(QUARANTINE_DIR)} 2>/dev/null || exit 0
+for d in {pattern}; do
+  [ -d "$d" ] && [ -f "$d/{JOURNAL}" ] || continue
+  case "$d" in *[!a-zA-Z0-9.-]*) continue ;; esac
+  held=$(ls "$d/files" 2>/dev/null | tr '\\n' ',')
+  printf '{HEADER} %s %s %s\\n' "$d" "$(wc -c < "$d/{JOURNAL}" | tr -d ' ')" "${{held:--}}"
+  cat "$d/{JOURNAL}"
+done
+""")
+
+
+def parse_list(out: bytes) -> list[Held]:
+    found: list[Held] = []
+    data = out
+    marker = HEADER.encode() + b" "
+    at = data.find(marker)
+    while at >= 0:
+        end = data.find(b"\n", at)
+        if end < 0:
+            break
+        words = data[at:end].decode("ascii", "replace").split(" ")
+        if len(words) != 4 or not words[2].isdigit():
+            break
+        size = int(words[2])
+        body = data[end + 1:end + 1 + size]
+        found.append(_held(words[1], body, words[3]))
+        at = data.find(marker, end + 1 + size)
+    return found
+
+
+def _held(quarantine_id: str, body: bytes, indices: str) -> Held:
+    held = {int(i) for i in indices.split(",") if i.isdigit()}
+    if not ID_PATTERN.fullmatch(quarantine_id):
+        return Held(quarantine_id, None, held, "not a podaudit quarantine ID")
+    try:
+        journal = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return Held(quarantine_id, None, held, "its journal is not readable JSON")
+    if not isinstance(journal, dict) or journal.get("id") != quarantine_id:
+        return Held(quarantine_id, None, held, "its journal names another quarantine")
+    return Held(quarantine_id, journal, held)
