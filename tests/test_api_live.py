@@ -169,3 +169,40 @@ def test_kubectl_runs_podaudit_as_a_plugin(kubectl_bin: str, tmp_path: Path) -> 
     assert json.loads(proc.stdout)["matches"][0]["node"] == "node01"
     usage = subprocess.run([kubectl_bin, "podaudit", "find"], capture_output=True, text=True, env=env, timeout=60)
     assert usage.returncode == 2 and "kubectl podaudit find" in usage.stderr
+
+
+def test_delete_waits_until_the_mirror_pod_is_gone_and_restore_until_it_is_back(
+        lab: tuple[Path, dict[str, Any]], stub: StubApi, env: dict[str, str], tmp_path: Path,
+        kubectl_bin: str) -> None:
+    """A stand-in kubelet watches the node's file and adds or removes the mirror pod in the
+    stub API, as the real one does when its file source sees the change."""
+    import subprocess
+    import threading
+
+    node01 = next(n for n in lab[1]["nodes"] if n["name"] == "node01")["host_pids"][0]
+    mirror = next(p for p in pods(stub) if p["metadata"]["name"] == "static-greenbox-node01")
+    stop = threading.Event()
+
+    def kubelet() -> None:
+        while not stop.wait(0.3):
+            there = subprocess.run(["nsenter", "-t", str(node01), "-m", "--", "test", "-e", GREENBOX],
+                                   check=False).returncode == 0
+            listed = mirror in pods(stub)
+            if there and not listed:
+                pods(stub).append(mirror)
+            elif listed and not there:
+                pods(stub).remove(mirror)
+
+    watcher = threading.Thread(target=kubelet, daemon=True)
+    watcher.start()
+    config = str(stub.kubeconfig(tmp_path / "kubeconfig"))
+    env = {**env, "XDG_STATE_HOME": str(tmp_path / "state")}
+    args = ("--kubeconfig", config, "--kubectl", kubectl_bin, "--wait", "30")
+    try:
+        code, done = podaudit(lab, env, "delete", "static-greenbox-node01", "--yes", *args)
+        assert code == 0 and done["wait"] == "mirror pod default/static-greenbox-node01 is gone"
+        code, back = podaudit(lab, env, "restore", done["quarantine_id"], "--node", "node01", "--yes", *args)
+        assert code == 0 and back["wait"] == "mirror pod default/static-greenbox-node01 appeared"
+    finally:
+        stop.set()
+        watcher.join(5)

@@ -3,6 +3,7 @@ pod's container for real on a greenbox lab node (tests/debug_kubelet.py)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -365,4 +366,29 @@ def test_interrupting_the_command_deletes_its_pods(sig: signal.Signals, stub: St
         proc.kill()
     assert proc.returncode in (130, 128 + signal.SIGTERM, 3), err
     assert b"Traceback" not in err
+    assert_all_deleted(stub)
+
+
+def test_delete_and_restore_through_debug_pods(stub: StubApi, opts: KubectlOptions, greenbox: dict[str, int],
+                                               tmp_path: Path) -> None:
+    """The remediation commands reach the node the same way: one debug pod per script."""
+    import json
+
+    def on_node(command: str) -> str:
+        return subprocess.run(["nsenter", "-t", str(greenbox["node01"]), "-m", "-u", "-p", "--", "sh", "-c", command],
+                              capture_output=True, text=True, timeout=30, check=True).stdout
+
+    path = "/etc/just-to-mess-with-you/greenbox.yaml"
+    before = on_node(f"sha256sum < {path}; stat -c '%a %u %g' {path}")
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    proc = subprocess.run(_cli(opts, "delete", "static-greenbox-node01", "--yes", "--wait", "0", "-o", "json"),
+                          capture_output=True, text=True, timeout=180, cwd=REPO, env={**os.environ, **env})
+    done = json.loads(proc.stdout)
+    assert proc.returncode == 0 and done["transport"] == "kubectl-debug" and done["outcome"] == "done", proc.stderr
+    assert on_node(f"test -e {path} && echo there || echo gone").strip() == "gone"
+    proc = subprocess.run(_cli(opts, "restore", done["quarantine_id"], "--node", "node01", "--yes", "--wait", "0",
+                               "-o", "json"), capture_output=True, text=True, timeout=180, cwd=REPO,
+                          env={**os.environ, **env})
+    assert proc.returncode == 0 and json.loads(proc.stdout)["outcome"] == "done", proc.stderr
+    assert on_node(f"sha256sum < {path}; stat -c '%a %u %g' {path}") == before
     assert_all_deleted(stub)

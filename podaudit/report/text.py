@@ -112,6 +112,9 @@ def _remedy(console: Console, view: NodeView, pod: StaticPod) -> None:
         console.print("  [yellow]Not shown: podaudit could not read everything in the directory, so another "
                       "file may define this pod too. Run as root.[/]", soft_wrap=True)
         return
+    console.print(f"  podaudit delete {shown(pod.mirror_name)} -n {shown(pod.namespace)}   (shows the plan; --yes "
+                  "applies it, checks each file first, keeps a restorable quarantine)", soft_wrap=True)
+    console.print("  or by hand:")
     for line in removal_commands(node, pod):
         console.print(f"  {shown(line)}", soft_wrap=True, highlight=False)
     console.print()
