@@ -7,7 +7,8 @@ Every shared option is accepted before or after the command name.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -195,8 +196,6 @@ def find(opts: Options, pod: str, namespace: str | None) -> None:
 @click.pass_obj
 def node(opts: Options, node_name: str | None) -> None:
     """How one node's kubelet decides its static pods, and the fate of every manifest entry."""
-    from podaudit.cluster.source import NodeUnavailable
-
     _check_format(opts, NODE_FORMATS)
     cluster = _cluster(opts, node_name)
     if node_name is None and len(cluster.nodes) > 1:
@@ -205,13 +204,8 @@ def node(opts: Options, node_name: str | None) -> None:
     handle = cluster.nodes[0] if node_name is None or len(cluster.nodes) == 1 else cluster.node(node_name)
     if handle is None:
         _fail(f"no node {node_name} in {cluster.origin}; nodes: " + ", ".join(n.name for n in cluster.nodes))
-    try:
+    with reaching(opts):
         view = handle.load()
-    except NodeUnavailable as exc:
-        click.echo(f"podaudit: {exc.message}", err=True)
-        sys.exit(EXIT_PARTIAL)
-    finally:
-        _cleanup(opts)
     if opts.output == "json":
         from podaudit.report.jsonout import dumps, node_json
 
@@ -266,6 +260,21 @@ def sweep(opts: Options, fail_on: str, baseline: str | None, write_baseline: str
     if findings.failing(fail_on):
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_PARTIAL if findings.not_audited or findings.errors else EXIT_OK)
+
+
+@contextmanager
+def reaching(opts: Options) -> Iterator[None]:
+    """Around a command that reads or changes nodes: a node that cannot be reached is one
+    line and exit 3; kubectl debug pods are deleted whatever happens."""
+    from podaudit.cluster.source import NodeUnavailable
+
+    try:
+        yield
+    except NodeUnavailable as exc:
+        click.echo(f"podaudit: {exc.message}", err=True)
+        sys.exit(EXIT_PARTIAL)
+    finally:
+        _cleanup(opts)
 
 
 def _cleanup(opts: Options) -> None:

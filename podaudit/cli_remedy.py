@@ -16,11 +16,11 @@ from podaudit.cli import (
     EXIT_OK,
     EXIT_PARTIAL,
     Options,
-    _cleanup,
     _cluster,
     _console,
     _fail,
     cli,
+    reaching,
     shared_options,
 )
 
@@ -103,13 +103,12 @@ def delete(opts: Options, pod: str, namespace: str | None, on_node: str | None, 
     that defines it is moved to a quarantine folder on the node. Shows the plan; --yes applies it."""
     from podaudit import __version__
     from podaudit.cluster.locate import find_pod
-    from podaudit.cluster.source import NodeUnavailable
     from podaudit.remedy.apply import node_root
     from podaudit.remedy.plan import delete_plan
 
     _formats(opts)
     cluster = _cluster(opts, want_api=True)
-    try:
+    with reaching(opts):
         result = find_pod(pod, namespace, cluster, opts.selection().concurrency)
         matches = [m for m in result.matches if on_node in (None, m.view.node_name.value, m.view.label)]
         for failure in result.unavailable:
@@ -124,11 +123,6 @@ def delete(opts: Options, pod: str, namespace: str | None, on_node: str | None, 
         source = next(c.node for c in result.candidates if c.node.name == match.view.label)
         plan = delete_plan(match.view, match.pod, node_root(source), __version__)
         _finish(opts, plan, source, cluster, yes, wait)
-    except NodeUnavailable as exc:
-        click.echo(f"podaudit: {exc.message}", err=True)
-        sys.exit(EXIT_PARTIAL)
-    finally:
-        _cleanup(opts)
 
 
 def _one_node(opts: Options, node: str | None, cluster: Cluster) -> NodeSource:
@@ -152,7 +146,6 @@ def _one_node(opts: Options, node: str | None, cluster: Cluster) -> NodeSource:
 def restore(opts: Options, quarantine_id: str, on_node: str | None, yes: bool, wait: float) -> None:
     """Put the files of quarantine ID back where they were: the same bytes, mode and owner; a
     different file now at an original path is never overwritten. Shows the plan; --yes applies it."""
-    from podaudit.cluster.source import NodeUnavailable
     from podaudit.remedy.apply import node_root, recorded_node
     from podaudit.remedy.apply import on_node as reach
     from podaudit.remedy.plan import ID_PATTERN, restore_plan
@@ -165,21 +158,15 @@ def restore(opts: Options, quarantine_id: str, on_node: str | None, yes: bool, w
     node = on_node or recorded_node(quarantine_id)
     cluster = _cluster(opts, node, want_api=True)
     source = _one_node(opts, node, cluster)
-    try:
-        with reach(source, opts.selection().sudo) as run:
-            held = [h for h in parse_list(run(list_script(node_root(source), quarantine_id)))
-                    if h.quarantine_id == quarantine_id]
-            if not held or held[0].journal is None:
-                why = held[0].problem if held else "no such quarantine folder"
-                _fail(f"{source.name}: quarantine {quarantine_id}: {why}")
-            plan = restore_plan(held[0].journal, held[0].held, node_root(source))
-            plan.node = source.name
-            _finish(opts, plan, source, cluster, yes, wait, run)
-    except NodeUnavailable as exc:
-        click.echo(f"podaudit: {exc.message}", err=True)
-        sys.exit(EXIT_PARTIAL)
-    finally:
-        _cleanup(opts)
+    with reaching(opts), reach(source, opts.selection().sudo) as run:
+        held = [h for h in parse_list(run(list_script(node_root(source), quarantine_id)))
+                if h.quarantine_id == quarantine_id]
+        if not held or held[0].journal is None:
+            why = held[0].problem if held else "no such quarantine folder"
+            _fail(f"{source.name}: quarantine {quarantine_id}: {why}")
+        plan = restore_plan(held[0].journal, held[0].held, node_root(source))
+        plan.node = source.name
+        _finish(opts, plan, source, cluster, yes, wait, run)
 
 
 @cli.group()
@@ -193,21 +180,14 @@ def quarantine() -> None:
 @click.pass_obj
 def quarantine_list(opts: Options, node: str | None) -> None:
     """The quarantine folders on NODE (this machine when none): pod, time, files still held."""
-    from podaudit.cluster.source import NodeUnavailable
     from podaudit.remedy.apply import node_root, on_node
     from podaudit.remedy.quarantine import list_script, parse_list
 
     _formats(opts)
     cluster = _cluster(opts, node)
     source = _one_node(opts, node, cluster)
-    try:
-        with on_node(source, opts.selection().sudo) as run:
-            held = parse_list(run(list_script(node_root(source))))
-    except NodeUnavailable as exc:
-        click.echo(f"podaudit: {exc.message}", err=True)
-        sys.exit(EXIT_PARTIAL)
-    finally:
-        _cleanup(opts)
+    with reaching(opts), on_node(source, opts.selection().sudo) as run:
+        held = parse_list(run(list_script(node_root(source))))
     if opts.output == "json":
         from podaudit.report.jsonout import dumps
         from podaudit.report.plans import held_json
@@ -236,7 +216,7 @@ def create(opts: Options, name: str | None, command: tuple[str, ...], image: str
     """Place a new static pod on a node: NAME --image IMAGE [-- ARGS...], or -f pod.yaml. The
     manifest goes into the directory that node's kubelet really watches, written atomically,
     mode 600 root:root. Shows the plan; --yes applies it."""
-    from podaudit.cluster.source import InputError, NodeUnavailable, read_user_text
+    from podaudit.cluster.source import InputError, read_user_text
     from podaudit.remedy.apply import node_root
     from podaudit.remedy.create import CreateError, create_plan, run_manifest
 
@@ -252,14 +232,10 @@ def create(opts: Options, name: str | None, command: tuple[str, ...], image: str
         _fail(str(exc))
     cluster = _cluster(opts, on_node, want_api=True)
     source = _one_node(opts, on_node, cluster)
-    try:
+    with reaching(opts):
         view = source.load()
-        plan = create_plan(view, manifest, node_root(source), namespace)
+        try:
+            plan = create_plan(view, manifest, node_root(source), namespace)
+        except CreateError as exc:
+            _fail(f"{source.name}: {exc}")
         _finish(opts, plan, source, cluster, yes, wait)
-    except CreateError as exc:
-        _fail(f"{source.name}: {exc}")
-    except NodeUnavailable as exc:
-        click.echo(f"podaudit: {exc.message}", err=True)
-        sys.exit(EXIT_PARTIAL)
-    finally:
-        _cleanup(opts)

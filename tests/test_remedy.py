@@ -203,3 +203,27 @@ def test_the_demo_shows_a_plan_but_changes_nothing() -> None:
     assert proc.returncode == 0 and "mv -- /etc/just-to-mess-with-you/greenbox.yaml" in proc.stdout
     proc = run("--demo", "delete", "static-greenbox-node01", "--yes")
     assert proc.returncode == 2 and "this is a snapshot" in proc.stdout
+
+
+def test_a_partial_delete_keeps_what_moved_and_says_what_never_did(node: Path) -> None:
+    from podaudit.cluster.source import NodeHandle
+    from podaudit.collect.local import LocalNode
+    from podaudit.kubelet.resolve import analyze_node
+    from podaudit.remedy.apply import _local, apply, outcome
+    from podaudit.remedy.plan import delete_plan
+
+    twin = node / MANIFESTS / "nginx-proxy.yml.bak"
+    shutil.copy2(node / MANIFESTS / "nginx-proxy.yml", twin)
+    local = LocalNode(str(node), label="worker-1")
+    view = analyze_node(local.snapshot, local)
+    [pod] = view.static_pods
+    plan = delete_plan(view, pod, str(node), "test")
+    twin.write_text(twin.read_text() + "# edited\n")
+    apply(plan, _local(NodeHandle("worker-1", str(node)), sudo=False))
+    assert outcome(plan) == "partial"
+    assert [(r.index, r.status) for r in plan.results] == [(1, "changed"), (2, "moved")]
+    _, held = podaudit(node, "quarantine", "list")
+    [entry] = held["quarantines"]
+    assert (entry["held"], entry["moved"]) == ([2], [2])
+    text = run("--root", str(node), "quarantine", "list").stdout
+    assert "nginx-proxy.yml.bak  never moved" in text and "nginx-proxy.yml  held" in text

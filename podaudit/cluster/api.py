@@ -93,6 +93,15 @@ class ApiView:
     def mirror_pods(self) -> list[ApiPod]:
         return [p for p in self.pods if p.is_mirror]
 
+    def take(self, resource: str, items: list[dict[str, Any]]) -> None:
+        """Set the nodes, pods or namespaces from kubectl List items (bad items skipped)."""
+        if resource == "nodes":
+            self.nodes = [n for i in items if (n := parse_node(i))]
+        elif resource == "pods":
+            self.pods = [p for i in items if (p := parse_pod(i))]
+        else:
+            self.namespaces = namespace_names(items)
+
 
 def valid_node_name(node: str) -> bool:
     """A DNS-1123 subdomain, as every Node name is; anything else never reaches a URL or a path."""
@@ -304,12 +313,7 @@ def load_api_dir(directory: str) -> ApiView:
             view.failed[name] = view.problems[problems_before]
         elif os.path.lexists(f"{directory}/{name}.json"):
             view.loaded.add(name)
-        if name == "nodes":
-            view.nodes = [n for i in items if (n := parse_node(i))]
-        elif name == "pods":
-            view.pods = [p for i in items if (p := parse_pod(i))]
-        else:
-            view.namespaces = namespace_names(items)
+        view.take(name, items)
     for node in view.nodes:
         if not valid_node_name(node.name):  # names are untrusted: never a path like ../x
             continue

@@ -24,8 +24,6 @@ from podaudit.cluster.api import (
     configz_object,
     decode_json,
     list_items,
-    namespace_names,
-    parse_node,
     parse_pod,
     valid_node_name,
 )
@@ -91,12 +89,7 @@ def load_api_view(opts: KubectlOptions) -> ApiView:
             view.failed[resource] = fatal
             view.failed.update(dict.fromkeys(resources[at + 1:], fatal))  # not asked after that
             break
-        if resource == "nodes":
-            view.nodes = [n for i in items if (n := parse_node(i))]
-        elif resource == "pods":
-            view.pods = [p for i in items if (p := parse_pod(i))]
-        else:
-            view.namespaces = namespace_names(items)
+        view.take(resource, items)
     return view
 
 

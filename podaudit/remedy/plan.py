@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from podaudit.kubelet.resolve import NodeView, StaticPod
 from podaudit.model import FileRecord
-from podaudit.remedy.script import QUARANTINE_DIR, Result, at_root, encode, q, start
+from podaudit.remedy.script import OUTCOME, QUARANTINE_DIR, Result, at_root, encode, q, start
 from podaudit.report.escape import shell_word
 
 Action = Literal["delete", "restore", "create"]
@@ -122,10 +122,13 @@ def _delete_script(plan: Plan, root: str, journal: str) -> str:
              f"mkdir -p {at_root(QUARANTINE_DIR)} && mkdir {at_root(folder)} {at_root(folder + '/files')} "
              f"|| {{ say 0 failed 'cannot create the quarantine folder {folder}'; exit 0; }}",
              f"printf '%s\\n' {q(journal)} > {at_root(folder + '/' + JOURNAL)} "
-             "|| { say 0 failed 'cannot write the journal'; exit 0; }"]
+             "|| { say 0 failed 'cannot write the journal'; exit 0; }",
+             f"OUTCOME={at_root(folder + '/' + OUTCOME)}"]
     for f in plan.files:
         lines.append(_move_function(f))
     lines += [f"move{f.index}" for f in plan.files]
+    # Nothing moved (every file changed or gone): no quarantine to keep, nothing to restore.
+    lines.append(f"[ -n \"$(ls -A {at_root(folder + '/files')})\" ] || rm -rf -- {at_root(folder)}")
     return "\n".join(lines) + "\n"
 
 
@@ -214,27 +217,34 @@ def _restore_function(f: PlannedFile, folder: str) -> str:
     n = f.index
     src, dst = at_root(f"{folder}/files/{n}"), at_root(f.path)
     tmp = at_root(posixpath.join(posixpath.dirname(f.path), f".podaudit-restore-{n}-{posixpath.basename(folder)}"))
+    # "same" only when the bytes and the recorded mode and owner all match: identical bytes
+    # left world-writable by someone else are not the file that was put aside.
     same = (f'[ -f {dst} ] && [ ! -L {dst} ] && [ "$(hash {dst})" = "$(hash {src})" ] && '
+            f'[ "$(mode {dst})" = {q(_recorded(f))} ] && '
             f'{{ rm -f -- {src}; say {n} same "an identical file is already there"; return; }}')
-    owner = ""
-    if f.kind == "file" and f.uid is not None and f.gid is not None and f.mode is not None:
-        owner = (f"  chown {f.uid}:{f.gid} {tmp} && chmod {f.mode:o} {tmp} || "
-                 f'{{ rm -f -- {tmp}; say {n} failed "cannot set owner and mode"; return; }}\n')
-    # A hard link is an atomic no-clobber rename: the kubelet never sees half a file, and a
-    # file that appeared meanwhile is not replaced. A link is renamed (after the check above).
-    place = (f"ln -- {tmp} {dst}" if f.kind == "file" else f"mv -f -- {tmp} {dst}")
+    if f.kind == "file":
+        # Prepared as a dot-file (the kubelet skips those) with the recorded owner and mode,
+        # then hard-linked into place: atomic, whole, and never over a file that appeared.
+        owner = "" if f.uid is None or f.gid is None or f.mode is None else (
+            f"  chown {f.uid}:{f.gid} {tmp} && chmod {f.mode:o} {tmp} || "
+            f'{{ rm -f -- {tmp}; say {n} failed "cannot set owner and mode"; return; }}\n')
+        place = (f'  cp -pP -- {src} {tmp} || {{ rm -f -- {tmp}; say {n} failed "copy failed"; return; }}\n{owner}'
+                 f"  ln -- {tmp} {dst}")
+        done = f'say {n} restored "$(hash {dst})" "$(mode {dst})"'
+    else:
+        place, done = f"  ln -s -- {q(f.link or '')} {dst}", f"say {n} restored link"  # made again: atomic too
     return (f"back{n}() {{\n"
             f'  [ -e {src} ] || [ -L {src} ] || {{ say {n} absent "not in the quarantine"; return; }}\n'
             f"  if [ -e {dst} ] || [ -L {dst} ]; then\n    {same}\n"
             f'    say {n} conflict "a different file is at the original path; left as it is"; return\n  fi\n'
             f'  [ -d {at_root(posixpath.dirname(f.path))} ] || {{ say {n} failed "its folder is gone"; return; }}\n'
-            f'  cp -pP -- {src} {tmp} || {{ rm -f -- {tmp}; say {n} failed "copy failed"; return; }}\n'
-            f"{owner}"
-            f'  {place} || {{ rm -f -- {tmp}; say {n} conflict "a file appeared at the original path"; return; }}\n'
-            f"  rm -f -- {tmp} {src}\n"
-            + (f'  say {n} restored "$(hash {dst})" "$(mode {dst})"\n' if f.kind == "file" else
-               f"  say {n} restored link\n")
-            + "}")
+            f'{place} || {{ rm -f -- {tmp}; say {n} conflict "a file appeared at the original path"; return; }}\n'
+            f"  rm -f -- {tmp} {src}\n  {done}\n}}")
+
+
+def _recorded(f: PlannedFile) -> str:
+    """Mode, uid and gid as ``stat -c '%a %u %g'`` prints them."""
+    return f"{f.mode:o} {f.uid} {f.gid}" if f.mode is not None else "unknown"
 
 
 def _restore_commands(plan: Plan) -> list[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podaudit.remedy.plan import ID_PATTERN, JOURNAL
-from podaudit.remedy.script import QUARANTINE_DIR, at_root, encode, q, start
+from podaudit.remedy.script import OUTCOME, QUARANTINE_DIR, at_root, encode, q, start
 
 HEADER = "PODAUDIT-QUARANTINE"
 
@@ -18,6 +18,13 @@ class Held:
     journal: dict[str, Any] | None
     held: set[int] = field(default_factory=set)  # indices of files still in files/
     problem: str | None = None
+    moved: set[int] | None = None  # indices the delete moved (None: an older folder without outcome)
+
+    def state(self, index: int) -> str:
+        """held, restored (moved, no longer held), or never moved (changed or gone at delete time)."""
+        if index in self.held:
+            return "held"
+        return "restored" if self.moved is None or index in self.moved else "never moved"
 
 
 def list_script(root: str, only: str | None = None) -> bytes:
@@ -29,7 +36,9 @@ for d in {pattern}; do
   [ -d "$d" ] && [ -f "$d/{JOURNAL}" ] || continue
   case "$d" in *[!a-zA-Z0-9.-]*) continue ;; esac
   held=$(ls "$d/files" 2>/dev/null | tr '\\n' ',')
-  printf '{HEADER} %s %s %s\\n' "$d" "$(wc -c < "$d/{JOURNAL}" | tr -d ' ')" "${{held:--}}"
+  moved=-
+  [ -f "$d/{OUTCOME}" ] && moved=$(sed -n 's/^\\([0-9]*\\) moved$/\\1/p' "$d/{OUTCOME}" | tr '\\n' ',')
+  printf '{HEADER} %s %s %s %s\\n' "$d" "$(wc -c < "$d/{JOURNAL}" | tr -d ' ')" "${{held:--}}" "${{moved:-,}}"
   cat "$d/{JOURNAL}"
 done
 """)
@@ -45,23 +54,24 @@ def parse_list(out: bytes) -> list[Held]:
         if end < 0:
             break
         words = data[at:end].decode("ascii", "replace").split(" ")
-        if len(words) != 4 or not words[2].isdigit():
+        if len(words) != 5 or not words[2].isdigit():
             break
         size = int(words[2])
         body = data[end + 1:end + 1 + size]
-        found.append(_held(words[1], body, words[3]))
+        found.append(_held(words[1], body, words[3], words[4]))
         at = data.find(marker, end + 1 + size)
     return found
 
 
-def _held(quarantine_id: str, body: bytes, indices: str) -> Held:
+def _held(quarantine_id: str, body: bytes, indices: str, moved_indices: str) -> Held:
     held = {int(i) for i in indices.split(",") if i.isdigit()}
+    moved = None if moved_indices == "-" else {int(i) for i in moved_indices.split(",") if i.isdigit()}
     if not ID_PATTERN.fullmatch(quarantine_id):
-        return Held(quarantine_id, None, held, "not a podaudit quarantine ID")
+        return Held(quarantine_id, None, held, "not a podaudit quarantine ID", moved)
     try:
         journal = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        return Held(quarantine_id, None, held, "its journal is not readable JSON")
+        return Held(quarantine_id, None, held, "its journal is not readable JSON", moved)
     if not isinstance(journal, dict) or journal.get("id") != quarantine_id:
-        return Held(quarantine_id, None, held, "its journal names another quarantine")
-    return Held(quarantine_id, journal, held)
+        return Held(quarantine_id, None, held, "its journal names another quarantine", moved)
+    return Held(quarantine_id, journal, held, None, moved)

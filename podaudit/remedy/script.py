@@ -7,7 +7,8 @@ single quotes), never through an unquoted expansion. ``R`` is the root the node'
 under: empty on a live node, the directory given with ``--root`` otherwise.
 
 Every script prints ``PODAUDIT-GATHER remedy`` first (the transports take that as "the
-script ran") and then one ``PODAUDIT-RESULT <index> <status> [detail]`` line per file.
+script ran") and then one ``PODAUDIT-RESULT <index> <status> [detail]`` line per file; with
+``OUTCOME`` set, each status is also appended to that file (a quarantine's ``outcome``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from podaudit.collect.over_ssh import MARKER
 
 RESULT = "PODAUDIT-RESULT"
 QUARANTINE_DIR = "/var/lib/podaudit/quarantine"
+OUTCOME = "outcome"  # in a quarantine folder: "<index> <status>" per file, as the delete found it
 
 # Shell helpers every script starts with. hash reads through stdin so no name is printed;
 # say keeps a detail on one line whatever it holds.
@@ -27,7 +29,8 @@ umask 077
 printf '%s\\n' {shlex.quote(MARKER.decode().strip())}' remedy'
 hash() {{ h=$(sha256sum < "$1") || return 1; printf '%s' "${{h%% *}}"; }}
 mode() {{ stat -c '%a %u %g' -- "$1"; }}
-say() {{ n=$1; s=$2; shift 2; printf '{RESULT} %s %s %s\\n' "$n" "$s" "$(printf '%s' "$*" | tr '\\n' ' ')"; }}
+say() {{ n=$1; s=$2; shift 2; [ -z "${{OUTCOME:-}}" ] || printf '%s %s\\n' "$n" "$s" >> "$OUTCOME"
+  printf '{RESULT} %s %s %s\\n' "$n" "$s" "$(printf '%s' "$*" | tr '\\n' ' ')"; }}
 linkto() {{ t=$(readlink -- "$1"; echo x); printf '%s' "${{t%?x}}"; }}
 """
 

@@ -97,12 +97,14 @@ def render_held(console: Console, node: str, held: list[Held]) -> None:
         journal = item.journal or {}
         pod: dict[str, Any] = journal["pod"] if isinstance(journal.get("pod"), dict) else {}
         files: list[Any] = journal["files"] if isinstance(journal.get("files"), list) else []
-        state = item.problem or (f"{len(item.held)} of {len(files)} files held" if item.held else "restored")
+        state = item.problem or (f"{len(item.held)} of {len(files)} files held" if item.held else
+                                 "restored" if item.moved is None or item.moved else "nothing was moved")
         console.print(f"[bold]{item.quarantine_id}[/]  {printable(str(pod.get('mirror_name', '?')))}  "
                       f"{printable(str(journal.get('time', '?')))}  {printable(state)}", soft_wrap=True)
         for entry in files:
             if isinstance(entry, dict):
-                mark = "held" if entry.get("index") in item.held else "not held (restored)"
+                index = entry.get("index")
+                mark = item.state(index) if isinstance(index, int) else "?"
                 console.print(f"  {entry.get('index')}. {printable(str(entry.get('path')))}  [dim]{mark}[/]",
                               soft_wrap=True)
 
@@ -110,4 +112,5 @@ def render_held(console: Console, node: str, held: list[Held]) -> None:
 def held_json(node: str, held: list[Held]) -> dict[str, Any]:
     return {"apiVersion": "podaudit/v1", "kind": "QuarantineList", "node": node,
             "quarantines": [{"quarantine_id": h.quarantine_id, "journal": h.journal, "held": sorted(h.held),
+                             "moved": sorted(h.moved) if h.moved is not None else None,
                              "problem": h.problem} for h in held]}
