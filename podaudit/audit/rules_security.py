@@ -19,7 +19,6 @@ from typing import Any
 
 from podaudit.audit.context import NodeContext
 from podaudit.audit.registry import Finding, finding, rule
-from podaudit.kubelet.config import parse_config_doc
 from podaudit.kubelet.flags import parse_args
 from podaudit.kubelet.manifests import ManifestEntry
 from podaudit.kubelet.resolve import NodeView
@@ -356,28 +355,13 @@ class _Value:
 def _config_docs(view: NodeView) -> list[tuple[str, dict[str, Any]]] | None:
     """The --config file and drop-ins in merge order, or None when one cannot be judged
     (unreadable, undecodable: the kubelet refuses to start, or podaudit cannot tell)."""
-    paths = [view.config_file] if view.config_file else []
-    if view.config_dir:
-        directory = view.records.get(view.config_dir)
-        if directory is None or directory.kind != "dir":
-            return None
-        prefix = view.config_dir.rstrip("/") + "/"
-        paths += sorted((p for p in view.records if p.startswith(prefix) and p.endswith(".conf")),
-                        key=lambda p: p.encode("utf-8", "surrogateescape"))
-    docs = []
-    for path in paths:
-        record = view.records.get(path)
-        if record is None or record.kind == "dir":
-            if path == view.config_file:
-                return None
-            continue
-        if not record.readable or record.data is None:
-            return None
-        doc = parse_config_doc(path, record.data)
-        if doc.error:
-            return None
-        docs.append((path, doc.data))
-    return docs
+    if view.config_dir and view.records.get(view.config_dir, FileRecord(view.config_dir, "missing")).kind != "dir":
+        return None
+    if view.config_file and not any(d.path == view.config_file for d in view.config_docs):
+        return None
+    if any(d.error for d in view.config_docs):
+        return None
+    return [(d.path, d.data) for d in view.config_docs]
 
 
 INVALID = object()

@@ -7,16 +7,23 @@ it is reported as not audited and the rest of the report stands.
 
 from __future__ import annotations
 
+import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from podaudit.cluster.source import NodeSource, NodeUnavailable
+from podaudit.cluster.source import NodeHandle, NodeSource, NodeUnavailable
 from podaudit.kubelet.resolve import NodeView
 
 DEFAULT_CONCURRENCY = 32
+# Local nodes (snapshots, --root) are read in one worker thread: their reading is CPU work
+# under one GIL, where more threads only add switching (1,000 nodes: 3.7 s with one thread,
+# 5.9 s with 32). From this many on, worker processes, one per core, share it out.
+PROCESS_THRESHOLD = 100
+CHUNK = 25
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,14 @@ def _audit(node: NodeSource) -> NodeResult:
 def run_sweep(nodes: Sequence[NodeSource], concurrency: int = DEFAULT_CONCURRENCY,
               deadline: float | None = None, on_result: Callable[[NodeResult], None] | None = None) -> SweepResult:
     """Audit every node; results keep the order of ``nodes``."""
+    local = all(isinstance(n, NodeHandle) for n in nodes)
+    if local and len(nodes) >= PROCESS_THRESHOLD and (os.cpu_count() or 1) > 1:
+        return _in_processes(nodes, deadline, on_result)
+    return _in_threads(nodes, 1 if local else concurrency, deadline, on_result)
+
+
+def _in_threads(nodes: Sequence[NodeSource], workers: int, deadline: float | None,
+                on_result: Callable[[NodeResult], None] | None) -> SweepResult:
     pending: queue.Queue[tuple[int, NodeSource]] = queue.Queue()
     done: queue.Queue[tuple[int, NodeResult]] = queue.Queue()
     for item in enumerate(nodes):
@@ -69,10 +84,49 @@ def run_sweep(nodes: Sequence[NodeSource], concurrency: int = DEFAULT_CONCURRENC
                 return
             done.put((index, _audit(node)))
 
-    for _ in range(max(1, min(concurrency, len(nodes)))):
+    for _ in range(max(1, min(workers, len(nodes)))):
         threading.Thread(target=worker, daemon=True).start()
     found, interrupted = _collect(done, len(nodes), deadline, on_result)
     stop.set()
+    return SweepResult(_in_order(nodes, found, interrupted), interrupted)
+
+
+def _audit_chunk(chunk: list[tuple[int, NodeSource]]) -> list[tuple[int, NodeResult]]:
+    return [(index, _audit(node)) for index, node in chunk]
+
+
+def _quiet() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def _in_processes(nodes: Sequence[NodeSource], deadline: float | None,
+                  on_result: Callable[[NodeResult], None] | None) -> SweepResult:
+    """Many nodes whose files are read here: analysis is CPU work, so one process per core
+    (1,000 snapshot nodes on 2 cores: 2.4 s instead of 4.3 s in one thread)."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    items = list(enumerate(nodes))
+    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+    found: dict[int, NodeResult] = {}
+    end = None if deadline is None else time.monotonic() + deadline
+    pool = ProcessPoolExecutor(max_workers=os.cpu_count(), initializer=_quiet)
+    interrupted = False
+    try:
+        pending = {pool.submit(_audit_chunk, chunk) for chunk in chunks}
+        while pending:
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            finished, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
+            for future in finished:
+                for index, result in future.result():
+                    found[index] = result
+                    if on_result is not None:
+                        on_result(result)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     return SweepResult(_in_order(nodes, found, interrupted), interrupted)
 
 

@@ -51,12 +51,32 @@ class RootFS:
     def __init__(self, root: str, *, kernel: bool | None = None) -> None:
         self.root = os.path.abspath(root)
         self.kernel = self.root == "/" if kernel is None else kernel
+        # One read of a node is one moment: each name is looked at once (most paths share
+        # /etc, /var/lib/kubelet, /proc/<pid> as their first components).
+        self._resolved: dict[str, Resolved] = {}
+        self._links: dict[str, os.stat_result | None] = {}
 
     def resolve(self, path: str) -> Resolved:
         """Map a node path to a host path, resolving symlinks inside the root; raises OSError."""
         if self.kernel:
             return Resolved(self._join(path), normalize(path))
-        return self._emulate(path)
+        found = self._resolved.get(path)
+        if found is None:
+            found = self._resolved[path] = self._emulate(path)
+        return found
+
+    def _lstat(self, candidate: str) -> os.stat_result | None:
+        """lstat, remembered; None for a missing name (other errors raise, and are not kept)."""
+        if candidate in self._links:
+            return self._links[candidate]
+        try:
+            st: os.stat_result | None = os.lstat(candidate)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+            st = None
+        self._links[candidate] = st
+        return st
 
     def _join(self, node_path: str) -> str:
         rel = normalize(node_path).lstrip("/")
@@ -75,11 +95,8 @@ class RootFS:
                     current.pop()
                 continue
             candidate = self._join("/".join([*current, part]))
-            try:
-                st = os.lstat(candidate)
-            except OSError as exc:
-                if exc.errno != errno.ENOENT:
-                    raise
+            st = self._lstat(candidate)
+            if st is None:
                 # Nothing below a missing name can be a link: the rest of the path is literal.
                 current.extend([part, *pending])
                 break

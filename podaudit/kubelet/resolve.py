@@ -77,6 +77,9 @@ class NodeView:
     # Every path read while analysing (stat and bytes), for the audit rules: the static pod
     # path and each of its parents, the config files, units and env files, the manifests.
     records: dict[str, FileRecord] = field(default_factory=dict, compare=False, repr=False)
+    # The --config file and the drop-ins as decoded, in merge order (rules read fields from
+    # them without decoding the files again).
+    config_docs: tuple[ConfigDoc, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def static_pods(self) -> list[StaticPod]:
@@ -118,6 +121,7 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None, node_
         incomplete=_incomplete(reader, [base, *dropins], path, entries),
         network=network_facts(snapshot, node_ip),
         records=snapshot.files,
+        config_docs=tuple(d for d in (base, *dropins) if d is not None),
     )
 
 
