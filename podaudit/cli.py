@@ -93,9 +93,10 @@ SHARED_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
 ]
 
 
-def shared_options(command: Callable[..., Any]) -> Callable[..., Any]:
+def shared_options(command: Callable[..., Any], without: tuple[str, ...] = ()) -> Callable[..., Any]:
     for names, kwargs in reversed(SHARED_OPTIONS):
-        command = click.option(*names, expose_value=False, callback=_remember, **kwargs)(command)
+        if not set(names) & set(without):
+            command = click.option(*names, expose_value=False, callback=_remember, **kwargs)(command)
     return command
 
 
@@ -217,12 +218,23 @@ def node(opts: Options, node_name: str | None) -> None:
     sys.exit(EXIT_PARTIAL if view.incomplete else EXIT_OK)
 
 
+_SWEEP_OPTIONS = [
+    click.option("--fail-on", type=click.Choice(["info", "low", "medium", "high", "critical"]), default="high",
+                 show_default=True, help="Exit 1 when a finding is at or above this severity."),
+    click.option("--baseline", metavar="FILE", help="Expected static pods per role and suppressions "
+                                                    "(a file, or builtin:kubeadm|rke2|k3s)."),
+    click.option("--write-baseline", metavar="FILE", help="Record what this run found as a baseline."),
+]
+
+
+def sweep_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_SWEEP_OPTIONS):
+        command = option(command)
+    return command
+
+
 @cli.command()
-@click.option("--fail-on", type=click.Choice(["info", "low", "medium", "high", "critical"]), default="high",
-              show_default=True, help="Exit 1 when a finding is at or above this severity.")
-@click.option("--baseline", metavar="FILE", help="Expected static pods per role and suppressions "
-                                                 "(a file, or builtin:kubeadm|rke2|k3s).")
-@click.option("--write-baseline", metavar="FILE", help="Record what this sweep found as a baseline.")
+@sweep_options
 @shared_options
 @click.pass_obj
 def sweep(opts: Options, fail_on: str, baseline: str | None, write_baseline: str | None) -> None:
@@ -232,12 +244,17 @@ def sweep(opts: Options, fail_on: str, baseline: str | None, write_baseline: str
     (or only in part: PA901-PA904, unless the baseline suppresses them); else 0. 2 is a usage
     or input error. The report covers every node either way.
     """
+
+    expected = _load_baseline(baseline)
+    report(opts, _cluster(opts, want_api=True), fail_on, expected, write_baseline)
+
+
+def report(opts: Options, cluster: Cluster, fail_on: str, expected: Any, write_baseline: str | None) -> NoReturn:
+    """Read every node of ``cluster``, audit, render, exit: the body of sweep and analyze."""
     from podaudit.audit.engine import audit, duplicate_names
     from podaudit.cluster.sweep import run_sweep
     from podaudit.report.progress import progress_for
 
-    expected = _load_baseline(baseline)
-    cluster = _cluster(opts, want_api=True)
     sel = opts.selection()
     try:
         with progress_for(len(cluster.nodes)) as advance:
@@ -367,9 +384,9 @@ def explain(rule_id: str) -> None:
 
 
 # The commands that change nodes live in their own module; importing it registers them.
-from podaudit import cli_remedy  # noqa: E402
+from podaudit import cli_bundle, cli_remedy  # noqa: E402
 
-del cli_remedy
+del cli_bundle, cli_remedy
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ class LocalNode:
         self.host = RootFS(root)
         self.snapshot = NodeSnapshot(label or (os.path.basename(os.path.abspath(root)) or "localhost"))
         self.meta = load_meta(self.host)
+        self.snapshot.errors += self.meta.problems
         self.snapshot.processes = find_kubelet_processes(self.host)
         chosen = choose_kubelet(self.snapshot.processes)
         self.view = self._process_root(chosen.pid) if chosen else self.host

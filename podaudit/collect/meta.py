@@ -24,9 +24,16 @@ class SnapshotMeta:
     paths: dict[str, dict[str, Any]] = field(default_factory=dict)
     interfaces: list[Interface] = field(default_factory=list)
     default_route: str | None = None
+    # Paths the collection could not read (kind: denied, error, uncollected -> why), and its
+    # problems: a bundle carries them, so an analysis is as incomplete as the live run was.
+    unread: dict[str, tuple[str, str]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
     def apply(self, record: FileRecord) -> FileRecord:
         """The record with the side file's mode, owner and mtime for its (resolved) path."""
+        unread = self.unread.get(record.path)
+        if unread is not None:
+            return FileRecord(record.path, unread[0], error=unread[1])  # type: ignore[arg-type]
         if record.kind not in {"file", "dir", "other"} or not (self.default or self.paths):
             return record
         overrides = {**self.default, **self.paths.get(record.target or record.path, {})}
@@ -50,7 +57,21 @@ def load_meta(host: RootFS) -> SnapshotMeta:
         {str(p): _clean(e) for p, e in (paths.items() if isinstance(paths, dict) else ())},
         _interfaces(doc.get("interfaces")),
         doc["default_route"] if isinstance(doc.get("default_route"), str) else None,
+        _unread(doc.get("unread")),
+        [str(p) for p in doc["problems"]] if isinstance(doc.get("problems"), list) else [],
     )
+
+
+UNREAD_KINDS = ("denied", "error", "uncollected")
+
+
+def _unread(value: Any) -> dict[str, tuple[str, str]]:
+    """``{"/etc/kubernetes/manifests/x.yaml": {"kind": "denied", "error": "..."}}``."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(path): (entry["kind"], str(entry.get("error") or entry["kind"]))
+            for path, entry in value.items()
+            if isinstance(entry, dict) and entry.get("kind") in UNREAD_KINDS}
 
 
 def _interfaces(value: Any) -> list[Interface]:

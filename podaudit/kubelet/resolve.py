@@ -80,6 +80,8 @@ class NodeView:
     # The --config file and the drop-ins as decoded, in merge order (rules read fields from
     # them without decoding the files again).
     config_docs: tuple[ConfigDoc, ...] = field(default=(), compare=False, repr=False)
+    # What was gathered, for `podaudit collect` to write as a bundle.
+    snapshot: NodeSnapshot | None = field(default=None, compare=False, repr=False)
 
     @property
     def static_pods(self) -> list[StaticPod]:
@@ -122,6 +124,7 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None, node_
         network=network_facts(snapshot, node_ip),
         records=snapshot.files,
         config_docs=tuple(d for d in (base, *dropins) if d is not None),
+        snapshot=snapshot,
     )
 
 

@@ -1,0 +1,261 @@
+"""Bundles: what `podaudit collect` writes and `podaudit analyze` reads.
+
+A bundle is a tar.gz of a cluster snapshot (docs/snapshot-format.md): ``nodes/<node>/``, one
+node snapshot tree per node (the files the kubelet model read, at their node paths; links as
+links; ``proc/<pid>/`` for the kubelet; ``podaudit.meta.json`` with modes, owners, mtimes,
+network facts and what could not be read), ``bundle.json`` (format, podaudit version, time),
+and ``checksums.json`` (the sha256 of every file in it), checked before anything is used.
+
+A tree is written only inside its own folder: a parent that is a link is never followed, so
+a hostile snapshot cannot make podaudit write elsewhere. Reading uses tarfile's "tar" filter
+(no absolute member names, nothing outside the folder, no device files).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import stat
+import tarfile
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from podaudit.collect.meta import META_FILE
+from podaudit.collect.redact import redact_argv, redact_manifest
+from podaudit.model import FileRecord, NodeSnapshot
+
+FORMAT = 1
+CHECKSUMS = "checksums.json"
+BUNDLE_INFO = "bundle.json"
+BEGIN, END = "-----BEGIN PODAUDIT BUNDLE", "-----END PODAUDIT BUNDLE-----"
+_ARMOR = re.compile(r"-----BEGIN PODAUDIT BUNDLE[^\n]*-----\n(.*?)\n?-----END PODAUDIT BUNDLE-----", re.S)
+MAX_BUNDLE = 1 << 30  # bytes read of one input; a node's bundle is a few hundred KiB
+CLK_TCK = os.sysconf("SC_CLK_TCK")  # as the reader divides proc/<pid>/stat's ticks (btime 0)
+
+
+class BundleError(Exception):
+    """A bundle that cannot be used: one line naming the file and what to do."""
+
+
+# -- writing -----------------------------------------------------------------------------------
+def write_tree(snapshot: NodeSnapshot, dest: str, manifests: Iterable[str] = (), redact: bool = False) -> None:
+    """A node snapshot folder at ``dest`` from what was gathered; ``manifests`` are the
+    static pod files (redacted with ``redact``)."""
+    os.makedirs(dest, exist_ok=True)
+    meta: dict[str, Any] = {"format": 1, "paths": {}, "unread": {}, "problems": list(snapshot.errors),
+                            "interfaces": {i.name: list(i.addresses) for i in snapshot.interfaces},
+                            "default_route": snapshot.default_route}
+    to_redact = set(manifests) if redact else set()
+    for listing in snapshot.dirs.values():
+        if listing.names is not None:
+            _mkdir(dest, listing.path)
+    for record in sorted(snapshot.files.values(), key=lambda r: r.path):
+        _put_record(dest, record, meta, record.path in to_redact)
+    # Names listed but never read (dot-files the kubelet skips, non-.conf files in a drop-in
+    # folder) stay in the listing as empty files: the analysis sees the same directory.
+    for listing in snapshot.dirs.values():
+        for name in listing.names or ():
+            path = listing.path.rstrip("/") + "/" + name
+            if path not in snapshot.files:
+                _write(dest, path, b"")
+    _put_processes(dest, snapshot, redact)
+    if snapshot.hostname:
+        _write(dest, "/proc/sys/kernel/hostname", snapshot.hostname.encode() + b"\n")
+    with open(os.path.join(dest, META_FILE), "w", encoding="utf-8") as handle:
+        json.dump(meta, handle, indent=1, sort_keys=True)
+
+
+def _put_record(dest: str, record: FileRecord, meta: dict[str, Any], redact: bool) -> None:
+    if record.kind in {"denied", "error", "uncollected"}:
+        meta["unread"][record.path] = {"kind": record.kind, "error": record.error or record.kind}
+        return
+    if record.kind == "missing":
+        return
+    if record.link is not None:
+        _symlink(dest, record.path, record.link)
+    where = record.target or record.path
+    if record.kind == "dir":
+        _mkdir(dest, where)
+    elif record.kind == "file" and record.data is not None:
+        _write(dest, where, redact_manifest(record.data) if redact else record.data)
+    if record.kind in {"file", "dir", "other"} and record.mode is not None:
+        meta["paths"][where] = {"mode": f"{record.mode:04o}", "uid": record.uid, "gid": record.gid,
+                                "mtime": record.mtime}
+
+
+def _put_processes(dest: str, snapshot: NodeSnapshot, redact: bool) -> None:
+    if not snapshot.processes:
+        return
+    _write(dest, "/proc/stat", b"btime 0\n")
+    for process in snapshot.processes:
+        base = f"/proc/{process.pid}"
+        argv = redact_argv(process.argv) if redact else process.argv
+        _write(dest, f"{base}/cmdline", b"".join(a.encode("utf-8", "surrogateescape") + b"\0" for a in argv))
+        if process.start_time is not None:
+            # Field 22 (starttime, ticks since boot): the 20th word after "(comm)".
+            ticks = round(process.start_time * CLK_TCK)
+            _write(dest, f"{base}/stat", f"{process.pid} (kubelet) S 1{' 0' * 17} {ticks} 0\n".encode())
+        if process.unit:
+            _write(dest, f"{base}/cgroup", f"0::/system.slice/{process.unit}\n".encode())
+        for name, target in (("cwd", process.cwd), ("exe", process.exe)):
+            if target:
+                _symlink(dest, f"{base}/{name}", target)
+
+
+def _inside(dest: str, node_path: str) -> str | None:
+    """Where ``node_path`` goes under ``dest``; None when a parent there is a link (or not a
+    folder): never write through one."""
+    parts = [p for p in node_path.split("/") if p and p not in {".", ".."}]
+    if not parts:
+        return None
+    current = dest
+    for part in parts[:-1]:
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            os.mkdir(current)
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            return None
+    return os.path.join(current, parts[-1])
+
+
+def _mkdir(dest: str, node_path: str) -> None:
+    where = _inside(dest, node_path)
+    if where is not None and not os.path.lexists(where):
+        os.mkdir(where)
+
+
+def _write(dest: str, node_path: str, data: bytes) -> None:
+    where = _inside(dest, node_path)
+    if where is not None and not os.path.lexists(where):
+        with open(where, "wb") as handle:
+            handle.write(data)
+
+
+def _symlink(dest: str, node_path: str, target: str) -> None:
+    where = _inside(dest, node_path)
+    if where is not None and not os.path.lexists(where):
+        os.symlink(target, where)
+
+
+def pack(folder: str, version: str, redacted: bool) -> bytes:
+    """The tar.gz of a cluster snapshot folder, with bundle.json and checksums.json."""
+    info = {"format": FORMAT, "podaudit": version, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "redacted": redacted}
+    checksums: dict[str, str] = {}
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for top, dirs, files in os.walk(folder):
+            dirs.sort()
+            if top != folder:
+                tar.add(top, arcname=os.path.relpath(top, folder), recursive=False)
+            # os.walk does not enter linked folders; they go in as the links they are.
+            for name in sorted(files) + sorted(d for d in dirs if os.path.islink(os.path.join(top, d))):
+                path = os.path.join(top, name)
+                rel = os.path.relpath(path, folder)
+                if not os.path.islink(path):
+                    with open(path, "rb") as handle:
+                        checksums[rel] = hashlib.sha256(handle.read()).hexdigest()
+                tar.add(path, arcname=rel, recursive=False)
+        _add_bytes(tar, BUNDLE_INFO, json.dumps(info, indent=1).encode())
+        _add_bytes(tar, CHECKSUMS, json.dumps(checksums, indent=1, sort_keys=True).encode())
+    return out.getvalue()
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    member = tarfile.TarInfo(name)
+    member.size, member.mtime, member.mode = len(data), int(time.time()), 0o600
+    tar.addfile(member, io.BytesIO(data))
+
+
+def armor(name: str, data: bytes) -> str:
+    """A bundle as text for logs (kubectl logs): base64 between BEGIN and END lines."""
+    encoded = base64.b64encode(data).decode()
+    lines = [encoded[i:i + 76] for i in range(0, len(encoded), 76)]
+    return "\n".join([f"{BEGIN} {name}-----", *lines, END]) + "\n"
+
+
+# -- reading -----------------------------------------------------------------------------------
+def read_inputs(path: str) -> list[bytes]:
+    """The bundles in one input: a tar.gz, or text holding armored bundles (``-``: stdin)."""
+    import sys
+
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_BUNDLE + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_BUNDLE + 1)
+    except OSError as exc:
+        raise BundleError(f"{path}: {exc.strerror}") from exc
+    if len(data) > MAX_BUNDLE:
+        raise BundleError(f"{path}: larger than {MAX_BUNDLE} bytes; not a podaudit bundle")
+    if data[:2] == b"\x1f\x8b":
+        return [data]
+    text = data.decode("utf-8", "replace")
+    found = []
+    for block in _ARMOR.findall(text):
+        try:
+            found.append(base64.b64decode("".join(block.split()), validate=True))
+        except ValueError as exc:
+            raise BundleError(f"{path}: an armored bundle is not valid base64 ({exc})") from exc
+    if not found:
+        raise BundleError(f"{path}: neither a tar.gz bundle nor text with '{BEGIN} ...' blocks "
+                          "(podaudit collect writes them)")
+    return found
+
+
+def unpack(data: bytes, where: str, into: str) -> list[str]:
+    """Extract one bundle's nodes into the cluster folder ``into``; the node names. Checks
+    every file against checksums.json first; BundleError on anything amiss."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            members = tar.getmembers()
+            sums = _json_member(tar, CHECKSUMS, where)
+            _check_sums(tar, members, sums, where)
+            nodes = sorted({m.name.split("/")[1] for m in members if m.name.startswith("nodes/") and
+                            m.name.count("/") >= 1 and m.name.split("/")[1]})
+            clash = [n for n in nodes if os.path.lexists(os.path.join(into, "nodes", n))]
+            if clash:
+                raise BundleError(f"{where}: node {', '.join(clash)} is also in another bundle; give each node once")
+            wanted = [m for m in members if m.name.startswith(("nodes/", "api/"))]
+            tar.extractall(into, members=wanted, filter="tar")
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise BundleError(f"{where}: not a readable bundle ({exc})") from exc
+    return nodes
+
+
+def _json_member(tar: tarfile.TarFile, name: str, where: str) -> dict[str, Any]:
+    try:
+        handle = tar.extractfile(name)
+    except KeyError:
+        handle = None
+    if handle is None:
+        raise BundleError(f"{where}: no {name}: not a podaudit bundle (podaudit collect writes them)")
+    try:
+        doc = json.loads(handle.read(64 << 20))
+    except (ValueError, RecursionError) as exc:
+        raise BundleError(f"{where}: {name} is not JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise BundleError(f"{where}: {name} is not a JSON object")
+    return doc
+
+
+def _check_sums(tar: tarfile.TarFile, members: list[tarfile.TarInfo], sums: dict[str, Any], where: str) -> None:
+    files = {m.name: m for m in members if m.isfile() and m.name not in {CHECKSUMS, BUNDLE_INFO}}
+    missing = sorted(set(files) ^ set(sums))
+    if missing:
+        raise BundleError(f"{where}: checksums.json and the files disagree ({missing[0]!r}, {len(missing)} in "
+                          "all): the bundle is damaged or was changed; collect it again")
+    for name, member in files.items():
+        handle = tar.extractfile(member)
+        if handle is None or hashlib.sha256(handle.read()).hexdigest() != sums[name]:
+            raise BundleError(f"{where}: {name!r} does not match its checksum: the bundle is damaged or was "
+                              "changed; collect it again")

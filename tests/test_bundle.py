@@ -1,0 +1,183 @@
+"""podaudit collect -> bundle -> podaudit analyze gives the live report: on every fixture
+node (--root) and on live lab nodes over SSH; damaged, forged and hostile bundles are refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_helpers import run, run_json
+from tests.lab_helpers import running_lab
+from tests.test_lab import _why_not
+
+FIXTURES = Path(__file__).parent / "fixtures" / "nodes"
+DEMO_NODES = Path(__file__).parent.parent / "podaudit" / "demo" / "cluster" / "nodes"
+
+
+def comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    """A sweep report without what differs by design: how and when nodes were read."""
+    for node in doc["nodes"]:
+        node.pop("collection")
+        for pod in node["static_pods"]:
+            pod.pop("remove")  # names a quarantine folder after the current time
+    return {key: doc[key] for key in ("nodes", "findings", "unavailable", "roles")}
+
+
+def collect(tmp_path: Path, *args: str, name: str = "bundle.tar.gz") -> Path:
+    bundle = tmp_path / name
+    proc = run(*args, "collect", "-o", str(bundle))
+    assert proc.returncode == 0, proc.stderr
+    assert bundle.stat().st_mode & 0o077 == 0  # holds manifests and kubelet config: private
+    return bundle
+
+
+@pytest.mark.parametrize("node", sorted(p.name for p in FIXTURES.iterdir()))
+def test_a_bundle_of_a_fixture_node_gives_the_same_report(node: str, tmp_path: Path) -> None:
+    code, live = run_json("--root", str(FIXTURES / node), "sweep")
+    bundle = collect(tmp_path, "--root", str(FIXTURES / node))
+    again, analyzed = run_json("analyze", str(bundle))
+    assert again == code
+    assert comparable(analyzed) == comparable(live)
+
+
+def test_armored_bundles_in_a_log_and_on_stdin(tmp_path: Path) -> None:
+    texts = []
+    for node in ("node01", "controlplane"):
+        proc = run("--root", str(DEMO_NODES / node), "collect", "-o", "-", "--armor")
+        assert proc.returncode == 0 and proc.stdout.startswith("-----BEGIN PODAUDIT BUNDLE ")
+        texts.append(proc.stdout)
+    logs = tmp_path / "logs.txt"  # as kubectl logs of the DaemonSet would interleave them
+    logs.write_text("I1126 collecting\n" + texts[0] + "some other line\n" + texts[1])
+    code, doc = run_json("analyze", str(logs))
+    assert code == 0 and [n["node"] for n in doc["nodes"]] == ["controlplane", "node01"]
+    proc = subprocess.run(["podaudit", "analyze", "-", "-o", "json"], input=logs.read_text(), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and len(json.loads(proc.stdout)["nodes"]) == 2
+
+
+def test_analyze_takes_the_api_view_beside_the_bundles(tmp_path: Path) -> None:
+    bundle = collect(tmp_path, "--root", str(DEMO_NODES / "node01"))
+    api = tmp_path / "api"
+    api.mkdir()
+    pods = json.loads((DEMO_NODES.parent / "api" / "pods.json").read_text())
+    pods["items"] = [p for p in pods["items"] if p["metadata"]["name"] != "static-greenbox-node01"]
+    (api / "pods.json").write_text(json.dumps(pods))
+    (api / "nodes.json").write_text((DEMO_NODES.parent / "api" / "nodes.json").read_text())
+    code, doc = run_json("analyze", str(bundle), "--api", str(api))
+    assert code == 1 and [f["id"] for f in doc["findings"] if f["id"].startswith("PA3")] == ["PA301"]
+
+
+def _rewrite(bundle: Path, out: Path, change: Any) -> None:
+    with tarfile.open(bundle) as src, tarfile.open(out, "w:gz") as dst:
+        for original in src.getmembers():
+            data = src.extractfile(original).read() if original.isfile() else None  # type: ignore[union-attr]
+            member, data = change(original, data)
+            dst.addfile(member, io.BytesIO(data) if data is not None else None)
+
+
+def test_a_changed_file_is_refused(tmp_path: Path) -> None:
+    bundle = collect(tmp_path, "--root", str(DEMO_NODES / "node01"))
+
+    def edit(member: tarfile.TarInfo, data: bytes | None) -> tuple[tarfile.TarInfo, bytes | None]:
+        if member.name.endswith("greenbox.yaml") and data is not None:
+            data = data.replace(b"greenbox", b"redbox__")
+        return member, data
+
+    _rewrite(bundle, tmp_path / "edited.tar.gz", edit)
+    proc = run("analyze", str(tmp_path / "edited.tar.gz"))
+    assert proc.returncode == 2
+    assert "greenbox.yaml' does not match its checksum" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["../escaped", "/tmp/escaped-absolute", "nodes/x/../../../escaped"])
+def test_members_outside_the_bundle_are_refused(tmp_path: Path, name: str) -> None:
+    bundle = tmp_path / "evil.tar.gz"
+    data = b"pwned\n"
+    with tarfile.open(bundle, "w:gz") as tar:
+        for member_name, body in ((name, data), ("checksums.json", json.dumps({
+                name: __import__("hashlib").sha256(data).hexdigest()}).encode())):
+            member = tarfile.TarInfo(member_name)
+            member.size = len(body)
+            tar.addfile(member, io.BytesIO(body))
+    proc = run("analyze", str(bundle))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert not (tmp_path.parent / "escaped").exists() and not Path("/tmp/escaped-absolute").exists()
+
+
+def test_a_link_in_a_bundle_cannot_carry_files_out(tmp_path: Path) -> None:
+    """nodes/x/etc -> / followed by nodes/x/etc/evil would write /evil: the tar filter refuses it."""
+    bundle = tmp_path / "evil.tar.gz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        link = tarfile.TarInfo("nodes/x/etc")
+        link.type, link.linkname = tarfile.SYMTYPE, str(tmp_path / "outside")
+        tar.addfile(link)
+        body = b"pwned\n"
+        member = tarfile.TarInfo("nodes/x/etc/evil")
+        member.size = len(body)
+        tar.addfile(member, io.BytesIO(body))
+        sums = json.dumps({"nodes/x/etc/evil": __import__("hashlib").sha256(body).hexdigest()}).encode()
+        member = tarfile.TarInfo("checksums.json")
+        member.size = len(sums)
+        tar.addfile(member, io.BytesIO(sums))
+    (tmp_path / "outside").mkdir()
+    proc = run("analyze", str(bundle))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert list((tmp_path / "outside").iterdir()) == []
+
+
+def test_one_node_in_two_bundles_is_refused(tmp_path: Path) -> None:
+    first = collect(tmp_path, "--root", str(DEMO_NODES / "node01"), name="a.tar.gz")
+    proc = run("analyze", str(first), str(first))
+    assert proc.returncode == 2 and "node node01 is also in another bundle" in proc.stderr
+
+
+def test_not_a_bundle(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x00\x01binary junk" * 100)
+    proc = run("analyze", str(junk))
+    assert proc.returncode == 2 and "neither a tar.gz bundle nor text" in proc.stderr
+
+
+def test_redact_hides_env_values_and_secret_flags(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    subprocess.run(["cp", "-a", str(FIXTURES / "kubeadm-etc"), str(root)], check=True)
+    manifest = root / "etc/kubernetes/manifests/db.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: db\nspec:\n  containers:\n  - name: db\n"
+                        "    image: postgres:16\n    args: [--password=hunter2, --token, s3cr3t, "
+                        "--token-auth-file=/etc/tokens.csv]\n    env:\n    - name: POSTGRES_PASSWORD\n"
+                        "      value: hunter2\n")
+    bundle = tmp_path / "b.tar.gz"
+    assert run("--root", str(root), "collect", "--redact", "-o", str(bundle)).returncode == 0
+    with tarfile.open(bundle) as tar:
+        text = b"".join(tar.extractfile(m).read() for m in tar.getmembers() if m.isfile())  # type: ignore[union-attr]
+    assert b"hunter2" not in text and b"s3cr3t" not in text
+    assert b"--token-auth-file=/etc/tokens.csv" in text and b"POSTGRES_PASSWORD" in text
+    _, doc = run_json("analyze", str(bundle))
+    assert "db-worker-1" in [p["mirror_name"] for p in doc["nodes"][0]["static_pods"]]
+
+
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    if _why_not() is not None:
+        pytest.skip(str(_why_not()))
+    with running_lab(tmp_path_factory.mktemp("bundlelab"), "greenbox", "127.0.15.10") as (path, _):
+        yield path
+
+
+def test_live_lab_nodes_over_ssh_round_trip(lab: Path, tmp_path: Path) -> None:
+    ssh = ("--ssh-config", str(lab / "ssh_config"), "--inventory", str(lab / "inventory"), "--no-api")
+    code, live = run_json(*ssh, "sweep")
+    bundle = collect(tmp_path, *ssh)
+    again, analyzed = run_json("analyze", str(bundle))
+    assert again == code
+    assert comparable(analyzed) == comparable(live)
+    assert [n["node"] for n in analyzed["nodes"]] == ["controlplane", "node01"]
