@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import tarfile
 from collections.abc import Iterator
@@ -181,3 +182,20 @@ def test_live_lab_nodes_over_ssh_round_trip(lab: Path, tmp_path: Path) -> None:
     assert again == code
     assert comparable(analyzed) == comparable(live)
     assert [n["node"] for n in analyzed["nodes"]] == ["controlplane", "node01"]
+
+
+def test_writing_a_tree_never_follows_a_link_out_of_it(tmp_path: Path) -> None:
+    """A node whose /etc/kubernetes is a link to an absolute path: the link is kept as a link,
+    and nothing is written through it onto this machine."""
+    from podaudit.collect.bundle import write_tree
+    from podaudit.model import FileRecord, NodeSnapshot
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    snapshot = NodeSnapshot("n1", files={
+        "/etc/kubernetes": FileRecord("/etc/kubernetes", "dir", mode=0o755, link=str(outside), target=str(outside)),
+        "/etc/kubernetes/manifests/x.yaml": FileRecord("/etc/kubernetes/manifests/x.yaml", "file", data=b"x"),
+    })
+    write_tree(snapshot, str(tmp_path / "tree"))
+    assert os.readlink(tmp_path / "tree/etc/kubernetes") == str(outside)
+    assert list(outside.iterdir()) == []
