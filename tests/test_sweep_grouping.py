@@ -29,3 +29,12 @@ def test_two_nodes_with_one_name_are_refused(tmp_path):
         shutil.copytree(DEMO, tmp_path / "nodes" / folder)  # both say hostname node01
     proc = run("--snapshot", str(tmp_path), "sweep")
     assert proc.returncode == 2 and "several nodes report the node name node01" in proc.stderr
+
+
+def test_the_same_finding_on_several_nodes_is_one_row() -> None:
+    from tests.cli_helpers import run
+
+    text = run("--demo", "sweep").stdout
+    rows = [line for line in text.splitlines() if "kubelet config file /var/lib/kubelet/config.yaml" in line]
+    assert len(rows) == 1 and "controlplane, node01 (2 nodes)" in rows[0]
+    assert "controlplane: kubelet config" not in text  # the node's name is in the nodes column instead
