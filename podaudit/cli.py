@@ -161,6 +161,9 @@ def cli(ctx: click.Context) -> None:
     podaudit node node01 --sudo                   one node over SSH
     podaudit sweep --inventory hosts.ini --sudo   every node over SSH, in parallel
     podaudit --snapshot DIR node NODE             one node of a cluster snapshot
+    podaudit sweep --context prod                 every node the API lists, both sides compared
+    podaudit delete static-greenbox-node01        the plan to remove it; --yes applies it
+    podaudit collect -o b.tar.gz; podaudit analyze b.tar.gz   offline, same report
     """
     ctx.ensure_object(Options)
 

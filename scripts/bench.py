@@ -1,8 +1,15 @@
-"""Time ``podaudit sweep`` over N lab nodes beside two baselines run the same way.
+"""Benchmarks of podaudit at scale, each beside a baseline run in the same invocation.
 
-1. podaudit sweep (the CLI, in a child process): wall time, peak RSS, execs and logins per node.
-2. A sequential ``ssh`` loop reading the same files (what an operator's for-loop costs).
-3. A thread pool of plain paramiko execs, one per node, reading the same files: the floor.
+Analysis (no lab, about 40 s): 1,000 generated node snapshots, timed at 100, 250, 500 and 1,000
+nodes (``podaudit --snapshot DIR sweep -o json``: wall time, peak RSS of the process tree), beside
+the floor any analysis pays (reading every byte of the snapshots and parsing every YAML and JSON
+file with PyYAML's CSafeLoader and json); ``-o table`` once at 1,000; ``podaudit --help`` beside
+``python -c pass``.
+
+Sweeps (needs root: the lab uses namespaces; about 2 minutes at 25,50,100,200): the ``fleet``
+lab brought up once at the largest size, then for each size the first N nodes swept by podaudit
+and by a thread pool of plain paramiko execs, one per node, reading the same files (the floor).
+``--nodes N`` is the single-size run that adds a sequential ``ssh`` loop (an operator's for-loop).
 """
 
 from __future__ import annotations
@@ -10,78 +17,410 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shlex
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import paramiko
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB = ROOT / "scripts" / "lab"
+DEMO = ROOT / "podaudit" / "demo" / "cluster"
 # The files podaudit ends up reading on a kubeadm worker like the fleet's nodes.
 READ = ("cat /proc/$(pgrep -o -x kubelet)/cmdline /etc/hostname /usr/lib/systemd/system/kubelet.service "
         "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf /var/lib/kubelet/kubeadm-flags.env "
         "/etc/default/kubelet /var/lib/kubelet/config.yaml /etc/just-to-mess-with-you/* >/dev/null; "
         "ls -la /etc/just-to-mess-with-you")
+GENERATE = "_generate"  # internal: scripts/bench.py _generate DIR COUNT SEED
+ANALYSIS_SIZES = (100, 250, 500, 1000)
+SWEEP_SIZES = (25, 50, 100, 200)
+# Targets of issue 7.
+ANALYSIS_MAX_S, ANALYSIS_MAX_MB, HELP_MAX_MS, FLAT_MAX_RATIO = 5.0, 300.0, 150.0, 1.25
+FLOOR_CODE = """
+import json, os, sys, time
+import yaml
+start = time.perf_counter()
+files = size = docs = 0
+for top, _, names in os.walk(sys.argv[1]):
+    for name in names:
+        path = os.path.join(top, name)
+        if os.path.islink(path):
+            continue
+        with open(path, "rb") as f:
+            data = f.read()
+        files += 1
+        size += len(data)
+        if name.endswith((".yaml", ".yml", ".yaml.bak")):
+            docs += sum(1 for _ in yaml.load_all(data, Loader=yaml.CSafeLoader))
+        elif name.endswith(".json"):
+            json.loads(data)
+            docs += 1
+print(json.dumps({"files": files, "bytes": size, "docs": docs, "work": time.perf_counter() - start}))
+"""
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nodes", type=int, default=100)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--analysis-only", action="store_true", help="only the analysis benchmark (no lab, ~40 s)")
+    mode.add_argument("--sweep-only", action="store_true", help="only the lab sweeps (root, ~2 min)")
+    mode.add_argument("--nodes", type=int, metavar="N",
+                      help="only a sweep of N lab nodes, with the sequential ssh loop too (100: ~1.5 min)")
+    parser.add_argument("--sweep-sizes", default=",".join(map(str, SWEEP_SIZES)), metavar="N,N,...",
+                        help="lab sizes swept, from one lab of the largest size (default %(default)s)")
+    parser.add_argument("--analysis-sizes", default=",".join(map(str, ANALYSIS_SIZES)), metavar="N,N,...",
+                        help="snapshot sizes analysed (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the generated snapshots (default 7)")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--dir", default="/tmp/podaudit-bench")  # noqa: S108 (the lab refuses foreign dirs)
-    parser.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
+    parser.add_argument("--keep", action="store_true", help="leave the lab and the snapshots in place afterwards")
     args = parser.parse_args()
-    lab = Path(args.dir)
-    subprocess.run([str(LAB), "up", "fleet", "--nodes", str(args.nodes), "--dir", str(lab),
-                    "--first-address", "127.0.20.10"], check=True, stdout=subprocess.DEVNULL)
-    try:
-        state = json.loads((lab / "state.json").read_text())
-        rows = [measure_podaudit(lab, args.concurrency), measure_ssh_loop(lab, state),
-                measure_paramiko(lab, state, args.concurrency)]
-    finally:
-        if not args.keep:
-            subprocess.run([str(LAB), "down", "--dir", str(lab)], check=False, stdout=subprocess.DEVNULL)
-    report(rows, args.nodes)
-    return 0
+    verdicts: list[tuple[str, bool, str]] = []
+    started = time.monotonic()
+    if not (args.sweep_only or args.nodes):
+        verdicts += analysis_bench(sizes(args.analysis_sizes), args.seed, args.keep)
+    if not args.analysis_only:
+        if args.nodes:
+            verdicts += sweep_bench([args.nodes], args, ssh_loop=True)
+        else:
+            verdicts += sweep_bench(sizes(args.sweep_sizes), args, ssh_loop=False)
+    print(f"\ntargets (whole bench {time.monotonic() - started:.0f} s)")
+    for name, ok, detail in verdicts:
+        print(f"  {'PASS' if ok else 'FAIL'}  {name:46} {detail}")
+    return 0 if all(ok for _, ok, _ in verdicts) else 1
 
 
-def measure_podaudit(lab: Path, concurrency: int) -> dict[str, object]:
-    argv = [sys.executable, "-m", "podaudit", "sweep", "--inventory", str(lab / "inventory"), "--ssh-config",
-            str(lab / "ssh_config"), "--concurrency", str(concurrency), "-o", "json"]
+def sizes(text: str) -> list[int]:
+    return sorted({int(part) for part in text.split(",") if part.strip()})
+
+
+# ---------------------------------------------------------------- measuring a child process
+
+
+@dataclass
+class Run:
+    wall: float
+    max_rss_mb: float  # the largest single process of the tree (wait4: the child and what it reaped)
+    tree_mb: float  # sampled sum of the RSS of the child and its descendants (an upper bound: shared pages count twice)
+    cpu: float
+    stdout: bytes = field(repr=False)
+    rc: int
+
+
+def _tree_rss_kb(pid: int) -> int:
+    total, todo = 0, [pid]
+    while todo:
+        one = todo.pop()
+        try:
+            with open(f"/proc/{one}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+            with open(f"/proc/{one}/task/{one}/children", "rb") as f:
+                todo += [int(p) for p in f.read().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def run_measured(argv: Sequence[str]) -> Run:
+    """Wall time, CPU, peak RSS (largest process) and sampled peak RSS of the whole tree."""
     with tempfile.TemporaryFile() as out:
         start = time.monotonic()
         child = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
-        # wait4 gives this child's own peak RSS, not the lab's or the baselines'.
-        _, _, usage = os.wait4(child.pid, 0)
+        peak = [0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.02):
+                peak[0] = max(peak[0], _tree_rss_kb(child.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        # wait4 gives this child's own rusage (and its reaped children's), not the lab's or the baselines'.
+        _, status, usage = os.wait4(child.pid, 0)
         wall = time.monotonic() - start
-        child.returncode = 0
+        done.set()
+        sampler.join()
+        child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
-        doc = json.loads(out.read())
-    peak_mb = usage.ru_maxrss / 1024
+        data = out.read()
+    return Run(wall, usage.ru_maxrss / 1024, max(peak[0], usage.ru_maxrss) / 1024,
+               usage.ru_utime + usage.ru_stime, data, child.returncode)
+
+
+# ---------------------------------------------------------------- analysis: generated snapshots
+
+
+def _read_tree(top: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(top)): p.read_bytes() for p in sorted(top.rglob("*")) if p.is_file()}
+
+
+class Generator:
+    """Deterministic cluster snapshots made of the demo's kubeadm worker (node01) and control plane.
+
+    Per node (its own random.Random, so node i is the same whatever the size): a distinct name and
+    hostname, its own kubelet pid and address; 5% control planes; workers: 12% an extra manifest,
+    6% a .bak twin of greenbox.yaml, 8% other modes or owners in podaudit.meta.json; control
+    planes: 30% a kube-apiserver.yaml.bak twin, 10% other modes. api/: nodes, one mirror pod per
+    static pod (but not for a share of the extra manifests), a kube-proxy pod per node.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.trees = {kind: _read_tree(DEMO / "nodes" / kind) for kind in ("node01", "controlplane")}
+        self.metas = {kind: json.loads(self.trees[kind].pop("podaudit.meta.json")) for kind in self.trees}
+        api = {name: json.loads((DEMO / "api" / f"{name}.json").read_text())
+               for name in ("nodes", "pods", "namespaces")}
+        self.api_nodes = {n["metadata"]["name"]: n for n in api["nodes"]["items"]}
+        pods = api["pods"]["items"]
+        self.mirror = next(p for p in pods if p["metadata"]["name"] == "static-greenbox-node01")
+        self.mirrors_cp = [p for p in pods if p["spec"]["nodeName"] == "controlplane"
+                           and "kubernetes.io/config.mirror" in p["metadata"].get("annotations", {})]
+        self.proxy = next(p for p in pods if p["metadata"]["name"].startswith("kube-proxy-"))
+        self.namespaces = api["namespaces"]
+
+    def write(self, out: Path, count: int) -> None:
+        nodes_dir = out / "nodes"
+        nodes_dir.mkdir(parents=True)
+        api_nodes: list[object] = []
+        api_pods: list[object] = []
+        for i in range(1, count + 1):
+            self._node(i, nodes_dir, api_nodes, api_pods)
+        (out / "api").mkdir()
+        for name, items in (("nodes", api_nodes), ("pods", api_pods)):
+            (out / "api" / f"{name}.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+        (out / "api" / "namespaces.json").write_text(json.dumps(self.namespaces))
+
+    def _node(self, i: int, nodes_dir: Path, api_nodes: list[object], api_pods: list[object]) -> None:
+        rng = random.Random(f"{self.seed}:{i}")  # noqa: S311 (test data, not secrets)
+        cp = rng.random() < 0.05
+        kind = "controlplane" if cp else "node01"
+        name = f"{'cp' if cp else 'worker'}-{i:04d}"
+        old_ip = "192.168.121.10" if cp else "192.168.121.11"
+        ip = f"10.{20 + i // 62500}.{i // 250 % 250}.{i % 250 + 1}"
+        meta = json.loads(json.dumps(self.metas[kind]))
+        meta["interfaces"]["eth0"] = [f"{ip}/16"]
+        meta["default"]["mtime"] += rng.randrange(0, 86400 * 30)
+        files = self._files(kind, name, old_ip, ip, str(rng.randrange(700, 4_000_000)))
+        pods_dir = "etc/kubernetes/manifests" if cp else "etc/just-to-mess-with-you"
+        mirrored = (self._vary_cp if cp else self._vary_worker)(rng, files, meta, pods_dir)
+        node_dir = nodes_dir / name
+        for rel, data in files.items():
+            path = node_dir / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        (node_dir / "podaudit.meta.json").write_text(json.dumps(meta, indent=1))
+        api_nodes.append(self._renamed(self.api_nodes[kind], kind, name, old_ip, ip, rng))
+        for pod in self.mirrors_cp if cp else [self.mirror]:
+            api_pods.append(self._renamed(pod, kind, name, old_ip, ip, rng))
+        base = json.dumps(self._renamed(self.mirror, kind, name, old_ip, ip, rng))
+        api_pods += [json.loads(base.replace("static-greenbox", extra)) for extra in mirrored]
+        api_pods.append(self._renamed(self.proxy, self.proxy["spec"]["nodeName"], name, old_ip, ip, rng))
+
+    def _files(self, kind: str, name: str, old_ip: str, ip: str, pid: str) -> dict[str, bytes]:
+        old_pid = "1187" if kind == "controlplane" else "1042"
+        files: dict[str, bytes] = {}
+        for rel, data in self.trees[kind].items():
+            path, body = rel, data
+            if rel.startswith(f"proc/{old_pid}/"):
+                path = f"proc/{pid}/" + rel.split("/", 2)[2]
+                body = data.replace(f"{old_pid} (kubelet)".encode(), f"{pid} (kubelet)".encode())
+            files[path] = body.replace(kind.encode(), name.encode()).replace(old_ip.encode(), ip.encode())
+        files["proc/sys/kernel/hostname"] = f"{name}\n".encode()
+        return files
+
+    @staticmethod
+    def _vary_cp(rng: random.Random, files: dict[str, bytes], meta: dict[str, dict[str, dict[str, str]]],
+                 pods_dir: str) -> list[str]:
+        if rng.random() < 0.30:
+            files[f"{pods_dir}/kube-apiserver.yaml.bak"] = files[f"{pods_dir}/kube-apiserver.yaml"]
+        if rng.random() < 0.10:
+            meta["paths"][f"/{pods_dir}/etcd.yaml"]["mode"] = "0644"
+        return []
+
+    @staticmethod
+    def _vary_worker(rng: random.Random, files: dict[str, bytes], meta: dict[str, dict[str, dict[str, object]]],
+                     pods_dir: str) -> list[str]:
+        """Extra pods that have a mirror pod (the others are static pods the API does not show)."""
+        mirrored = []
+        if rng.random() < 0.12:
+            extra = rng.choice(("node-exporter", "log-shipper", "debug-tools"))
+            green = files[f"{pods_dir}/greenbox.yaml"]
+            files[f"{pods_dir}/{extra}.yaml"] = green.replace(b"static-greenbox", extra.encode())
+            mtime = float(meta["default"]["mtime"]) + 600  # type: ignore[arg-type]
+            meta["paths"][f"/{pods_dir}/{extra}.yaml"] = {"mode": "0600", "mtime": mtime}
+            if rng.random() < 0.5:
+                mirrored.append(extra)
+        if rng.random() < 0.06:
+            files[f"{pods_dir}/greenbox.yaml.bak"] = files[f"{pods_dir}/greenbox.yaml"]
+        if rng.random() < 0.08:
+            path, change = rng.choice((("/var/lib/kubelet/config.yaml", {"mode": "0666"}),
+                                       (f"/{pods_dir}/greenbox.yaml", {"mode": "0644"}),
+                                       (f"/{pods_dir}", {"mode": "0777"}),
+                                       (f"/{pods_dir}/greenbox.yaml", {"uid": 1000, "gid": 1000})))
+            meta["paths"].setdefault(path, {}).update(change)
+        return mirrored
+
+    @staticmethod
+    def _renamed(item: dict[str, object], old: str, new: str, old_ip: str, ip: str, rng: random.Random) -> object:
+        copy: dict[str, dict[str, object]] = json.loads(json.dumps(item).replace(old, new).replace(old_ip, ip))
+        copy["metadata"]["uid"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        if str(copy["metadata"]["name"]).startswith("kube-proxy-"):
+            copy["metadata"]["name"] = f"kube-proxy-{rng.getrandbits(24):06x}"
+        return copy
+
+
+def podaudit_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "podaudit", *args]
+
+
+def analysis_bench(counts: list[int], seed: int, keep: bool) -> list[tuple[str, bool, str]]:
+    work = Path(tempfile.mkdtemp(prefix="podaudit-bench-snapshots-"))
+    try:
+        start = time.monotonic()
+        # In a child: this process stays small, and a child forked from it starts with its RSS.
+        for count in counts:
+            subprocess.run([sys.executable, __file__, GENERATE, str(work / str(count)), str(count), str(seed)],
+                           check=True)
+        generated = time.monotonic() - start
+        rows = []
+        for count in counts:
+            floor = run_measured([sys.executable, "-c", FLOOR_CODE, str(work / str(count))])
+            facts = json.loads(floor.stdout)
+            run = run_measured(podaudit_argv("--snapshot", str(work / str(count)), "sweep", "-o", "json"))
+            doc = json.loads(run.stdout)
+            rows.append((count, facts, floor, run, len(doc["nodes"]), len(doc.get("findings", []))))
+        largest = counts[-1]
+        table = run_measured(podaudit_argv("--snapshot", str(work / str(largest)), "sweep", "-o", "table"))
+        help_ms = median_ms(podaudit_argv("--help"))
+        pass_ms = median_ms([sys.executable, "-c", "pass"])
+    finally:
+        if keep:
+            print(f"snapshots kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"\nanalysis of generated node snapshots (seed {seed}; generated in {generated:.1f} s; "
+          f"{os.cpu_count()} cores, Python {sys.version.split()[0]})\n")
+    print(f"{'nodes':>6} {'files':>6} {'MB':>5} | {'floor s':>7} {'ms/node':>7} {'MB':>5} | {'podaudit s':>10} "
+          f"{'ms/node':>7} {'x floor':>7} {'cpu s':>6} {'peak MB':>7} {'tree MB':>7} {'rc':>3} {'nodes ok':>8} "
+          f"{'findings':>8}")
+    for count, facts, floor, run, ok, findings in rows:
+        print(f"{count:>6} {facts['files']:>6} {facts['bytes'] / 1e6:>5.1f} | {floor.wall:>7.2f} "
+              f"{1000 * floor.wall / count:>7.2f} {floor.max_rss_mb:>5.0f} | {run.wall:>10.2f} "
+              f"{1000 * run.wall / count:>7.2f} {run.wall / floor.wall:>7.1f} {run.cpu:>6.2f} {run.max_rss_mb:>7.0f} "
+              f"{run.tree_mb:>7.0f} {run.rc:>3} {ok:>8} {findings:>8}")
+    print(f"\n-o table at {largest}: {table.wall:.2f} s ({1000 * table.wall / largest:.2f} ms/node), "
+          f"cpu {table.cpu:.2f} s, peak {table.max_rss_mb:.0f} MB, tree {table.tree_mb:.0f} MB, "
+          f"{len(table.stdout) / 1e6:.1f} MB of output, rc {table.rc}")
+    print(f"podaudit --help: {help_ms:.0f} ms (median of 10); python -c pass: {pass_ms:.0f} ms")
+    last = rows[-1][3]
+    return [
+        (f"analysis of {largest} nodes < {ANALYSIS_MAX_S:.0f} s", last.wall < ANALYSIS_MAX_S, f"{last.wall:.2f} s"),
+        (f"analysis of {largest} nodes < {ANALYSIS_MAX_MB:.0f} MB (tree)", last.tree_mb < ANALYSIS_MAX_MB,
+         f"{last.tree_mb:.0f} MB (largest process {last.max_rss_mb:.0f} MB)"),
+        (f"podaudit --help < {HELP_MAX_MS:.0f} ms", help_ms < HELP_MAX_MS, f"{help_ms:.0f} ms"),
+    ]
+
+
+def median_ms(argv: list[str], runs: int = 10) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+# ---------------------------------------------------------------- sweeps over the SSH lab
+
+
+def sweep_bench(counts: list[int], args: argparse.Namespace, ssh_loop: bool) -> list[tuple[str, bool, str]]:
+    lab = Path(args.dir)
+    largest = counts[-1]
+    start = time.monotonic()
+    subprocess.run([str(LAB), "up", "fleet", "--nodes", str(largest), "--dir", str(lab),
+                    "--first-address", "127.0.20.10"], check=True, stdout=subprocess.DEVNULL)
+    lab_up = time.monotonic() - start
+    results: dict[int, list[dict[str, object]]] = {}
+    try:
+        state = json.loads((lab / "state.json").read_text())
+        everyone = state["nodes"]
+        for count in counts:
+            subset = everyone[:count]
+            inventory = lab / f"inventory-{count}"
+            inventory.write_text("".join(f"{n['name']}\n" for n in subset))
+            rows = [measure_podaudit(lab, inventory, args.concurrency)]
+            if ssh_loop:
+                rows.append(measure_ssh_loop(lab, subset))
+            rows.append(measure_paramiko(lab, subset, args.concurrency))
+            results[count] = rows
+    finally:
+        if not args.keep:
+            subprocess.run([str(LAB), "down", "--dir", str(lab)], check=False, stdout=subprocess.DEVNULL)
+    print(f"\nsweeps of the fleet lab (one machine, {os.cpu_count()} cores, every sshd in a namespace on it; "
+          f"lab of {largest} nodes up in {lab_up:.1f} s)\n")
+    print(f"{'nodes':>5} {'run':30} {'wall s':>7} {'x floor':>7} {'ms/node':>8} {'ok':>4} {'failed':>6} "
+          f"{'execs/node':>10} {'logins/node':>11} {'cpu s':>6} {'peak MB':>7}")
+    for count, rows in results.items():
+        floor = float(rows[-1]["wall"])  # type: ignore[arg-type]
+        for row in rows:
+            wall = float(row["wall"])  # type: ignore[arg-type]
+            peak = f"{row['peak_mb']:.0f}" if row["peak_mb"] is not None else "-"
+            cpu = f"{row['cpu']:.2f}" if row.get("cpu") is not None else "-"
+            print(f"{count:>5} {row['name']:30} {wall:7.2f} {wall / floor:7.2f} {1000 * wall / count:8.1f} "
+                  f"{row['ok']:>4} {row['failed']:>6} {row['execs']:>10.2f} {row['logins']:>11.2f} {cpu:>6} {peak:>7}")
+    verdicts = [(f"sweep of {c} nodes: every node read", all(int(r["failed"]) == 0 for r in rows),  # type: ignore[call-overload]
+                 f"{sum(int(r['failed']) for r in rows)} failed") for c, rows in results.items()]  # type: ignore[call-overload]
+    if len(counts) > 1:
+        def per_node(count: int, index: int) -> float:
+            return float(results[count][index]["wall"]) / count  # type: ignore[arg-type]
+        small, big = counts[0], counts[-1]
+        for index, what in ((0, "podaudit"), (-1, "paramiko floor")):
+            ratio = per_node(big, index) / per_node(small, index)
+            verdicts.append((f"{what} per-node cost flat {small}->{big} (<{FLAT_MAX_RATIO:.2f}x)",
+                             ratio < FLAT_MAX_RATIO, f"{ratio:.2f}x ({1000 * per_node(small, index):.0f} -> "
+                             f"{1000 * per_node(big, index):.0f} ms/node)"))
+    return verdicts
+
+
+def measure_podaudit(lab: Path, inventory: Path, concurrency: int) -> dict[str, object]:
+    run = run_measured(podaudit_argv("sweep", "--inventory", str(inventory), "--ssh-config", str(lab / "ssh_config"),
+                                     "--concurrency", str(concurrency), "-o", "json"))
+    doc = json.loads(run.stdout)
     nodes = doc["nodes"]
     execs = sum(n["collection"]["execs"] for n in nodes) / max(len(nodes), 1)
     logins = sum(n["collection"]["logins"] for n in nodes) / max(len(nodes), 1)
-    return {"name": "podaudit sweep", "wall": wall, "ok": len(nodes), "failed": len(doc["unavailable"]),
-            "execs": execs, "logins": logins, "peak_mb": peak_mb}
+    return {"name": "podaudit sweep", "wall": run.wall, "ok": len(nodes), "failed": len(doc["unavailable"]),
+            "execs": execs, "logins": logins, "peak_mb": run.max_rss_mb, "cpu": run.cpu}
 
 
-def measure_ssh_loop(lab: Path, state: dict[str, object]) -> dict[str, object]:
-    nodes = [n["name"] for n in state["nodes"]]  # type: ignore[attr-defined,index]
+def measure_ssh_loop(lab: Path, nodes: list[dict[str, str]]) -> dict[str, object]:
     start = time.monotonic()
     ok = 0
-    for name in nodes:
-        proc = subprocess.run(["ssh", "-F", str(lab / "ssh_config"), name, READ], capture_output=True, check=False)
+    for node in nodes:
+        proc = subprocess.run(["ssh", "-F", str(lab / "ssh_config"), node["name"], READ], capture_output=True,
+                              check=False)
         ok += proc.returncode == 0
     return {"name": "sequential ssh loop", "wall": time.monotonic() - start, "ok": ok, "failed": len(nodes) - ok,
             "execs": 1.0, "logins": 1.0, "peak_mb": None}
 
 
-def measure_paramiko(lab: Path, state: dict[str, object], concurrency: int) -> dict[str, object]:
+def measure_paramiko(lab: Path, nodes: list[dict[str, str]], concurrency: int) -> dict[str, object]:
+    import paramiko  # only the sweeps need it
+
     key = paramiko.Ed25519Key.from_private_key_file(str(lab / "id_ed25519"))
     known = str(lab / "known_hosts")
 
@@ -93,29 +432,23 @@ def measure_paramiko(lab: Path, state: dict[str, object], concurrency: int) -> d
             client.connect(address, username="root", pkey=key, allow_agent=False, look_for_keys=False, timeout=10)
             _, out, _ = client.exec_command(shlex.join(["sh", "-c", READ]))
             out.read()
-            return out.channel.recv_exit_status() == 0
+            return bool(out.channel.recv_exit_status() == 0)
         finally:
             client.close()
 
-    addresses = [n["address"] for n in state["nodes"]]  # type: ignore[attr-defined,index]
+    cpu0 = os.times()
     start = time.monotonic()
     with ThreadPoolExecutor(concurrency) as pool:
-        ok = sum(pool.map(one, addresses))
-    return {"name": "paramiko thread pool (floor)", "wall": time.monotonic() - start, "ok": ok,
-            "failed": len(addresses) - ok, "execs": 1.0, "logins": 1.0, "peak_mb": None}
-
-
-def report(rows: list[dict[str, object]], nodes: int) -> None:
-    floor = float(rows[-1]["wall"])  # type: ignore[arg-type]
-    print(f"\nsweep of {nodes} lab nodes (one machine, {nodes} sshd in namespaces)\n")
-    print(f"{'run':32} {'wall s':>8} {'x floor':>8} {'ms/node':>8} {'ok':>5} {'failed':>6} "
-          f"{'execs/node':>10} {'logins/node':>11} {'peak MB':>8}")
-    for row in rows:
-        wall = float(row["wall"])  # type: ignore[arg-type]
-        peak = f"{row['peak_mb']:.0f}" if row["peak_mb"] is not None else "-"
-        print(f"{row['name']:32} {wall:8.2f} {wall / floor:8.2f} {1000 * wall / nodes:8.1f} {row['ok']:>5} "
-              f"{row['failed']:>6} {row['execs']:>10.2f} {row['logins']:>11.2f} {peak:>8}")
+        ok = sum(pool.map(one, [n["address"] for n in nodes]))
+    wall = time.monotonic() - start
+    cpu1 = os.times()
+    return {"name": "paramiko thread pool (floor)", "wall": wall, "ok": ok, "failed": len(nodes) - ok,
+            "execs": 1.0, "logins": 1.0, "peak_mb": None,
+            "cpu": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)}
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == [GENERATE]:
+        Generator(int(sys.argv[4])).write(Path(sys.argv[2]), int(sys.argv[3]))
+        sys.exit(0)
     sys.exit(main())
