@@ -54,7 +54,9 @@ class LocalNode:
         """Interfaces: psutil on the live machine, the side file's under a root."""
         route = self.host.read("/proc/net/route", limit=1 << 20).data
         default = parse_default_route(route.decode("utf-8", "replace")) if route else None
-        if not self.host.kernel:
+        # A live host mounted at the root (the DaemonSet's /host, with hostNetwork) is read
+        # like this machine; a copied tree has only what its side file says.
+        if not self.host.kernel and not os.path.islink(os.path.join(self.host.root, "proc/self")):
             return self.meta.interfaces, self.meta.default_route or default
         import psutil
 
