@@ -30,10 +30,6 @@ def _pods_read(ctx: NodeContext | ClusterContext) -> ApiView | None:
     return ctx.api if ctx.api is not None and "pods" in ctx.api.loaded else None
 
 
-def _mirrors_on(api: ApiView, node: str) -> list[ApiPod]:
-    return [p for p in api.mirror_pods() if p.node_name == node]
-
-
 @rule("PA301", "high", "a static pod runs with no mirror pod (invisible to kubectl)",
       what="The node's kubelet runs a static pod from a file, but the API server has no mirror pod for it, so "
            "`kubectl get pods` does not show it.",
@@ -56,7 +52,7 @@ def no_mirror_pod(ctx: NodeContext) -> Iterator[Finding]:
         yield _unregistered(ctx, pods)
         return
     for pod in pods:
-        holders = [p for p in api.pods if p.namespace == pod.namespace and p.name == pod.mirror_name]
+        holders = api.pods_named(pod.mirror_name, pod.namespace)
         if any(p.is_mirror and p.node_name == ctx.node for p in holders):
             continue
         causes = _causes(ctx, api, pod, holders)
@@ -127,7 +123,7 @@ def orphaned_mirror(ctx: NodeContext) -> Iterator[Finding]:
         return
     view = ctx.view
     running = {(p.namespace, p.mirror_name) for p in view.static_pods}
-    for mirror in _mirrors_on(api, ctx.node):
+    for mirror in api.mirrors_on(ctx.node):
         if (mirror.namespace, mirror.name) in running:
             continue
         if mirror.source == "http" and view.static_pod_url.value:
@@ -181,7 +177,7 @@ def unhealthy_mirror(ctx: NodeContext) -> Iterator[Finding]:
     if api is None:
         return
     files = {(p.namespace, p.mirror_name): p.manifest_path for p in ctx.view.static_pods}
-    for mirror in _mirrors_on(api, ctx.node):
+    for mirror in api.mirrors_on(ctx.node):
         trouble = mirror.trouble()
         age = mirror.age_seconds()
         if mirror.status in STARTING and age is not None and 0 <= age < RECENT * 2:

@@ -84,14 +84,37 @@ class ApiView:
     failed: dict[str, str] = field(default_factory=dict)  # a list asked for and not read -> why
     origin: str = "api"  # where it came from, for people: "kubectl (context x)", "snapshot DIR/api"
 
+    # Indexes of pods and nodes, built on first use and again when a list is replaced: rules
+    # ask per node, and a scan of every pod per node grows with nodes x pods.
+    _index: tuple[int, int, dict[str, list[ApiPod]], dict[str, list[ApiPod]], dict[str, ApiNode]] | None = field(
+        default=None, compare=False, repr=False)
+
+    def _indexed(self) -> tuple[dict[str, list[ApiPod]], dict[str, list[ApiPod]], dict[str, ApiNode]]:
+        if self._index is None or self._index[:2] != (id(self.pods), id(self.nodes)):
+            by_name: dict[str, list[ApiPod]] = {}
+            mirrors: dict[str, list[ApiPod]] = {}
+            for pod in self.pods:
+                by_name.setdefault(pod.name, []).append(pod)
+                if pod.is_mirror:
+                    mirrors.setdefault(pod.node_name or "", []).append(pod)
+            nodes: dict[str, ApiNode] = {}
+            for node in self.nodes:
+                nodes.setdefault(node.name, node)
+            self._index = (id(self.pods), id(self.nodes), by_name, mirrors, nodes)
+        return self._index[2], self._index[3], self._index[4]
+
     def pods_named(self, name: str, namespace: str | None) -> list[ApiPod]:
-        return [p for p in self.pods if p.name == name and namespace in (None, p.namespace)]
+        return [p for p in self._indexed()[0].get(name, []) if namespace in (None, p.namespace)]
 
     def node(self, name: str) -> ApiNode | None:
-        return next((n for n in self.nodes if n.name == name), None)
+        return self._indexed()[2].get(name)
 
     def mirror_pods(self) -> list[ApiPod]:
         return [p for p in self.pods if p.is_mirror]
+
+    def mirrors_on(self, node: str) -> list[ApiPod]:
+        """The mirror pods whose spec.nodeName is ``node``."""
+        return list(self._indexed()[1].get(node, []))
 
     def take(self, resource: str, items: list[dict[str, Any]]) -> None:
         """Set the nodes, pods or namespaces from kubectl List items (bad items skipped)."""
