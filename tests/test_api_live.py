@@ -15,11 +15,10 @@ import pytest
 
 from tests import stub_api
 from tests.cli_helpers import run, run_json
-from tests.lab_helpers import running_lab
+from tests.lab_helpers import running_lab, why_no_lab
 from tests.stub_api import StubApi
-from tests.test_lab import _why_not
 
-pytestmark = pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))
+pytestmark = pytest.mark.skipif(why_no_lab() is not None, reason=str(why_no_lab()))
 FIRST_ADDRESS = "127.0.12.10"
 GREENBOX = "/etc/just-to-mess-with-you/greenbox.yaml"
 

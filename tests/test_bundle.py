@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from tests.cli_helpers import run, run_json
-from tests.lab_helpers import running_lab
-from tests.test_lab import _why_not
+from tests.lab_helpers import running_lab, why_no_lab
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nodes"
 DEMO_NODES = Path(__file__).parent.parent / "podaudit" / "demo" / "cluster" / "nodes"
@@ -168,8 +167,8 @@ def test_redact_hides_env_values_and_secret_flags(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    if _why_not() is not None:
-        pytest.skip(str(_why_not()))
+    if why_no_lab() is not None:
+        pytest.skip(str(why_no_lab()))
     with running_lab(tmp_path_factory.mktemp("bundlelab"), "greenbox", "127.0.15.10") as (path, _):
         yield path
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,22 +12,17 @@ from typing import Any
 
 import pytest
 
+from tests.lab_helpers import why_no_lab
+
 REPO = Path(__file__).resolve().parent.parent
 LAB = REPO / "scripts" / "lab"
 DEMO_NODE01 = REPO / "podaudit" / "demo" / "cluster" / "nodes" / "node01"
 FIRST_ADDRESS = "127.0.9.10"  # away from a lab started by hand at 127.0.1.x
 
 
-def _why_not() -> str | None:
-    if os.geteuid() != 0:
-        return "the SSH lab needs root (namespaces, overlay mounts, port 22)"
-    for tool in ("unshare", "ssh", "ssh-keygen", "cc", "sudo", "/usr/sbin/sshd"):
-        if shutil.which(tool) is None:
-            return f"the SSH lab needs {tool} (apt-get install openssh-server sudo gcc)"
-    return None
 
 
-pytestmark = pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))
+pytestmark = pytest.mark.skipif(why_no_lab() is not None, reason=str(why_no_lab()))
 
 
 @dataclass(frozen=True)

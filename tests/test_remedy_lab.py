@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ import yaml
 
 from podaudit import __version__
 from tests.cli_helpers import run_json
-from tests.lab_helpers import running_lab
+from tests.lab_helpers import running_lab, why_no_lab
 
 WATCHED = "/etc/just-to-mess-with-you"
 GREENBOX = f"{WATCHED}/greenbox.yaml"
@@ -35,16 +34,9 @@ SUDO = ("--user", "auditor", "--sudo")
 PODAUDIT = [sys.executable, "-m", "podaudit"]
 
 
-def _why_not() -> str | None:
-    if os.geteuid() != 0:
-        return "the SSH lab needs root (namespaces, overlay mounts, port 22)"
-    for tool in ("unshare", "ssh", "ssh-keygen", "cc", "sudo", "/usr/sbin/sshd"):
-        if shutil.which(tool) is None:
-            return f"the SSH lab needs {tool} (apt-get install openssh-server sudo gcc)"
-    return None
 
 
-pytestmark = pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))
+pytestmark = pytest.mark.skipif(why_no_lab() is not None, reason=str(why_no_lab()))
 
 
 @dataclass(frozen=True)
