@@ -43,6 +43,7 @@ def collect(opts: Options, target: str | None, armor: bool, redact: bool) -> Non
     """Write a bundle (tar.gz) of what podaudit reads on the nodes: this machine, --root DIR,
     or many nodes over SSH. `podaudit analyze BUNDLE` gives the same report as a live sweep."""
     from podaudit import __version__
+    from podaudit.cluster.api import valid_node_name
     from podaudit.cluster.sweep import run_sweep
     from podaudit.collect.bundle import armor as armored
     from podaudit.collect.bundle import pack, write_tree
@@ -57,14 +58,25 @@ def collect(opts: Options, target: str | None, armor: bool, redact: bool) -> Non
         _cleanup(opts)
     for failure in result.failures:
         click.echo(f"podaudit: not collected: {failure.message}", err=True)
-    views = [v for v in result.views if v.snapshot is not None]
+    # A node's name comes from the node (its hostname, --hostname-override): it names a
+    # folder only when it is a valid node name, or it could point anywhere.
+    skipped = [v for v in result.views if not valid_node_name(v.node_name.value)]
+    for view in skipped:
+        click.echo(f"podaudit: not collected: {view.label}: its node name {view.node_name.value!r} is not a valid "
+                   "node name (DNS-1123 subdomain)", err=True)
+    views = [v for v in result.views if v.snapshot is not None and all(v is not x for x in skipped)]
     if not views:
         _fail("no node could be collected")
+    names = [v.node_name.value for v in views]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        _fail(f"several nodes report the node name {', '.join(twice)}: their files would be mixed; fix the "
+              "inventory or the nodes' names")
     with tempfile.TemporaryDirectory(prefix="podaudit-collect-") as folder:
         for view in views:
             assert view.snapshot is not None
-            name = view.node_name.value
-            write_tree(view.snapshot, os.path.join(folder, "nodes", name), [e.path for e in view.entries], redact)
+            write_tree(view.snapshot, os.path.join(folder, "nodes", view.node_name.value),
+                       [e.path for e in view.entries], redact)
         data = pack(folder, __version__, redact)
     label = views[0].node_name.value if len(views) == 1 else f"{len(views)}-nodes"
     if target == "-":
@@ -80,7 +92,7 @@ def collect(opts: Options, target: str | None, armor: bool, redact: bool) -> Non
         _write_private(path, data)
         click.echo(f"wrote {path}: {len(views)} node{'s' if len(views) > 1 else ''}, {len(data)} bytes"
                    f"{', redacted' if redact else ''}", err=True)
-    sys.exit(EXIT_PARTIAL if result.failures else EXIT_OK)
+    sys.exit(EXIT_PARTIAL if result.failures or skipped else EXIT_OK)
 
 
 def _write_private(path: str, data: bytes) -> None:
@@ -125,7 +137,9 @@ def analyze(opts: Options, bundles: tuple[str, ...], api_dir: str | None, fail_o
 def _copy_api(source: str, dest: str) -> None:
     if not os.path.isdir(source):
         _fail(f"--api {source}: no such folder")
-    os.makedirs(dest, exist_ok=True)
+    if os.path.lexists(dest):  # bundles carry no api/ (unpack refuses links there): never write into one
+        shutil.rmtree(dest) if os.path.isdir(dest) and not os.path.islink(dest) else os.unlink(dest)
+    os.makedirs(dest)
     for name in ("pods.json", "nodes.json", "namespaces.json", "configz"):
         path = os.path.join(source, name)
         if os.path.isdir(path):

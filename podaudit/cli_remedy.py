@@ -51,18 +51,36 @@ def _finish(opts: Options, plan: Plan, source: NodeSource, cluster: Cluster, yes
             run: Any = None) -> None:
     """Apply (with --yes), wait for the API, record, show; exit with the outcome."""
     from podaudit import __version__
-    from podaudit.remedy.apply import apply, on_node, outcome, record_change, wait_for_mirror
+    from podaudit.cluster.source import NodeUnavailable
+    from podaudit.remedy.apply import (
+        apply,
+        links_under_root,
+        node_root,
+        on_node,
+        outcome,
+        record_change,
+        wait_for_mirror,
+    )
+    from podaudit.remedy.script import Result
 
     transport = _transport(source, opts, cluster)
     if transport.startswith("snapshot") and plan.refused is None:
         plan.refused = "this is a snapshot: no node can change; the plan shows what would run on the node"
+    if plan.refused is None:
+        plan.refused = links_under_root(plan, node_root(source))
     record = None
     if yes and plan.refused is None:
-        if run is None:
-            with on_node(source, opts.selection().sudo) as runner:
-                apply(plan, runner)
-        else:
-            apply(plan, run)
+        try:
+            if run is None:
+                with on_node(source, opts.selection().sudo) as runner:
+                    apply(plan, runner)
+            else:
+                apply(plan, run)
+        except NodeUnavailable as exc:
+            # The script may have run in part: say so, keep the record and the ID.
+            plan.applied = True
+            plan.results = [Result(0, "unknown", f"{exc.message}; what ran is unknown: see podaudit quarantine "
+                                                 "list, and the node")]
         record = record_change(plan, __version__)
         api = cluster.api
         if wait > 0 and api is not None and api.origin.startswith("kubectl") and outcome(plan) != "failed":

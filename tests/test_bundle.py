@@ -149,15 +149,22 @@ def test_redact_hides_env_values_and_secret_flags(tmp_path: Path) -> None:
     root = tmp_path / "node"
     subprocess.run(["cp", "-a", str(FIXTURES / "kubeadm-etc"), str(root)], check=True)
     manifest = root / "etc/kubernetes/manifests/db.yaml"
-    manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: db\nspec:\n  containers:\n  - name: db\n"
-                        "    image: postgres:16\n    args: [--password=hunter2, --token, s3cr3t, "
-                        "--token-auth-file=/etc/tokens.csv]\n    env:\n    - name: POSTGRES_PASSWORD\n"
-                        "      value: hunter2\n")
+    manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: db\n  annotations:\n    last-applied: "
+                        "'{\"env\": \"annot-secret\"}'\nspec:\n  containers:\n  - name: db\n"
+                        "    image: postgres:16\n    args: [--password=hunter2, --token, s3cr3t, --private-key=pk1, "
+                        "'--url=https://u:urlpass@db', --token-auth-file=/etc/tokens.csv]\n"
+                        "    livenessProbe:\n      httpGet:\n        path: /\n        port: 80\n"
+                        "        httpHeaders: [{name: Authorization, value: probe-secret}]\n"
+                        "    env:\n    - name: POSTGRES_PASSWORD\n      value: hunter2\n")
+    (root / "etc/kubernetes/manifests/id_rsa").write_text("-----BEGIN PRIVATE KEY-----\nnot-a-pod-secret\n")
+    (root / "etc/default").mkdir(exist_ok=True)
+    (root / "etc/default/kubelet").write_text('KUBELET_EXTRA_ARGS="--bootstrap-token=envfile-secret"\n')
     bundle = tmp_path / "b.tar.gz"
     assert run("--root", str(root), "collect", "--redact", "-o", str(bundle)).returncode == 0
     with tarfile.open(bundle) as tar:
         text = b"".join(tar.extractfile(m).read() for m in tar.getmembers() if m.isfile())  # type: ignore[union-attr]
-    assert b"hunter2" not in text and b"s3cr3t" not in text
+    for secret in (b"hunter2", b"s3cr3t", b"pk1", b"urlpass", b"probe-secret", b"annot-secret", b"not-a-pod-secret"):
+        assert secret not in text, secret
     assert b"--token-auth-file=/etc/tokens.csv" in text and b"POSTGRES_PASSWORD" in text
     _, doc = run_json("analyze", str(bundle))
     assert "db-worker-1" in [p["mirror_name"] for p in doc["nodes"][0]["static_pods"]]
@@ -198,3 +205,74 @@ def test_writing_a_tree_never_follows_a_link_out_of_it(tmp_path: Path) -> None:
     write_tree(snapshot, str(tmp_path / "tree"))
     assert os.readlink(tmp_path / "tree/etc/kubernetes") == str(outside)
     assert list(outside.iterdir()) == []
+
+
+def test_a_node_name_that_is_a_path_is_not_collected(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    subprocess.run(["cp", "-a", str(FIXTURES / "kubeadm-etc"), str(root)], check=True)
+    [cmdline] = root.glob("proc/*/cmdline")
+    for name in ("../../escaped", str(tmp_path / "absolute")):
+        argv = cmdline.read_bytes().rstrip(b"\0").split(b"\0")
+        argv = [a for a in argv if not a.startswith(b"--hostname-override")] + [f"--hostname-override={name}".encode()]
+        cmdline.write_bytes(b"\0".join(argv) + b"\0")
+        proc = run("--root", str(root), "collect", "-o", str(tmp_path / "b.tar.gz"))
+        assert proc.returncode == 2 and "is not a valid node name" in proc.stderr
+    assert not (tmp_path / "absolute").exists() and not any(tmp_path.parent.glob("escaped"))
+
+
+def _bundle_with(tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
+    import hashlib
+
+    path = tmp_path / "crafted.tar.gz"
+    sums = {m.name: hashlib.sha256(d).hexdigest() for m, d in members if m.isfile() and d is not None}
+    with tarfile.open(path, "w:gz") as tar:
+        for member, data in members:
+            tar.addfile(member, io.BytesIO(data) if data is not None else None)
+        body = json.dumps(sums).encode()
+        info = tarfile.TarInfo("checksums.json")
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+    return path
+
+
+def _file(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+@pytest.mark.parametrize("kind", ["api-link", "device", "dotdot", "huge"])
+def test_crafted_members_are_refused(tmp_path: Path, kind: str) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    if kind == "api-link":
+        link = tarfile.TarInfo("api/pods.json")
+        link.type, link.linkname = tarfile.SYMTYPE, str(victim)
+        members: list[tuple[tarfile.TarInfo, bytes | None]] = [(link, None)]
+    elif kind == "device":
+        dev = tarfile.TarInfo("nodes/n1/dev/mem")
+        dev.type, dev.devmajor, dev.devminor = tarfile.CHRTYPE, 1, 1
+        members = [(dev, None)]
+    elif kind == "dotdot":
+        members = [_file("nodes/../api/pods.json", b"{}")]
+    else:
+        members = [_file("nodes/n1/big", bytes(65 << 20))]  # a gzip bomb declares its size
+    bundle = _bundle_with(tmp_path, members)
+    api = tmp_path / "api"
+    api.mkdir()
+    (api / "pods.json").write_text('{"items": []}')
+    proc = run("analyze", str(bundle), "--api", str(api))
+    assert proc.returncode == 2 and "refused" in proc.stderr and "Traceback" not in proc.stderr
+    assert victim.read_text() == "untouched\n"
+
+
+def test_armored_text_from_kubectl_logs_with_prefixes_and_crlf(tmp_path: Path) -> None:
+    proc = run("--root", str(DEMO_NODES / "node01"), "collect", "-o", "-", "--armor")
+    stamped = "".join(f"2026-11-26T21:00:00.123456789Z {line}\r\n" for line in proc.stdout.splitlines())
+    logs = tmp_path / "logs.txt"
+    logs.write_text("[pod/podaudit-abc/collect] " + stamped.replace("\r\n", "\r\n[pod/podaudit-abc/collect] "))
+    code, doc = run_json("analyze", str(logs))
+    assert code == 0 and [n["node"] for n in doc["nodes"]] == ["node01"]
+    logs.write_text(proc.stdout[: len(proc.stdout) // 2])  # cut before its END line
+    cut = run("analyze", str(logs))
+    assert cut.returncode == 2 and "Traceback" not in cut.stderr

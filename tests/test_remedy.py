@@ -227,3 +227,44 @@ def test_a_partial_delete_keeps_what_moved_and_says_what_never_did(node: Path) -
     assert (entry["held"], entry["moved"]) == ([2], [2])
     text = run("--root", str(node), "quarantine", "list").stdout
     assert "nginx-proxy.yml.bak  never moved" in text and "nginx-proxy.yml  held" in text
+
+
+def test_under_a_root_nothing_is_changed_through_a_link(node: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (node / "var/lib").mkdir(parents=True, exist_ok=True)
+    (node / "var/lib/podaudit").symlink_to(outside)  # the quarantine would land on this machine
+    proc = run("--root", str(node), "delete", "nginx-proxy-worker-1", "--yes")
+    assert proc.returncode == 2 and "is a link: under --root" in proc.stdout
+    assert (node / MANIFESTS / "nginx-proxy.yml").exists() and list(outside.iterdir()) == []
+
+
+def test_a_journal_cannot_send_a_restore_elsewhere_and_a_changed_held_copy_stays(node: Path, tmp_path: Path) -> None:
+    _, done = podaudit(node, "delete", "nginx-proxy-worker-1", "--yes")
+    folder = node / "var/lib/podaudit/quarantine" / done["quarantine_id"]
+    journal = json.loads((folder / "journal.json").read_text())
+    original = journal["files"][0]["path"]
+    journal["files"][0]["path"] = "/../../../../../../" + str(tmp_path / "escaped")
+    (folder / "journal.json").write_text(json.dumps(journal))
+    proc = run("--root", str(node), "restore", done["quarantine_id"], "--yes")
+    assert proc.returncode == 2 and "holds no files" in proc.stdout
+    assert not (tmp_path / "escaped").exists()
+    journal["files"][0]["path"] = original
+    (folder / "journal.json").write_text(json.dumps(journal))
+    (folder / "files/1").write_text("# not the file that was put aside\n")
+    code, back = podaudit(node, "restore", done["quarantine_id"], "--yes")
+    assert code == 3 and back["files"][0]["status"] == "changed"
+    assert not (node / MANIFESTS / "nginx-proxy.yml").exists()
+
+
+def test_quarantine_list_survives_odd_names_in_a_quarantine(node: Path) -> None:
+    _, done = podaudit(node, "delete", "nginx-proxy-worker-1", "--yes")
+    (node / "var/lib/podaudit/quarantine" / done["quarantine_id"] / "files/a b").write_text("")
+    _, held = podaudit(node, "quarantine", "list")
+    assert [(q["quarantine_id"], q["held"]) for q in held["quarantines"]] == [(done["quarantine_id"], [1])]
+
+
+def test_file_names_are_never_read_as_markup(node: Path) -> None:
+    shutil.move(node / MANIFESTS / "nginx-proxy.yml", node / MANIFESTS / "a[conceal]b.yml")
+    text = run("--root", str(node), "delete", "nginx-proxy-worker-1").stdout
+    assert "a[conceal]b.yml" in text

@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from podaudit.cluster.source import NodeHandle, NodeSource, NodeUnavailable
@@ -23,7 +24,7 @@ DEFAULT_CONCURRENCY = 32
 # under one GIL, where more threads only add switching (1,000 nodes: 3.7 s with one thread,
 # 5.9 s with 32). From this many on, worker processes, one per core, share it out.
 PROCESS_THRESHOLD = 100
-CHUNK = 25
+CHUNK = 10  # nodes per task: small, so one slow node holds back few results
 
 
 @dataclass(frozen=True)
@@ -110,24 +111,42 @@ def _in_processes(nodes: Sequence[NodeSource], deadline: float | None,
     found: dict[int, NodeResult] = {}
     end = None if deadline is None else time.monotonic() + deadline
     pool = ProcessPoolExecutor(max_workers=os.cpu_count(), initializer=_quiet)
-    interrupted = False
+    interrupted = finished_all = False
     try:
-        pending = {pool.submit(_audit_chunk, chunk) for chunk in chunks}
+        pending = {pool.submit(_audit_chunk, chunk): chunk for chunk in chunks}
         while pending:
             left = None if end is None else end - time.monotonic()
             if left is not None and left <= 0:
                 break
-            finished, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
+            finished, _ = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
             for future in finished:
-                for index, result in future.result():
+                for index, result in _chunk_results(future, pending.pop(future)):
                     found[index] = result
                     if on_result is not None:
                         on_result(result)
+        finished_all = not pending
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        if not finished_all:
+            # Workers ignore SIGINT (the parent handles it) and would run on to the end of
+            # their chunk, keeping podaudit alive at exit: stop them.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+        pool.shutdown(wait=finished_all, cancel_futures=True)
     return SweepResult(_in_order(nodes, found, interrupted), interrupted)
+
+
+def _chunk_results(future: Future[list[tuple[int, NodeResult]]], chunk: list[tuple[int, NodeSource]]
+                   ) -> list[tuple[int, NodeResult]]:
+    """The chunk's results; a worker that died or a result that could not come back costs
+    only the nodes of that chunk, each reported as not audited."""
+    try:
+        return future.result()
+    except Exception as exc:  # BrokenProcessPool, a pickling error: every node stays reported
+        why = f"{type(exc).__name__}: {exc}"
+        return [(index, NodeResult(node.name, None, NodeUnavailable(node.name, "error", f"{node.name}: the "
+                                   f"analysis in a worker process failed ({why})"), 0.0)) for index, node in chunk]
 
 
 def _collect(done: queue.Queue[tuple[int, NodeResult]], total: int, deadline: float | None,

@@ -7,8 +7,11 @@ network facts and what could not be read), ``bundle.json`` (format, podaudit ver
 and ``checksums.json`` (the sha256 of every file in it), checked before anything is used.
 
 A tree is written only inside its own folder: a parent that is a link is never followed, so
-a hostile snapshot cannot make podaudit write elsewhere. Reading uses tarfile's "tar" filter
-(no absolute member names, nothing outside the folder, no device files).
+a hostile snapshot cannot make podaudit write elsewhere. Reading refuses anything but plain
+files, folders and links inside ``nodes/<node>/``, names with ``..``, and members beyond the
+size limits, before unpacking with tarfile's "tar" filter (nothing written outside the folder
+or through a link). Python before 3.11.13 / 3.12.11 has tarfile filter bypasses
+(CVE-2025-4517 and others): run podaudit on a current Python when bundles come from strangers.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import stat
 import tarfile
 import time
@@ -26,14 +28,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from podaudit.collect.meta import META_FILE
-from podaudit.collect.redact import redact_argv, redact_manifest
+from podaudit.collect.redact import redact_argv, redact_manifest, redact_text
 from podaudit.model import FileRecord, NodeSnapshot
 
 FORMAT = 1
 CHECKSUMS = "checksums.json"
 BUNDLE_INFO = "bundle.json"
 BEGIN, END = "-----BEGIN PODAUDIT BUNDLE", "-----END PODAUDIT BUNDLE-----"
-_ARMOR = re.compile(r"-----BEGIN PODAUDIT BUNDLE[^\n]*-----\n(.*?)\n?-----END PODAUDIT BUNDLE-----", re.S)
 MAX_BUNDLE = 1 << 30  # bytes read of one input; a node's bundle is a few hundred KiB
 CLK_TCK = os.sysconf("SC_CLK_TCK")  # as the reader divides proc/<pid>/stat's ticks (btime 0)
 
@@ -55,7 +56,8 @@ def write_tree(snapshot: NodeSnapshot, dest: str, manifests: Iterable[str] = (),
         if listing.names is not None:
             _mkdir(dest, listing.path)
     for record in sorted(snapshot.files.values(), key=lambda r: r.path):
-        _put_record(dest, record, meta, record.path in to_redact)
+        # None: as it is; True: a manifest; False: any other file, redacted as text.
+        _put_record(dest, record, meta, (record.path in to_redact) if redact else None)
     # Names listed but never read (dot-files the kubelet skips, non-.conf files in a drop-in
     # folder) stay in the listing as empty files: the analysis sees the same directory.
     for listing in snapshot.dirs.values():
@@ -70,7 +72,7 @@ def write_tree(snapshot: NodeSnapshot, dest: str, manifests: Iterable[str] = (),
         json.dump(meta, handle, indent=1, sort_keys=True)
 
 
-def _put_record(dest: str, record: FileRecord, meta: dict[str, Any], redact: bool) -> None:
+def _put_record(dest: str, record: FileRecord, meta: dict[str, Any], redact: bool | None) -> None:
     if record.kind in {"denied", "error", "uncollected"}:
         meta["unread"][record.path] = {"kind": record.kind, "error": record.error or record.kind}
         return
@@ -82,7 +84,8 @@ def _put_record(dest: str, record: FileRecord, meta: dict[str, Any], redact: boo
     if record.kind == "dir":
         _mkdir(dest, where)
     elif record.kind == "file" and record.data is not None:
-        _write(dest, where, redact_manifest(record.data) if redact else record.data)
+        data = record.data if redact is None else redact_manifest(record.data) if redact else redact_text(record.data)
+        _write(dest, where, data)
     if record.kind in {"file", "dir", "other"} and record.mode is not None:
         meta["paths"][where] = {"mode": f"{record.mode:04o}", "uid": record.uid, "gid": record.gid,
                                 "mtime": record.mtime}
@@ -199,17 +202,34 @@ def read_inputs(path: str) -> list[bytes]:
         raise BundleError(f"{path}: larger than {MAX_BUNDLE} bytes; not a podaudit bundle")
     if data[:2] == b"\x1f\x8b":
         return [data]
-    text = data.decode("utf-8", "replace")
     found = []
-    for block in _ARMOR.findall(text):
+    for number, block in enumerate(_armored_blocks(data.decode("utf-8", "replace")), start=1):
         try:
-            found.append(base64.b64decode("".join(block.split()), validate=True))
+            found.append(base64.b64decode("".join(block), validate=True))
         except ValueError as exc:
-            raise BundleError(f"{path}: an armored bundle is not valid base64 ({exc})") from exc
+            raise BundleError(f"{path}: armored bundle {number} is not valid base64 ({exc}); was the log cut?"
+                              ) from exc
     if not found:
         raise BundleError(f"{path}: neither a tar.gz bundle nor text with '{BEGIN} ...' blocks "
                           "(podaudit collect writes them)")
     return found
+
+
+def _armored_blocks(text: str) -> list[list[str]]:
+    """The base64 lines of each BEGIN..END block. Log lines may carry a prefix (kubectl logs
+    --timestamps or --prefix) and CRLF endings: base64 has no spaces, so the last word of each
+    line is the data."""
+    blocks: list[list[str]] = []
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if BEGIN in line:
+            current = []
+        elif END in line and current is not None:
+            blocks.append(current)
+            current = None
+        elif current is not None and line.split():
+            current.append(line.split()[-1])
+    return blocks
 
 
 def unpack(data: bytes, where: str, into: str) -> list[str]:
@@ -217,7 +237,7 @@ def unpack(data: bytes, where: str, into: str) -> list[str]:
     every file against checksums.json first; BundleError on anything amiss."""
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            members = tar.getmembers()
+            members = _safe_members(tar, where)
             sums = _json_member(tar, CHECKSUMS, where)
             _check_sums(tar, members, sums, where)
             nodes = sorted({m.name.split("/")[1] for m in members if m.name.startswith("nodes/") and
@@ -230,6 +250,36 @@ def unpack(data: bytes, where: str, into: str) -> list[str]:
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise BundleError(f"{where}: not a readable bundle ({exc})") from exc
     return nodes
+
+
+MAX_MEMBER = 64 << 20  # one file: manifests and configs are KiB; the gather caps files at 10 MiB
+MAX_TOTAL = 2 << 30  # everything unpacked
+MAX_MEMBERS = 500_000
+
+
+def _safe_members(tar: tarfile.TarFile, where: str) -> list[tarfile.TarInfo]:
+    """Every member, refused unless it is a plain file, folder or (inside nodes/<node>/) a
+    link, with a name of plain components, within the size limits (a gzip bomb declares its
+    sizes in the headers: nothing is unpacked before they are checked)."""
+    members: list[tarfile.TarInfo] = []
+    total = 0
+    for member in tar:
+        members.append(member)
+        parts = member.name.split("/")
+        if member.name.startswith("/") or any(p in {"", ".", ".."} for p in parts):
+            bad = "has an absolute, empty, '.' or '..' component"
+        elif not (member.isfile() or member.isdir() or member.issym()):
+            bad = "is a device, FIFO or hard link"
+        elif member.issym() and not (len(parts) > 2 and parts[0] == "nodes"):
+            bad = "is a link outside nodes/<node>/"
+        else:
+            bad = "is too large" if member.size > MAX_MEMBER else ""
+        if bad:
+            raise BundleError(f"{where}: member {member.name!r} {bad}: not a bundle podaudit wrote; refused")
+        total += member.size
+        if total > MAX_TOTAL or len(members) > MAX_MEMBERS:
+            raise BundleError(f"{where}: more than {MAX_TOTAL >> 30} GiB or {MAX_MEMBERS} members unpacked; refused")
+    return members
 
 
 def _json_member(tar: tarfile.TarFile, name: str, where: str) -> dict[str, Any]:
@@ -256,6 +306,9 @@ def _check_sums(tar: tarfile.TarFile, members: list[tarfile.TarInfo], sums: dict
                           "all): the bundle is damaged or was changed; collect it again")
     for name, member in files.items():
         handle = tar.extractfile(member)
-        if handle is None or hashlib.sha256(handle.read()).hexdigest() != sums[name]:
+        digest = hashlib.sha256()
+        while handle is not None and (chunk := handle.read(1 << 20)):
+            digest.update(chunk)
+        if handle is None or digest.hexdigest() != sums[name]:
             raise BundleError(f"{where}: {name!r} does not match its checksum: the bundle is damaged or was "
                               "changed; collect it again")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 Runner = Callable[[bytes], bytes]
 DONE = {"moved", "restored", "same", "created"}
+LOCAL_TIMEOUT = 120  # seconds for a change script run here (it only moves a few files)
 
 
 def node_root(source: NodeSource) -> str:
@@ -55,13 +56,40 @@ def _local(source: NodeHandle, sudo: bool) -> Runner:
     command = ["sudo", "-n", "sh", "-s"] if live and sudo and os.geteuid() != 0 else ["sh", "-s"]
 
     def run(script: bytes) -> bytes:
-        proc = subprocess.run(command, input=script, capture_output=True, timeout=120, check=False)
+        try:
+            proc = subprocess.run(command, input=script, capture_output=True, timeout=LOCAL_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise NodeUnavailable(source.name, "timeout", f"{source.name}: the change script did not finish "
+                                  f"within {LOCAL_TIMEOUT} s") from exc
         if not proc.stdout.startswith(MARKER):
             why = " ".join(proc.stderr.decode("utf-8", "replace").split())[:300] or f"exit {proc.returncode}"
             raise NodeUnavailable(source.name, "gather", f"{source.name}: the change script did not run ({why})")
         return proc.stdout
 
     return run
+
+
+def links_under_root(plan: Plan, root: str) -> str | None:
+    """Under --root the scripts name paths as "$R"/path, which the kernel resolves on this
+    machine: a link in a parent folder would lead out of the root. Such a plan is refused
+    (on a live node the same link is the node's own, and following it is right)."""
+    import posixpath
+
+    from podaudit.remedy.plan import quarantine_path
+
+    if os.path.abspath(root) == "/":
+        return None
+    folders = {posixpath.dirname(p) for f in plan.files for p in (f.path, f.destination)}
+    if plan.quarantine_id:
+        folders.add(quarantine_path(plan.quarantine_id))
+    for folder in sorted(folders):
+        current = os.path.abspath(root)
+        for part in (p for p in folder.split("/") if p):
+            current = os.path.join(current, part)
+            if os.path.islink(current):
+                return (f"{current} is a link: under --root, podaudit does not change files through links (they "
+                        "would lead out of the root); change them on the node itself")
+    return None
 
 
 def apply(plan: Plan, run: Runner) -> None:

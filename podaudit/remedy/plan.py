@@ -119,7 +119,7 @@ def _journal(plan: Plan, version: str, now: datetime | None) -> str:
 def _delete_script(plan: Plan, root: str, journal: str) -> str:
     folder = quarantine_path(plan.quarantine_id or "")
     lines = [start(root),
-             f"mkdir -p {at_root(QUARANTINE_DIR)} && mkdir {at_root(folder)} {at_root(folder + '/files')} "
+             f"mkdir -p -- {at_root(QUARANTINE_DIR)} && mkdir -- {at_root(folder)} {at_root(folder + '/files')} "
              f"|| {{ say 0 failed 'cannot create the quarantine folder {folder}'; exit 0; }}",
              f"printf '%s\\n' {q(journal)} > {at_root(folder + '/' + JOURNAL)} "
              "|| { say 0 failed 'cannot write the journal'; exit 0; }",
@@ -128,7 +128,7 @@ def _delete_script(plan: Plan, root: str, journal: str) -> str:
         lines.append(_move_function(f))
     lines += [f"move{f.index}" for f in plan.files]
     # Nothing moved (every file changed or gone): no quarantine to keep, nothing to restore.
-    lines.append(f"[ -n \"$(ls -A {at_root(folder + '/files')})\" ] || rm -rf -- {at_root(folder)}")
+    lines.append(f"[ -n \"$(ls -A -- {at_root(folder + '/files')})\" ] || rm -rf -- {at_root(folder)}")
     return "\n".join(lines) + "\n"
 
 
@@ -188,7 +188,10 @@ def restore_plan(journal: dict[str, Any], held: set[int], root: str) -> Plan:
 
 def _from_journal(entry: dict[str, Any], folder: str) -> PlannedFile | None:
     index, path = entry.get("index"), entry.get("path")
-    if not isinstance(index, int) or not isinstance(path, str) or not path.startswith("/"):
+    # The journal is read from the node: a path must be plain (no '.', '..', '//'), or a
+    # restore could be sent anywhere.
+    if not isinstance(index, int) or isinstance(index, bool) or index < 1 or not isinstance(path, str) \
+            or not path.startswith("/") or posixpath.normpath(path) != path or path == "/":
         return None
     kind: Literal["file", "link"] = "link" if entry.get("kind") == "link" else "file"
     mode = entry.get("mode")
@@ -233,8 +236,15 @@ def _restore_function(f: PlannedFile, folder: str) -> str:
         done = f'say {n} restored "$(hash {dst})" "$(mode {dst})"'
     else:
         place, done = f"  ln -s -- {q(f.link or '')} {dst}", f"say {n} restored link"  # made again: atomic too
+    # The held copy must still be what the journal says was put aside (a damaged or altered
+    # quarantine is not put back as root).
+    held = (f'  [ "$(linkto {src})" = {q(f.link or "")} ] || {{ say {n} changed "the held link is not the one put '
+            f'aside"; return; }}\n' if f.kind == "link" else
+            f'  [ -f {src} ] && [ ! -L {src} ] && [ "$(hash {src})" = {q(f.sha256 or "")} ] || {{ say {n} changed '
+            f'"the held copy is not the file put aside (sha256 differs)"; return; }}\n')
     return (f"back{n}() {{\n"
             f'  [ -e {src} ] || [ -L {src} ] || {{ say {n} absent "not in the quarantine"; return; }}\n'
+            + held +
             f"  if [ -e {dst} ] || [ -L {dst} ]; then\n    {same}\n"
             f'    say {n} conflict "a different file is at the original path; left as it is"; return\n  fi\n'
             f'  [ -d {at_root(posixpath.dirname(f.path))} ] || {{ say {n} failed "its folder is gone"; return; }}\n'

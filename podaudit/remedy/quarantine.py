@@ -35,7 +35,7 @@ def list_script(root: str, only: str | None = None) -> bytes:
 for d in {pattern}; do
   [ -d "$d" ] && [ -f "$d/{JOURNAL}" ] || continue
   case "$d" in *[!a-zA-Z0-9.-]*) continue ;; esac
-  held=$(ls "$d/files" 2>/dev/null | tr '\\n' ',')
+  held=$(ls -- "$d/files" 2>/dev/null | sed -n '/^[0-9][0-9]*$/p' | tr '\\n' ',')
   moved=-
   [ -f "$d/{OUTCOME}" ] && moved=$(sed -n 's/^\\([0-9]*\\) moved$/\\1/p' "$d/{OUTCOME}" | tr '\\n' ',')
   printf '{HEADER} %s %s %s %s\\n' "$d" "$(wc -c < "$d/{JOURNAL}" | tr -d ' ')" "${{held:--}}" "${{moved:-,}}"
@@ -55,7 +55,8 @@ def parse_list(out: bytes) -> list[Held]:
             break
         words = data[at:end].decode("ascii", "replace").split(" ")
         if len(words) != 5 or not words[2].isdigit():
-            break
+            at = data.find(marker, end + 1)  # a header podaudit did not write: skip it
+            continue
         size = int(words[2])
         body = data[end + 1:end + 1 + size]
         found.append(_held(words[1], body, words[3], words[4]))

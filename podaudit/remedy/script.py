@@ -46,7 +46,10 @@ def at_root(path: str) -> str:
 
 
 def start(root: str) -> str:
-    return PRELUDE + f"R={q('' if root == '/' else root.rstrip('/'))}\n"
+    import os
+
+    absolute = os.path.abspath(root)  # never a relative root: "-x" would read as an option
+    return PRELUDE + f"R={q('' if absolute == '/' else absolute)}\n"
 
 
 def encode(script: str) -> bytes:

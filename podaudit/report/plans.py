@@ -9,7 +9,14 @@ from rich.console import Console
 from podaudit.remedy.apply import outcome
 from podaudit.remedy.plan import Plan, PlannedFile, quarantine_path
 from podaudit.remedy.quarantine import Held
-from podaudit.report.escape import printable
+from podaudit.report.escape import printable as _printable
+
+
+def printable(text: str) -> str:
+    """Text from a node, shown exactly and never read as rich markup ('[conceal]' in a name)."""
+    from rich.markup import escape
+
+    return escape(_printable(text))
 
 _VERBS = {"delete": "Remove", "restore": "Restore", "create": "Create"}
 
@@ -43,10 +50,10 @@ def render_plan(console: Console, plan: Plan, transport: str, record: str | None
     if plan.manifest is not None:
         console.print("\n[bold]Manifest[/]")
         for line in plan.manifest.decode("utf-8", "replace").splitlines():
-            console.print(f"  {shown(line)}", soft_wrap=True, markup=False)
+            console.print(f"  {_printable(line)}", soft_wrap=True, markup=False)
     console.print(f"\n[bold]Commands[/] (one script, run as root on {shown(plan.node)})")
     for line in plan.commands:
-        console.print(f"  {shown(line)}", soft_wrap=True, markup=False)
+        console.print(f"  {_printable(line)}", soft_wrap=True, markup=False)
     for warning in plan.warnings:
         console.print(f"[yellow]warning:[/] {shown(warning)}", soft_wrap=True)
     _render_end(console, plan, record)
