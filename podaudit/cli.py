@@ -115,7 +115,7 @@ def _cluster(opts: Options, host: str | None = None, want_api: bool = False) -> 
         _fail(str(exc))
 
 
-def _cross_check(opts: Options, cluster: Cluster, nodes: list[str]) -> None:
+def _cross_check(opts: Options, cluster: Cluster, nodes: list[str], until: float | None = None) -> None:
     """After the nodes were read: the pods again (a manifest added during a long sweep has its
     mirror pod by now) and the live kubelets' configz for PA107, when the API view is live (a
     snapshot may carry api/configz/). A configz refusal is a note: nodes/proxy is often, rightly,
@@ -130,7 +130,7 @@ def _cross_check(opts: Options, cluster: Cluster, nodes: list[str]) -> None:
 
     # Only nodes the API knows and calls Ready: the API server cannot proxy to a kubelet that is down.
     ready = [n for n in nodes if (known := api.node(n)) is not None and known.ready == "True"]
-    found, problems = configz_all(opts.selection().kubectl_options(), ready)
+    found, problems = configz_all(opts.selection().kubectl_options(), ready, until=until)
     api.configz.update(found)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -254,11 +254,14 @@ def sweep(opts: Options, fail_on: str, baseline: str | None, write_baseline: str
 
 def report(opts: Options, cluster: Cluster, fail_on: str, expected: Any, write_baseline: str | None) -> NoReturn:
     """Read every node of ``cluster``, audit, render, exit: the body of sweep and analyze."""
+    import time
+
     from podaudit.audit.engine import audit, duplicate_names
     from podaudit.cluster.sweep import run_sweep
     from podaudit.report.progress import progress_for
 
     sel = opts.selection()
+    until = None if sel.deadline is None else time.monotonic() + sel.deadline
     try:
         with progress_for(len(cluster.nodes)) as advance:
             result = run_sweep(cluster.nodes, sel.concurrency, sel.deadline, advance)
@@ -268,7 +271,7 @@ def report(opts: Options, cluster: Cluster, fail_on: str, expected: Any, write_b
     if duplicates:
         _fail(f"several nodes report the node name {', '.join(duplicates)} (cloned machines, or a host listed "
               "twice): their findings would be mixed; fix the inventory or the nodes' names")
-    _cross_check(opts, cluster, [v.node_name.value for v in result.views])
+    _cross_check(opts, cluster, [v.node_name.value for v in result.views], until)
     findings = audit(result, expected, cluster.api)
     # API failures are PA905 findings already; the notes keep the rest.
     failed = set(cluster.api.failed.values()) if cluster.api is not None else set()

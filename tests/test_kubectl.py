@@ -159,3 +159,10 @@ def test_configz_of_many_nodes(stub: StubApi, opts: KubectlOptions) -> None:
         "controlplane": "/etc/kubernetes/manifests", "node01": "/srv/manifests"}
     [problem] = problems
     assert "ghost" in problem and "not found" in problem
+
+
+def test_configz_is_not_asked_after_the_deadline(stub: StubApi, opts: KubectlOptions) -> None:
+    found, problems = configz_all(opts, ["controlplane", "node01"], until=time.monotonic() - 1)
+    assert found == {}
+    assert not [p for p, _ in stub.requests if p.endswith("/configz")]  # no kubectl asked for it
+    assert problems[0].endswith("(not asked: the --deadline passed)")

@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,8 +142,8 @@ def configz(opts: KubectlOptions, node: str, problems: list[str] | None = None) 
     return configz_object(decode_json(out, what, sink), what, sink)
 
 
-def configz_all(opts: KubectlOptions, nodes: list[str], concurrency: int = 8) -> tuple[dict[str, dict[str, Any]],
-                                                                                      list[str]]:
+def configz_all(opts: KubectlOptions, nodes: list[str], concurrency: int = 8, until: float | None = None
+                ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """configz of many nodes, a few kubectl runs at a time; (node -> config, problems).
 
     The first node is asked alone: when RBAC refuses nodes/proxy (often, rightly) or the
@@ -152,6 +153,8 @@ def configz_all(opts: KubectlOptions, nodes: list[str], concurrency: int = 8) ->
 
     def one(node: str) -> tuple[str, dict[str, Any] | None, list[str]]:
         problems: list[str] = []
+        if until is not None and time.monotonic() >= until:  # the run's --deadline has passed
+            return node, None, [f"kubectl get --raw configz of node {node} failed (not asked: the --deadline passed)"]
         return node, configz(opts, node, problems), problems
 
     found: dict[str, dict[str, Any]] = {}
