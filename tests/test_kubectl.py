@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from podaudit.cluster.api import load_api_dir
-from podaudit.cluster.kubectl import KubectlOptions, configz, configz_all, load_api_view, valid_node_name
+from podaudit.cluster.api import load_api_dir, valid_node_name
+from podaudit.cluster.kubectl import KubectlOptions, configz, configz_all, load_api_view
 from tests import stub_api
 from tests.stub_api import AGGREGATED, DEMO_API, NAMESPACES, USER, StubApi
 

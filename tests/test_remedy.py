@@ -137,7 +137,7 @@ def test_a_file_changed_after_the_plan_is_left_alone(node: Path) -> None:
     from podaudit.cluster.source import NodeHandle
     from podaudit.collect.local import LocalNode
     from podaudit.kubelet.resolve import analyze_node
-    from podaudit.remedy.apply import _local, apply, outcome
+    from podaudit.remedy.apply import apply, on_node, outcome
     from podaudit.remedy.plan import delete_plan
 
     local = LocalNode(str(node), label="worker-1")
@@ -147,7 +147,8 @@ def test_a_file_changed_after_the_plan_is_left_alone(node: Path) -> None:
     path = node / MANIFESTS / "nginx-proxy.yml"
     path.write_text(path.read_text() + "# edited by someone else\n")
     edited = facts(path)
-    apply(plan, _local(NodeHandle("worker-1", str(node)), sudo=False))
+    with on_node(NodeHandle("worker-1", str(node)), sudo=False) as run_script:
+        apply(plan, run_script)
     assert [(r.index, r.status) for r in plan.results] == [(1, "changed")]
     assert outcome(plan) == "failed"
     assert facts(path) == edited
@@ -209,7 +210,7 @@ def test_a_partial_delete_keeps_what_moved_and_says_what_never_did(node: Path) -
     from podaudit.cluster.source import NodeHandle
     from podaudit.collect.local import LocalNode
     from podaudit.kubelet.resolve import analyze_node
-    from podaudit.remedy.apply import _local, apply, outcome
+    from podaudit.remedy.apply import apply, on_node, outcome
     from podaudit.remedy.plan import delete_plan
 
     twin = node / MANIFESTS / "nginx-proxy.yml.bak"
@@ -219,7 +220,8 @@ def test_a_partial_delete_keeps_what_moved_and_says_what_never_did(node: Path) -
     [pod] = view.static_pods
     plan = delete_plan(view, pod, str(node), "test")
     twin.write_text(twin.read_text() + "# edited\n")
-    apply(plan, _local(NodeHandle("worker-1", str(node)), sudo=False))
+    with on_node(NodeHandle("worker-1", str(node)), sudo=False) as run_script:
+        apply(plan, run_script)
     assert outcome(plan) == "partial"
     assert [(r.index, r.status) for r in plan.results] == [(1, "changed"), (2, "moved")]
     _, held = podaudit(node, "quarantine", "list")

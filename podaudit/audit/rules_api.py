@@ -40,8 +40,8 @@ def _pods_read(ctx: NodeContext | ClusterContext) -> ApiView | None:
       fix="Fix the cause podaudit names (create the namespace, drop the API references, register the node), or "
           "remove the manifest if nobody should run it (`podaudit find` shows the file). The kubelet's log says "
           "why it failed: `journalctl -u kubelet | grep -i 'mirror pod'`.",
-      example="node-1: default/miner runs from /etc/kubernetes/manifests/miner.yaml with no mirror pod "
-              "miner-node-1: namespace default... ")
+      example="node-1: mining/miner runs from /etc/kubernetes/manifests/miner.yaml but the API has no mirror "
+              "pod mining/miner-node-1: namespace mining does not exist (PA304)")
 def no_mirror_pod(ctx: NodeContext) -> Iterator[Finding]:
     api = _pods_read(ctx)
     # Without a kubelet process nothing runs (the pods would start with the kubelet).

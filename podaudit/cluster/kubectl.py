@@ -29,24 +29,6 @@ from podaudit.cluster.api import (
     valid_node_name,
 )
 
-__all__ = [
-    "RBAC_HINT",
-    "KubectlFatal",
-    "KubectlOptions",
-    "configz",
-    "configz_all",
-    "describe",
-    "kill_group",
-    "kubectl_argv",
-    "last_detail",
-    "load_api_view",
-    "one_line",
-    "reload_pods",
-    "run_kubectl",
-    "time_limit",
-    "valid_node_name",
-]
-
 RBAC_HINT = "podaudit needs get/list on pods, nodes, namespaces"
 _USER = re.compile(r'User "([^"]*)"')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

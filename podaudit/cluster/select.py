@@ -255,7 +255,7 @@ def _debug_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, node
                  ) -> list[NodeSource]:
     import uuid
 
-    from podaudit.cluster.kubectl import valid_node_name
+    from podaudit.cluster.api import valid_node_name
     from podaudit.collect.over_kubectl_debug import DebugNode, DebugOptions, register_cleanup
 
     bad = [e.name for e in entries if not valid_node_name(e.name)]

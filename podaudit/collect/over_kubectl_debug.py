@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from podaudit.cluster.api import valid_node_name
 from podaudit.cluster.kubectl import (
     KubectlFatal,
     KubectlOptions,
@@ -37,7 +38,6 @@ from podaudit.cluster.kubectl import (
     one_line,
     run_kubectl,
     time_limit,
-    valid_node_name,
 )
 from podaudit.cluster.source import NodeUnavailable
 from podaudit.collect.passes import collect_view
