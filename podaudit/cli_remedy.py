@@ -16,10 +16,12 @@ from podaudit.cli import (
     EXIT_OK,
     EXIT_PARTIAL,
     Options,
+    Seconds,
     _cluster,
     _console,
     _fail,
     cli,
+    notice,
     reaching,
     shared_options,
 )
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from podaudit.remedy.plan import Plan
 
 _YES = click.option("--yes", is_flag=True, help="Apply the plan (without it, nothing changes).")
-_WAIT = click.option("--wait", type=click.FloatRange(0), default=60.0, show_default=True,
+_WAIT = click.option("--wait", type=Seconds(0), default=60.0, show_default=True,
                      help="Seconds to wait for the mirror pod to change in the API (0: do not wait).")
 _NODE = click.option("--node", "on_node", metavar="NODE", help="The node (when the answer is not unique).")
 
@@ -54,8 +56,6 @@ def _finish(opts: Options, plan: Plan, source: NodeSource, cluster: Cluster, yes
     from podaudit.cluster.source import NodeUnavailable
     from podaudit.remedy.apply import (
         apply,
-        links_under_root,
-        node_root,
         on_node,
         outcome,
         record_change,
@@ -66,8 +66,6 @@ def _finish(opts: Options, plan: Plan, source: NodeSource, cluster: Cluster, yes
     transport = _transport(source, opts, cluster)
     if transport.startswith("snapshot") and plan.refused is None:
         plan.refused = "this is a snapshot: no node can change; the plan shows what would run on the node"
-    if plan.refused is None:
-        plan.refused = links_under_root(plan, node_root(source))
     record = None
     if yes and plan.refused is None:
         try:
@@ -100,7 +98,7 @@ def _show(opts: Options, plan: Plan, transport: str, record: str | None) -> None
     else:
         from podaudit.report.plans import render_plan
 
-        render_plan(_console(), plan, transport, record)  # type: ignore[arg-type]
+        render_plan(_console(), plan, transport, record)
 
 
 def _formats(opts: Options) -> None:
@@ -130,7 +128,7 @@ def delete(opts: Options, pod: str, namespace: str | None, on_node: str | None, 
         result = find_pod(pod, namespace, cluster, opts.selection().concurrency)
         matches = [m for m in result.matches if on_node in (None, m.view.node_name.value, m.view.label)]
         for failure in result.unavailable:
-            click.echo(f"podaudit: {failure.message}", err=True)
+            notice(f"podaudit: {failure.message}")
         if not matches:
             hint = f"; did you mean {', '.join(result.suggestions)}?" if result.suggestions else ""
             _fail(f"no static pod {pod} found on the nodes read{hint}")
@@ -167,7 +165,7 @@ def restore(opts: Options, quarantine_id: str, on_node: str | None, yes: bool, w
     from podaudit.remedy.apply import node_root, recorded_node
     from podaudit.remedy.apply import on_node as reach
     from podaudit.remedy.plan import ID_PATTERN, restore_plan
-    from podaudit.remedy.quarantine import list_script, parse_list
+    from podaudit.remedy.quarantine import parse_list
 
     _formats(opts)
     if not ID_PATTERN.fullmatch(quarantine_id):
@@ -177,14 +175,26 @@ def restore(opts: Options, quarantine_id: str, on_node: str | None, yes: bool, w
     cluster = _cluster(opts, node, want_api=True)
     source = _one_node(opts, node, cluster)
     with reaching(opts), reach(source, opts.selection().sudo) as run:
-        held = [h for h in parse_list(run(list_script(node_root(source), quarantine_id)))
-                if h.quarantine_id == quarantine_id]
+        held = [h for h in parse_list(run(_list_script(source, quarantine_id))) if h.quarantine_id == quarantine_id]
         if not held or held[0].journal is None:
             why = held[0].problem if held else "no such quarantine folder"
             _fail(f"{source.name}: quarantine {quarantine_id}: {why}")
         plan = restore_plan(held[0].journal, held[0].held, node_root(source))
         plan.node = source.name
         _finish(opts, plan, source, cluster, yes, wait, run)
+
+
+def _list_script(source: NodeSource, only: str | None = None) -> bytes:
+    """The quarantine list script for this node; one line and exit 2 when under --root the
+    quarantine folder cannot be followed inside the root."""
+    from podaudit.remedy.apply import node_root
+    from podaudit.remedy.quarantine import list_script
+    from podaudit.remedy.script import Unresolvable
+
+    try:
+        return list_script(node_root(source), only)
+    except Unresolvable as exc:
+        _fail(f"{source.name}: {exc}")
 
 
 @cli.group()
@@ -198,14 +208,14 @@ def quarantine() -> None:
 @click.pass_obj
 def quarantine_list(opts: Options, node: str | None) -> None:
     """The quarantine folders on NODE (this machine when none): pod, time, files still held."""
-    from podaudit.remedy.apply import node_root, on_node
-    from podaudit.remedy.quarantine import list_script, parse_list
+    from podaudit.remedy.apply import on_node
+    from podaudit.remedy.quarantine import parse_list
 
     _formats(opts)
     cluster = _cluster(opts, node)
     source = _one_node(opts, node, cluster)
     with reaching(opts), on_node(source, opts.selection().sudo) as run:
-        held = parse_list(run(list_script(node_root(source))))
+        held = parse_list(run(_list_script(source)))
     if opts.output == "json":
         from podaudit.report.jsonout import dumps
         from podaudit.report.plans import held_json
@@ -214,7 +224,7 @@ def quarantine_list(opts: Options, node: str | None) -> None:
     else:
         from podaudit.report.plans import render_held
 
-        render_held(_console(), source.name, held)  # type: ignore[arg-type]
+        render_held(_console(), source.name, held)
 
 
 @cli.command(context_settings={"allow_interspersed_args": True})

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from podaudit.shell import quote
 from tests.cli_helpers import SCHEMA, run
 
 FIXTURE = Path(__file__).parent / "fixtures" / "nodes" / "kubeadm-etc"
@@ -231,14 +232,97 @@ def test_a_partial_delete_keeps_what_moved_and_says_what_never_did(node: Path) -
     assert "nginx-proxy.yml.bak  never moved" in text and "nginx-proxy.yml  held" in text
 
 
-def test_under_a_root_nothing_is_changed_through_a_link(node: Path, tmp_path: Path) -> None:
+def test_under_a_root_a_link_is_followed_inside_the_root_never_out_of_it(node: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (node / "var/lib").mkdir(parents=True, exist_ok=True)
-    (node / "var/lib/podaudit").symlink_to(outside)  # the quarantine would land on this machine
-    proc = run("--root", str(node), "delete", "nginx-proxy-worker-1", "--yes")
-    assert proc.returncode == 2 and "is a link: under --root" in proc.stdout
-    assert (node / MANIFESTS / "nginx-proxy.yml").exists() and list(outside.iterdir()) == []
+    (node / "var/lib/podaudit").symlink_to(outside)  # read by this machine's kernel, it leads out of the tree
+    code, done = podaudit(node, "delete", "nginx-proxy-worker-1", "--yes")
+    assert code == 0 and done["files"][0]["status"] == "moved"
+    assert list(outside.iterdir()) == []  # as chroot would: the link's target is inside the tree
+    held = node / str(outside).lstrip("/") / "quarantine" / done["quarantine_id"] / "files/1"
+    assert held.is_file() and done["files"][0]["destination"] == f"{outside}/quarantine/{done['quarantine_id']}/files/1"
+    _, listed = podaudit(node, "quarantine", "list")
+    assert [q["held"] for q in listed["quarantines"]] == [[1]]
+    assert podaudit(node, "restore", done["quarantine_id"], "--yes")[0] == 0
+    assert (node / MANIFESTS / "nginx-proxy.yml").is_file() and list(outside.iterdir()) == []
+
+
+def _deeper(node: Path, tmp_path: Path, static_pod_path: str) -> Path:
+    """The node's tree at tmp_path/a/node, so "$R"/etc/kubernetes/../../../.. is tmp_path (this
+    machine's kernel would take '..' out of the tree), with this staticPodPath."""
+    root = tmp_path / "a" / "node"
+    shutil.copytree(node, root, symlinks=True)
+    config = root / "var/lib/kubelet/config.yaml"
+    config.write_text(config.read_text().replace("staticPodPath: /etc/kubernetes/manifests",
+                                                 f"staticPodPath: {static_pod_path}"))
+    (tmp_path / "outside").mkdir()
+    return root
+
+
+def test_create_with_dotdot_in_the_static_pod_path_writes_nothing_outside_the_root(node: Path, tmp_path: Path) -> None:
+    root = _deeper(node, tmp_path, "/etc/kubernetes/../../../../outside")
+    proc = run("--root", str(root), "create", "web", "--image", "nginx:1.27", "--yes")
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    assert "/outside is not a folder on the node" in proc.stdout  # the folder as chroot finds it: one line
+    assert list((tmp_path / "outside").iterdir()) == []
+    (root / "outside").mkdir()
+    code, done = podaudit(root, "create", "web", "--image", "nginx:1.27", "--yes")
+    assert code == 0 and done["files"][0]["path"] == "/outside/web.yaml"
+    assert (root / "outside/web.yaml").is_file() and list((tmp_path / "outside").iterdir()) == []
+
+
+@pytest.mark.parametrize("how", ["dotdot", "link"])
+def test_delete_through_dotdot_or_a_link_moves_no_file_outside_the_root(node: Path, tmp_path: Path, how: str) -> None:
+    root = _deeper(node, tmp_path, "/etc/kubernetes/../../../../outside" if how == "dotdot" else
+                   "/etc/kubernetes/manifests")
+    if how == "link":
+        shutil.rmtree(root / MANIFESTS)
+        (root / MANIFESTS).symlink_to("../../../../outside")  # leads to tmp_path/outside from this machine
+    (root / "outside").mkdir()
+    inside, host = root / "outside/pod.yaml", tmp_path / "outside/pod.yaml"
+    for path in (inside, host):  # the same bytes: the plan's check passes wherever the script looks
+        path.write_text(POD.format("pod"))
+    code, done = podaudit(root, "delete", "pod-worker-1", "--yes")
+    assert code == 0 and [(f["path"], f["status"]) for f in done["files"]] == [("/outside/pod.yaml", "moved")]
+    assert host.read_text() == POD.format("pod") and not inside.exists()
+    assert "is /outside/pod.yaml inside --root" in done["files"][0]["why"]
+    assert podaudit(root, "restore", done["quarantine_id"], "--yes")[0] == 0 and inside.is_file()
+
+
+def test_a_path_that_cannot_be_followed_inside_the_root_is_refused_in_one_line(node: Path, tmp_path: Path) -> None:
+    (node / "etc/loop").symlink_to("/etc/loop")
+    config = node / "var/lib/kubelet/config.yaml"
+    config.write_text(config.read_text().replace("/etc/kubernetes/manifests", "/etc/loop/manifests"))
+    proc = run("--root", str(node), "create", "web", "--image", "nginx:1.27", "--yes")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    [line] = proc.stderr.splitlines()
+    assert "/etc/loop/manifests cannot be followed inside --root" in line and "symbolic link loop" in line
+
+
+def test_a_file_changed_between_its_check_and_its_move_is_held_as_moved(node: Path, tmp_path: Path) -> None:
+    path = node / MANIFESTS / "nginx-proxy.yml"
+    path.chmod(0o640)
+    # Another writer, exactly between the check and the move: mv itself rewrites the file first.
+    wrap = tmp_path / "bin"
+    wrap.mkdir()
+    (wrap / "mv").write_text(f'#!/bin/sh\n[ "$2" != "$PODAUDIT_TEST_VICTIM" ] || printf \'# edited\\n\' >> "$2"\n'
+                             f'exec {quote(shutil.which("mv") or "mv")} "$@"\n')
+    (wrap / "mv").chmod(0o755)
+    env = {"PATH": f"{wrap}:{os.environ['PATH']}", "PODAUDIT_TEST_VICTIM": str(path)}
+    proc = run("--root", str(node), "-o", "json", "delete", "nginx-proxy-worker-1", "--yes", env=env)
+    done = json.loads(proc.stdout)
+    assert proc.returncode == 3 and done["files"][0]["status"] == "changed" and done["outcome"] == "partial", done
+    held = node / "var/lib/podaudit/quarantine" / done["quarantine_id"] / "files/1"
+    assert not path.exists() and held.read_text().endswith("# edited\n")
+    assert f"sha256 {sha(held)}" in done["files"][0]["detail"]
+    _, listed = podaudit(node, "quarantine", "list")
+    [entry] = listed["quarantines"]
+    assert (entry["held"], entry["moved"], entry["journal"]["files"][0]["sha256"]) == ([1], [1], sha(held))
+    bytes_moved = held.read_bytes()
+    code, back = podaudit(node, "restore", done["quarantine_id"], "--yes")
+    assert code == 0 and back["files"][0]["status"] == "restored"
+    assert path.read_bytes() == bytes_moved and path.stat().st_mode & 0o777 == 0o640
 
 
 def test_a_journal_cannot_send_a_restore_elsewhere_and_a_changed_held_copy_stays(node: Path, tmp_path: Path) -> None:

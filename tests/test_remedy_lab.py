@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import pytest
 import yaml
 
 from podaudit import __version__
+from podaudit.shell import quote
 from tests.cli_helpers import run_json
 from tests.lab_helpers import running_lab, why_no_lab
 
@@ -60,24 +60,24 @@ def on_node(lab: Lab | Path, script: str, user: str | None = None) -> str:
 
 def facts(lab: Lab, path: str) -> tuple[str, str]:
     """(sha256, "mode uid gid") of a file on node01."""
-    out = on_node(lab, f"sha256sum < {shlex.quote(path)}; stat -c '%a %u %g' -- {shlex.quote(path)}")
+    out = on_node(lab, f"sha256sum < {quote(path)}; stat -c '%a %u %g' -- {quote(path)}")
     digest, stat = out.splitlines()
     return digest.split()[0], stat
 
 
 def exists(lab: Lab, path: str) -> bool:
-    p = shlex.quote(path)
+    p = quote(path)
     return on_node(lab, f"if [ -e {p} ] || [ -L {p} ]; then echo yes; else echo no; fi").strip() == "yes"
 
 
 def listing(lab: Lab, folder: str = WATCHED) -> set[str]:
     """Exact names in a folder on node01 (newlines and all)."""
-    out = on_node(lab, f"cd {shlex.quote(folder)} && find . -mindepth 1 -maxdepth 1 -print0")
+    out = on_node(lab, f"cd {quote(folder)} && find . -mindepth 1 -maxdepth 1 -print0")
     return {name[2:] for name in out.split("\0") if name}
 
 
 def write_file(lab: Lab, path: str, data: bytes, mode: str = "600", owner: str = "0:0") -> None:
-    p = shlex.quote(path)
+    p = quote(path)
     on_node(lab, f"printf '%s' {base64.b64encode(data).decode()} | base64 -d > {p} && chown {owner} {p} "
                  f"&& chmod {mode} {p}")
 
@@ -388,3 +388,55 @@ def test_restore_same_bytes_but_other_mode_is_not_silently_accepted(node: Lab, u
     [status] = [f["status"] for f in doc["files"]]
     # Either the recorded mode and owner are put back, or the file is reported and the held copy kept.
     assert facts(node, GREENBOX) == before or (status == "conflict" and exists(node, held(node, qid, 1)))
+
+
+def test_a_hostile_static_pod_path_is_never_run_on_the_node(node: Lab, user: User) -> None:
+    config = "/var/lib/kubelet/config.yaml"
+    original = base64.b64decode(on_node(node, f"base64 < {config}"))
+    assert f"staticPodPath: {WATCHED}".encode() in original
+    mode_owner = on_node(node, f"stat -c '%a %u:%g' {config}").split()
+    hostile = '/etc/x"; }; touch /tmp/pwned; { echo "'
+    write_file(node, config, original.replace(f"staticPodPath: {WATCHED}".encode(),
+                                              b"staticPodPath: " + json.dumps(hostile).encode()), *mode_owner)
+    try:
+        made = podaudit(node, user, "create", "web", "--image", "nginx:1.27", "--nodes", "node01", *SUDO, "--yes")
+        no_canary(node, user)
+        assert made.returncode == 3, made.stdout + made.stderr  # the folder is not there: one failed line
+        assert f"{hostile} is not a folder on the node" in made.stdout
+    finally:
+        write_file(node, config, original, *mode_owner)
+
+
+def test_a_file_changed_between_its_check_and_its_move_is_held_as_moved(node: Lab, user: User) -> None:
+    """mv on the node rewrites the file first, as another writer would exactly between the check
+    and the move: the result is 'changed', the quarantine holds what moved, restore brings it back."""
+    from podaudit.cluster.inventory import InventoryEntry
+    from podaudit.collect.over_ssh import collect_over_ssh, root_shell
+    from podaudit.remedy.apply import apply, outcome
+    from podaudit.remedy.plan import delete_plan
+    from podaudit.transport import SshOptions
+    from podaudit.transport.ssh import load_ssh_config
+
+    wrap = "/var/lib/podaudit-test-bin"  # /var is the node's own (an overlay); /run is not
+    real_mv = on_node(node, f"mkdir -p {wrap} && command -v mv").strip()
+    write_file(node, f"{wrap}/mv", f'#!/bin/sh\n[ "$2" != {GREENBOX} ] || echo "# edited as it moved" >> "$2"\n'
+                                   f'exec {quote(real_mv)} "$@"\n'.encode(), mode="755")
+    try:
+        options = SshOptions(ssh_config=node.ssh_config, user="auditor")
+        config, entry = load_ssh_config(node.ssh_config), InventoryEntry("node01")
+        view, _, _ = collect_over_ssh(entry, options, True, config)
+        [pod] = [p for p in view.static_pods if p.mirror_name == MIRROR]
+        plan = delete_plan(view, pod, "/", __version__)
+        plan.script = f"PATH={wrap}:$PATH\n".encode() + plan.script
+        with root_shell(entry, options, True, config) as run:
+            apply(plan, run)
+    finally:
+        on_node(node, f"rm -rf {wrap}")
+    assert [(r.index, r.status) for r in plan.results] == [(1, "changed")] and outcome(plan) == "partial"
+    moved = facts(node, held(node, plan.quarantine_id or "", 1))
+    assert on_node(node, f"tail -n 1 {held(node, plan.quarantine_id or '', 1)}") == "# edited as it moved\n"
+    listed = quarantines(node, user)[plan.quarantine_id or ""]
+    assert (listed["held"], listed["moved"], listed["journal"]["files"][0]["sha256"]) == ([1], [1], moved[0])
+    code, back = restore(node, user, plan.quarantine_id or "", "--node", "node01", *SUDO)
+    assert code == 0 and [f["status"] for f in back["files"]] == ["restored"], back
+    assert facts(node, GREENBOX)[0] == moved[0]

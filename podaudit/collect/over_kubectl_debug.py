@@ -43,6 +43,7 @@ from podaudit.cluster.source import NodeUnavailable
 from podaudit.collect.passes import collect_view
 from podaudit.collect.records import GatherError
 from podaudit.kubelet.resolve import NodeView
+from podaudit.transport.limits import MAX_NODE_STDERR, MAX_NODE_STDOUT, base64_size, run_capped, too_much
 
 MARKER = b"PODAUDIT-GATHER "
 END = b"PODAUDIT-END"
@@ -105,6 +106,15 @@ class DebugNode:
         if session.leftovers:
             raise NodeUnavailable(self.node, "kubectl", session.leftovers[0])
         return out
+
+
+def container_command(marker: str, script: bytes) -> list[str]:
+    """The debug container's argv: ``sh -c WRAPPER MARKER SCRIPT``. The script is one argv
+    word (its exact bytes, by surrogateescape) that WRAPPER only ever expands as "$1", so no
+    shell parses it as part of a command line; WRAPPER is a constant."""
+    if b"\0" in script:  # an argv word ends at a NUL: the script would arrive cut
+        raise ValueError("a script with a NUL byte cannot travel as one argument")
+    return ["sh", "-c", WRAPPER, marker, script.decode("utf-8", "surrogateescape")]
 
 
 # -- the registry of pods that may exist ---------------------------------------------------
@@ -230,7 +240,7 @@ class _Session:
                 f"{self.node}: the debug pod could not chroot /host (it is not privileged: an admission policy "
                 "may have changed it); use --debug-namespace with a namespace that allows privileged pods, "
                 "or --via ssh"))
-        log = self._kubectl(["logs", launch.name, *_ns(launch), "-c", CONTAINER], "kubectl logs", launch)
+        log = self._logs(launch)
         out = decode_log(self.node, log)
         if not out.startswith(MARKER):
             raise NodeUnavailable(self.node, "gather", f"{self.node}: the gather script did not run in the debug pod "
@@ -241,7 +251,7 @@ class _Session:
         """kubectl debug node/NODE; the created pod's name, as kubectl printed it."""
         debug = self.source.debug
         args = ["debug", f"node/{self.node}", "--profile=sysadmin", f"--image={debug.image}", "--attach=false",
-                *_ns(launch), "--", "sh", "-c", WRAPPER, launch.marker, script.decode("utf-8", "surrogateescape")]
+                *_ns(launch), "--", *container_command(launch.marker, script)]
         code, out, err = _spawn(launch, args)
         if code != 0:
             raise _debug_failed(self.node, launch, code, err)
@@ -294,6 +304,32 @@ class _Session:
         if reason in START_REASONS:
             raise NodeUnavailable(self.node, "kubectl", f"{self.node}: the debug pod's container could not start "
                                   f"({detail})")
+
+    def _logs(self, launch: _Launch) -> bytes:
+        """The pod's log, read within the node output cap (base64 of MAX_NODE_STDOUT, plus
+        its end line): an endless log costs this node only. --limit-bytes lets an honest
+        kubelet stop early; a hostile one is cut here."""
+        assert launch.name is not None
+        limit = base64_size(MAX_NODE_STDOUT) + 4096
+        argv = kubectl_argv(self.source.kubectl, ["logs", launch.name, *_ns(launch), "-c", CONTAINER,
+                                                  f"--limit-bytes={limit + 1}"])
+        try:
+            got = run_capped(argv, time_limit(self.source.kubectl), limit)
+        except OSError as exc:
+            raise NodeUnavailable(self.node, "kubectl", f"{self.node}: kubectl could not be started "
+                                  f"({exc.strerror or exc})") from None
+        _check_open(launch)
+        if got.full == "stdout":
+            raise NodeUnavailable(self.node, "gather", too_much(self.node, "in its debug pod's log", MAX_NODE_STDOUT))
+        if got.full == "stderr":
+            raise NodeUnavailable(self.node, "gather", too_much(self.node, "on kubectl's stderr", MAX_NODE_STDERR))
+        if got.status != 0:
+            text = got.err.decode("utf-8", "replace")
+            why = "no answer in time" if got.timed_out else last_detail(text, got.status or 0)
+            hint = f": {RBAC}" if "forbidden" in text.lower() else ""
+            raise NodeUnavailable(self.node, "timeout" if got.timed_out else "kubectl",
+                                  f"{self.node}: kubectl logs {launch.name} failed ({why}){hint}")
+        return got.out
 
     def _kubectl(self, args: list[str], what: str, launch: _Launch) -> bytes:
         problems: list[str] = []

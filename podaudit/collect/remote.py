@@ -47,11 +47,11 @@ from podaudit.model import (
     FileRecord,
     NodeSnapshot,
 )
+from podaudit.shell import printf_word, speakable
 
 GATHER_VERSION = 1
 MARKER = f"PODAUDIT-GATHER {GATHER_VERSION}\n".encode()
 # What rootfs.describe_oserror says for a path os functions refuse.
-_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._")
 _WORD = re.compile(r"[A-Za-z0-9/._@:\\-]+")
 _MAX_HEADER = 512
 # strerror texts (glibc and musl) and what rootfs.describe_oserror makes of them.
@@ -71,8 +71,11 @@ def gather_script(paths: Sequence[str] = (), dirs: Sequence[str] = (), cap: int 
     for word in (*UNIT_DIRS, *KUBELET_UNITS):
         if not _WORD.fullmatch(word):  # never true: they are constants; guards the quoting
             raise ValueError(f"unit directory or name {word!r} cannot be embedded")
-    wants = [f"want_file {_sh_octal(p)} {_sh_octal(normalize_path(p))}" for p in dict.fromkeys(paths) if valid_path(p)]
-    wants += [f"want_dir {_sh_octal(d)} {_sh_octal(normalize_path(d))}" for d in dict.fromkeys(dirs) if valid_path(d)]
+    # Each path travels as two printf formats (podaudit.shell.printf_word): the script stays ASCII.
+    wants = [f"want_file {printf_word(p)} {printf_word(normalize_path(p))}" for p in dict.fromkeys(paths)
+             if valid_path(p)]
+    wants += [f"want_dir {printf_word(d)} {printf_word(normalize_path(d))}" for d in dict.fromkeys(dirs)
+              if valid_path(d)]
     template = resources.files("podaudit.collect").joinpath("gather.sh").read_text("ascii")
     filled = (template.replace("__CAP__", str(cap))
               .replace("__MODE__", "paths" if paths or dirs else "discover")
@@ -85,19 +88,7 @@ def gather_script(paths: Sequence[str] = (), dirs: Sequence[str] = (), cap: int 
 
 def valid_path(path: str) -> bool:
     """Whether the node could be asked about ``path`` (os functions refuse the others)."""
-    if "\0" in path:
-        return False
-    try:
-        path.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _sh_octal(path: str) -> str:
-    """``path`` as a single-quoted printf format: safe bytes as they are, the rest ``\\ooo``."""
-    raw = path.encode("utf-8", "surrogateescape")
-    return "'" + "".join(chr(b) if b in _SAFE else f"\\{b:03o}" for b in raw) + "'"
+    return speakable(path)
 
 
 # --- parsing -----------------------------------------------------------------------------

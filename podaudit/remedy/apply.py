@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from podaudit.cluster.source import NodeHandle, NodeSource, NodeUnavailable
 from podaudit.collect.over_ssh import MARKER
-from podaudit.remedy.script import parse_results
+from podaudit.remedy.script import CHANGED_AS_MOVED, parse_results
 
 if TYPE_CHECKING:
     from podaudit.cluster.kubectl import KubectlOptions
@@ -69,29 +69,6 @@ def _local(source: NodeHandle, sudo: bool) -> Runner:
     return run
 
 
-def links_under_root(plan: Plan, root: str) -> str | None:
-    """Under --root the scripts name paths as "$R"/path, which the kernel resolves on this
-    machine: a link in a parent folder would lead out of the root. Such a plan is refused
-    (on a live node the same link is the node's own, and following it is right)."""
-    import posixpath
-
-    from podaudit.remedy.plan import quarantine_path
-
-    if os.path.abspath(root) == "/":
-        return None
-    folders = {posixpath.dirname(p) for f in plan.files for p in (f.path, f.destination)}
-    if plan.quarantine_id:
-        folders.add(quarantine_path(plan.quarantine_id))
-    for folder in sorted(folders):
-        current = os.path.abspath(root)
-        for part in (p for p in folder.split("/") if p):
-            current = os.path.join(current, part)
-            if os.path.islink(current):
-                return (f"{current} is a link: under --root, podaudit does not change files through links (they "
-                        "would lead out of the root); change them on the node itself")
-    return None
-
-
 def apply(plan: Plan, run: Runner) -> None:
     """Run the plan's script; its per-file results land on the plan."""
     plan.results = parse_results(run(plan.script))
@@ -100,11 +77,13 @@ def apply(plan: Plan, run: Runner) -> None:
 
 def outcome(plan: Plan) -> str:
     """done (every file as planned), partial, or failed (nothing changed)."""
-    statuses = [r.status for r in plan.results if r.index > 0]
-    if not statuses or any(r.index == 0 for r in plan.results):
+    results = [r for r in plan.results if r.index > 0]
+    if not results or any(r.index == 0 for r in plan.results):
         return "failed"
-    done = [s for s in statuses if s in DONE]
-    return "done" if len(done) == len(plan.files) else "partial" if done else "failed"
+    done = [r for r in results if r.status in DONE]
+    # A file that changed as it was moved is not as planned, but it did move: not "failed".
+    moved = [r for r in results if r.status == "changed" and r.detail.startswith(CHANGED_AS_MOVED)]
+    return "done" if len(done) == len(plan.files) else "partial" if done or moved else "failed"
 
 
 def wait_for_mirror(opts: KubectlOptions, plan: Plan, present: bool, seconds: float) -> str:

@@ -1,7 +1,7 @@
 """The exact commands that remove a static pod: move every file that defines it out of the
 directory the kubelet watches (a ``.bak`` twin left behind would bring the pod back).
 
-File names are untrusted input: every value is quoted with ``shlex.quote``, and a name
+File names are untrusted input: every value is quoted by ``podaudit.shell``, and a name
 holding characters a terminal would not show faithfully (control characters, undecodable
 bytes) is moved by inode with ``find -inum``, so no shell ever has to spell it.
 """
@@ -9,10 +9,10 @@ bytes) is moved by inode with ``find -inum``, so no shell ever has to spell it.
 from __future__ import annotations
 
 import posixpath
-import shlex
 from datetime import datetime, timezone
 
 from podaudit.kubelet.resolve import StaticPod
+from podaudit.shell import join, quote
 
 QUARANTINE_DIR = "/var/lib/podaudit/quarantine"
 
@@ -39,10 +39,10 @@ def removal_commands(node: str, pod: StaticPod, *, remote: bool = True, now: dat
     target = posixpath.join(QUARANTINE_DIR, f"{stamp}-{pod.mirror_name}")
     steps = [["sudo", "mkdir", "-p", "-m", "700", target]]
     steps += [move_command(path, pod.inodes.get(path), target) for path in (pod.manifest_path, *pod.shadowed_paths)]
-    lines = [shlex.join(step) for step in steps]
+    lines = [join(step) for step in steps]
     if remote:
-        lines = [f"ssh -- {shlex.quote(node)} {shlex.quote(line)}" for line in lines]
-    lines.append(shlex.join(["kubectl", "get", "pod", "-n", pod.namespace, pod.mirror_name, "--watch"]))
+        lines = [f"ssh -- {quote(node)} {quote(line)}" for line in lines]
+    lines.append(join(["kubectl", "get", "pod", "-n", pod.namespace, pod.mirror_name, "--watch"]))
     return lines
 
 

@@ -13,8 +13,8 @@ from podaudit.kubelet.manifests import judge
 from podaudit.kubelet.resolve import NodeView
 from podaudit.model import FileRecord
 from podaudit.remedy.plan import Plan, PlannedFile, new_id
-from podaudit.remedy.script import at_root, encode, q, start
-from podaudit.report.escape import shell_word
+from podaudit.remedy.script import Unresolvable, Where, at_root, encode
+from podaudit.shell import display, quote
 
 MAX_MANIFEST = 64 * 1024  # a static pod manifest is a few KiB; a larger one is a mistake
 _FILE_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
@@ -60,21 +60,28 @@ def create_plan(view: NodeView, manifest: bytes, root: str, namespace: str | Non
     if namespace is not None and entry.pod.namespace != namespace:
         raise CreateError(f"-n {namespace} but the manifest says namespace {entry.pod.namespace}")
     _refuse_existing(view, entry.pod.namespace, entry.pod.name)
-    target = posixpath.join(folder, _file_name(entry.pod.name))
-    taken = target in view.records and view.records[target].kind != "missing"
-    if taken or any(e.path == target for e in view.entries):
-        raise CreateError(f"{target} already exists on {node}; it is never overwritten")
+    name = _file_name(entry.pod.name)
+    taken = posixpath.join(folder, name)
+    if (taken in view.records and view.records[taken].kind != "missing") or any(e.path == taken for e in view.entries):
+        raise CreateError(f"{taken} already exists on {node}; it is never overwritten")
+    try:
+        # Under --root the folder as chroot would find it, inside the root: the script writes there only.
+        inside = Where.of(root).folder(folder)
+    except Unresolvable as exc:
+        raise CreateError(f"{node}'s staticPodPath {exc}") from None
+    target = posixpath.join(inside, name)
+    why = f"the kubelet of {node} watches {folder} ({view.static_pod_path.source})"
     plan = Plan("create", node, entry.pod.namespace, entry.pod.name, entry.pod.mirror_name,
                 [PlannedFile(1, target, "file", _sha256(manifest), None, 0o600, 0, 0, len(manifest), target,
-                             f"the kubelet of {node} watches {folder} ({view.static_pod_path.source})")],
+                             why if inside == folder else f"{why}, which is {inside} inside --root")],
                 manifest=manifest)
     plan.warnings += [f"{w}" for w in entry.warnings]
     if view.restart_pending:
         plan.warnings.append("the kubelet's settings changed since it started (restart pending): the running "
                              f"kubelet may watch another folder than {folder}")
     token = new_id(entry.pod.mirror_name).rsplit("-", 1)[1]
-    plan.script = encode(_script(plan, folder, target, token, root))
-    plan.commands = _commands(folder, target, token)
+    plan.script = encode(_script(plan, inside, target, token, Where.of(root)))
+    plan.commands = _commands(inside, target, token)
     return plan
 
 
@@ -104,16 +111,20 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _script(plan: Plan, folder: str, target: str, token: str, root: str) -> str:
+def _script(plan: Plan, folder: str, target: str, token: str, where: Where) -> str:
     """A dot-named temporary file in the same folder (the kubelet skips dot-files), its mode
-    and owner set, then a hard link to the final name: atomic, and never over an existing file."""
+    and owner set, then a hard link to the final name: atomic, and never over an existing file.
+    ``folder`` and ``target`` are resolved already (``Where``); every message is quoted."""
     tmp = at_root(posixpath.join(folder, f".podaudit-create-{token}"))
     dst = at_root(target)
-    return (start(root) +
-            f'[ -d {at_root(folder)} ] || {{ say 1 failed "{folder} is not a folder on the node"; exit 0; }}\n'
+    manifest = plan.manifest.decode("utf-8", "surrogateescape") if plan.manifest else ""
+    not_a_folder = quote(f"{folder} is not a folder on the node")
+    return (where.start() +
+            f"[ -d {at_root(folder)} ] || {{ say 1 failed {not_a_folder}; exit 0; }}\n"
             f'[ -e {dst} ] || [ -L {dst} ] && {{ say 1 exists "already there; not overwritten"; exit 0; }}\n'
-            f"printf '%s' {q(plan.manifest.decode('utf-8', 'surrogateescape') if plan.manifest else '')} > {tmp} "
-            f'|| {{ rm -f -- {tmp}; say 1 failed "cannot write in {folder}"; exit 0; }}\n'
+            # noclobber: the temporary name is never written through a link or over a file put there.
+            f"( set -C; printf '%s' {quote(manifest)} > {tmp} ) "
+            f"|| {{ rm -f -- {tmp}; say 1 failed {quote(f'cannot write in {folder}')}; exit 0; }}\n"
             f'chown 0:0 {tmp} && chmod 600 {tmp} || {{ rm -f -- {tmp}; say 1 failed "cannot set owner and mode"; '
             "exit 0; }\n"
             f'ln -- {tmp} {dst} || {{ rm -f -- {tmp}; say 1 exists "a file appeared there; not overwritten"; '
@@ -123,8 +134,8 @@ def _script(plan: Plan, folder: str, target: str, token: str, root: str) -> str:
 
 
 def _commands(folder: str, target: str, token: str) -> list[str]:
-    tmp = shell_word(posixpath.join(folder, f".podaudit-create-{token}"))
-    return [f"test ! -e {shell_word(target)}   # never overwritten",
+    tmp = display(posixpath.join(folder, f".podaudit-create-{token}"))
+    return [f"test ! -e {display(target)}   # never overwritten",
             f"cat > {tmp}   # the manifest below; a dot-file, which the kubelet skips",
             f"chown 0:0 {tmp} && chmod 600 {tmp}",
-            f"ln -- {tmp} {shell_word(target)} && rm -- {tmp}   # appears whole, at once"]
+            f"ln -- {tmp} {display(target)} && rm -- {tmp}   # appears whole, at once"]

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podaudit.remedy.plan import ID_PATTERN, JOURNAL
-from podaudit.remedy.script import OUTCOME, QUARANTINE_DIR, at_root, encode, q, start
+from podaudit.remedy.script import OUTCOME, QUARANTINE_DIR, Where, at_root, encode
+from podaudit.shell import quote
 
 HEADER = "PODAUDIT-QUARANTINE"
 
@@ -29,9 +30,11 @@ class Held:
 
 def list_script(root: str, only: str | None = None) -> bytes:
     """Print, per quarantine folder: a header (id, journal size, held file indices), then the
-    journal's bytes. Folder names are podaudit's IDs; anything else there is skipped."""
-    pattern = q(only) if only is not None else "*"
-    return encode(start(root) + f"""cd {at_root(QUARANTINE_DIR)} 2>/dev/null || exit 0
+    journal's bytes. Folder names are podaudit's IDs; anything else there is skipped. Raises
+    Unresolvable when the quarantine folder cannot be followed inside --root."""
+    where = Where.of(root)
+    pattern = quote(only) if only is not None else "*"
+    return encode(where.start() + f"""cd {at_root(where.folder(QUARANTINE_DIR))} 2>/dev/null || exit 0
 for d in {pattern}; do
   [ -d "$d" ] && [ -f "$d/{JOURNAL}" ] || continue
   case "$d" in *[!a-zA-Z0-9.-]*) continue ;; esac
@@ -54,7 +57,7 @@ def parse_list(out: bytes) -> list[Held]:
         if end < 0:
             break
         words = data[at:end].decode("ascii", "replace").split(" ")
-        if len(words) != 5 or not words[2].isdigit():
+        if len(words) != 5 or not _number(words[2]):
             at = data.find(marker, end + 1)  # a header podaudit did not write: skip it
             continue
         size = int(words[2])
@@ -64,9 +67,15 @@ def parse_list(out: bytes) -> list[Held]:
     return found
 
 
+def _number(word: str) -> bool:
+    """A size or an index as the list script prints it: a few ASCII digits (int() refuses more
+    than 4300, and no journal or file count comes near 18)."""
+    return 0 < len(word) <= 18 and word.isascii() and word.isdigit()
+
+
 def _held(quarantine_id: str, body: bytes, indices: str, moved_indices: str) -> Held:
-    held = {int(i) for i in indices.split(",") if i.isdigit()}
-    moved = None if moved_indices == "-" else {int(i) for i in moved_indices.split(",") if i.isdigit()}
+    held = {int(i) for i in indices.split(",") if _number(i)}
+    moved = None if moved_indices == "-" else {int(i) for i in moved_indices.split(",") if _number(i)}
     if not ID_PATTERN.fullmatch(quarantine_id):
         return Held(quarantine_id, None, held, "not a podaudit quarantine ID", moved)
     try:
