@@ -20,6 +20,7 @@ from podaudit.cli import (
     _fail,
     _load_baseline,
     cli,
+    notice,
     report,
     shared_options,
     sweep_options,
@@ -57,13 +58,13 @@ def collect(opts: Options, target: str | None, armor: bool, redact: bool) -> Non
     finally:
         _cleanup(opts)
     for failure in result.failures:
-        click.echo(f"podaudit: not collected: {failure.message}", err=True)
+        notice(f"podaudit: not collected: {failure.message}")
     # A node's name comes from the node (its hostname, --hostname-override): it names a
     # folder only when it is a valid node name, or it could point anywhere.
     skipped = [v for v in result.views if not valid_node_name(v.node_name.value)]
     for view in skipped:
-        click.echo(f"podaudit: not collected: {view.label}: its node name {view.node_name.value!r} is not a valid "
-                   "node name (DNS-1123 subdomain)", err=True)
+        notice(f"podaudit: not collected: {view.label}: its node name {view.node_name.value!r} is not a valid "
+               "node name (DNS-1123 subdomain)")
     views = [v for v in result.views if v.snapshot is not None and all(v is not x for x in skipped)]
     if not views:
         _fail("no node could be collected")
@@ -90,8 +91,8 @@ def collect(opts: Options, target: str | None, armor: bool, redact: bool) -> Non
 
         path = target or f"podaudit-{label}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.tar.gz"
         _write_private(path, data)
-        click.echo(f"wrote {path}: {len(views)} node{'s' if len(views) > 1 else ''}, {len(data)} bytes"
-                   f"{', redacted' if redact else ''}", err=True)
+        notice(f"wrote {path}: {len(views)} node{'s' if len(views) > 1 else ''}, {len(data)} bytes"
+               f"{', redacted' if redact else ''}")
     sys.exit(EXIT_PARTIAL if result.failures or skipped else EXIT_OK)
 
 
@@ -135,14 +136,28 @@ def analyze(opts: Options, bundles: tuple[str, ...], api_dir: str | None, fail_o
 
 
 def _copy_api(source: str, dest: str) -> None:
+    """The --api folder's plain files beside the bundles; a link in it would choose what is
+    read on this machine, so it is refused (the folder itself may be one: the user named it)."""
     if not os.path.isdir(source):
         _fail(f"--api {source}: no such folder")
     if os.path.lexists(dest):  # bundles carry no api/ (unpack refuses links there): never write into one
         shutil.rmtree(dest) if os.path.isdir(dest) and not os.path.islink(dest) else os.unlink(dest)
     os.makedirs(dest)
-    for name in ("pods.json", "nodes.json", "namespaces.json", "configz"):
+    try:
+        _copy_plain(source, dest)
+    except OSError as exc:
+        _fail(f"--api {source}: {exc.filename}: {exc.strerror}")
+
+
+def _copy_plain(source: str, dest: str) -> None:
+    names = ["pods.json", "nodes.json", "namespaces.json", "configz"]
+    configz = os.path.join(source, "configz")
+    if os.path.isdir(configz) and not os.path.islink(configz):
+        os.mkdir(os.path.join(dest, "configz"))
+        names += [f"configz/{n}" for n in sorted(os.listdir(configz))]
+    for name in names:
         path = os.path.join(source, name)
-        if os.path.isdir(path):
-            shutil.copytree(path, os.path.join(dest, name), symlinks=False)
-        elif os.path.isfile(path):
-            shutil.copyfile(path, os.path.join(dest, name))
+        if os.path.islink(path):
+            _fail(f"--api {source}: {name} is a link; copy the file itself into the folder")
+        if os.path.isfile(path):
+            shutil.copyfile(path, os.path.join(dest, name), follow_symlinks=False)

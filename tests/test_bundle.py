@@ -7,12 +7,15 @@ import io
 import json
 import os
 import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.cli_helpers import run, run_json
 from tests.lab_helpers import running_lab, why_no_lab
@@ -228,11 +231,17 @@ def _bundle_with(tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes | No
     with tarfile.open(path, "w:gz") as tar:
         for member, data in members:
             tar.addfile(member, io.BytesIO(data) if data is not None else None)
-        body = json.dumps(sums).encode()
-        info = tarfile.TarInfo("checksums.json")
-        info.size = len(body)
-        tar.addfile(info, io.BytesIO(body))
+        _add_json(tar, "bundle.json", {"format": 1, "podaudit": "0.1.0", "time": "2026-01-01T00:00:00Z",
+                                       "redacted": False})
+        _add_json(tar, "checksums.json", sums)
     return path
+
+
+def _add_json(tar: tarfile.TarFile, name: str, doc: dict[str, Any]) -> None:
+    body = json.dumps(doc).encode()
+    info = tarfile.TarInfo(name)
+    info.size = len(body)
+    tar.addfile(info, io.BytesIO(body))
 
 
 def _file(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
@@ -276,3 +285,175 @@ def test_armored_text_from_kubectl_logs_with_prefixes_and_crlf(tmp_path: Path) -
     logs.write_text(proc.stdout[: len(proc.stdout) // 2])  # cut before its END line
     cut = run("analyze", str(logs))
     assert cut.returncode == 2 and "Traceback" not in cut.stderr
+
+
+def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info, None
+
+
+def _dir(name: str) -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    return info, None
+
+
+def _cve_2025_4517(top: Path, variant: str) -> list[tuple[tarfile.TarInfo, bytes | None]]:
+    """CVE-2025-4517's shape (python/cpython gh-135034): 247-character folder names reached
+    through one-letter links, so the resolved path outgrows PATH_MAX and os.path.realpath
+    gives up resolving; a link at the end of the chain climbs back to the node's folder, the
+    escape link then leaves it ("dotdot", or through a link to an absolute path: "absolute"),
+    and a member is written through it (or a hard link made through it, then written)."""
+    prefix, comp, steps = "nodes/n1", "d" * 247, "abcdefghijklmnop"
+    members: list[tuple[tarfile.TarInfo, bytes | None]] = []
+    path = prefix
+    for step in steps:
+        members += [_dir(f"{path}/{comp}"), _link(f"{path}/{step}", comp)]
+        path = f"{path}/{comp}"
+    via = "/".join(steps) + "/" + "l" * 254
+    members.append(_link(f"{prefix}/{via}", "/".join([".."] * len(steps))))
+    if variant == "absolute":
+        members += [_link(f"{prefix}/x", str(top)), _link(f"{prefix}/escape", f"{via}/x")]
+    else:  # the node's folder is TMPDIR/podaudit-analyze-*/nodes/n1: four levels below top
+        members.append(_link(f"{prefix}/escape", f"{via}/../../../.."))
+    if variant == "hardlink":
+        return [*members, _link(f"{prefix}/h", f"{prefix}/escape/victim", tarfile.LNKTYPE),
+                _file(f"{prefix}/h", b"pwned\n")]
+    return [*members, _file(f"{prefix}/escape/canary-written", b"pwned\n")]
+
+
+@pytest.mark.parametrize("variant", ["dotdot", "absolute", "hardlink"])
+def test_the_tarfile_link_chain_bypass_writes_nothing_outside(tmp_path: Path, variant: str) -> None:
+    (tmp_path / "t").mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    bundle = _bundle_with(tmp_path, _cve_2025_4517(tmp_path, variant))
+    proc = run("analyze", str(bundle), env={"TMPDIR": str(tmp_path / "t")})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "refused" in proc.stderr
+    assert not (tmp_path / "canary-written").exists() and victim.read_text() == "untouched\n"
+    assert list((tmp_path / "t").iterdir()) == []  # the extraction folder is gone too
+
+
+@pytest.mark.parametrize("links", [
+    [("nodes/n1/etc/up", "../../outside")],  # '..' past the node's root
+    [("nodes/n1/d/b", "/"), ("nodes/n1/d/a", "b/..")],  # inside by its text, out through b
+    [("nodes/n1/d/b", "../c"), ("nodes/n1/c", "/d/../.."), ("nodes/n1/d/a", "b")],
+])
+def test_a_link_that_leads_out_of_its_node_is_refused(tmp_path: Path, links: list[tuple[str, str]]) -> None:
+    bundle = _bundle_with(tmp_path, [_file("nodes/n1/etc/kubernetes/x", b"x"),
+                                     *(_link(name, target) for name, target in links)])
+    proc = run("analyze", str(bundle))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "leads out of nodes/n1/" in proc.stderr
+
+
+def test_a_linked_manifest_folder_survives_the_round_trip(tmp_path: Path) -> None:
+    """manifests -> /etc/kubernetes/real-manifests: bundled as that link (an absolute target
+    means the node's own root), unpacked as a link, read inside the node: the same report."""
+    root = tmp_path / "node"
+    subprocess.run(["cp", "-a", str(FIXTURES / "kubeadm-etc"), str(root)], check=True)
+    (root / "etc/kubernetes/manifests").rename(root / "etc/kubernetes/real-manifests")
+    os.symlink("/etc/kubernetes/real-manifests", root / "etc/kubernetes/manifests")
+    code, live = run_json("--root", str(root), "sweep")
+    bundle = collect(tmp_path, "--root", str(root))
+    again, analyzed = run_json("analyze", str(bundle))
+    assert again == code and comparable(analyzed) == comparable(live)
+    assert analyzed["nodes"][0]["static_pods"]
+
+
+def _valid_bundle() -> bytes:
+    folder = Path(__file__).parent / "fixtures" / "nodes" / "kubeadm-etc"
+    proc = subprocess.run([sys.executable, "-m", "podaudit", "--root", str(folder), "collect", "-o", "-"],
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0
+    return proc.stdout
+
+
+def _mutated(data: bytes, edits: list[tuple[int, int]], cut: int | None) -> bytes:
+    raw = bytearray(data)
+    for position, value in edits:
+        raw[position % len(raw)] = value
+    return bytes(raw[:cut] if cut is not None else raw)
+
+
+VALID_BUNDLE: list[bytes] = []
+
+
+@settings(max_examples=150, deadline=None)
+@given(kind=st.sampled_from(["random", "gzip", "tar", "armor"]), junk=st.binary(max_size=2048),
+       edits=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), max_size=8),
+       cut=st.none() | st.integers(0, 1 << 16))
+def test_any_bytes_give_a_bundle_error_or_a_bundle(kind: str, junk: bytes, edits: list[tuple[int, int]],
+                                                   cut: int | None) -> None:
+    """The bundle reader on random and mutated input: it unpacks, or raises BundleError."""
+    import gzip
+    import tempfile
+
+    from podaudit.collect.bundle import BundleError, armor, read_inputs, unpack
+
+    if not VALID_BUNDLE:
+        VALID_BUNDLE.append(_valid_bundle())
+    valid = VALID_BUNDLE[0]
+    if kind == "random":
+        data = junk
+    elif kind == "gzip":
+        data = _mutated(valid, edits, cut)
+    elif kind == "tar":  # damage the tar inside and compress it again: headers, names, sizes
+        data = gzip.compress(_mutated(gzip.decompress(valid), edits, cut))
+    else:
+        data = _mutated(armor("n", valid).encode(), edits, cut)
+    with tempfile.TemporaryDirectory() as folder:
+        source = os.path.join(folder, "input")
+        with open(source, "wb") as handle:
+            handle.write(data)
+        try:
+            for number, blob in enumerate(read_inputs(source)):
+                into = os.path.join(folder, f"out{number}")
+                os.mkdir(into)
+                unpack(blob, source, into)
+        except BundleError as exc:
+            assert "\n" not in str(exc)
+
+
+NAME = st.sampled_from(["a", "b", "c"])
+PART = st.sampled_from(["a", "b", "c", "..", "."])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.lists(NAME, min_size=1, max_size=4), st.sampled_from(["file", "dir", "link"]),
+                          st.lists(PART, max_size=5), st.booleans()), max_size=12, unique_by=lambda e: tuple(e[0])))
+def test_random_trees_of_links_are_unpacked_inside_or_refused(entries: list[tuple[list[str], str, list[str], bool]]
+                                                             ) -> None:
+    """Random files, folders and links (targets of a, b, c, '..', '.', absolute or not) in a
+    bundle with valid checksums: unpacked or refused (BundleError), never written outside."""
+    import hashlib
+    import tempfile
+
+    from podaudit.collect.bundle import BundleError, unpack
+
+    members: list[tuple[tarfile.TarInfo, bytes | None]] = []
+    for parts, kind, target, absolute in entries:
+        name = "nodes/n1/" + "/".join(parts)
+        if kind == "file":
+            members.append(_file(name, b"x"))
+        elif kind == "dir":
+            members.append(_dir(name))
+        else:
+            members.append(_link(name, ("/" if absolute else "") + "/".join(target)))
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for member, data in members:
+            tar.addfile(member, io.BytesIO(data) if data is not None else None)
+        sums = {m.name: hashlib.sha256(d).hexdigest() for m, d in members if m.isfile() and d is not None}
+        _add_json(tar, "checksums.json", sums)
+    with tempfile.TemporaryDirectory() as folder:
+        into = os.path.join(folder, "a", "into")  # 'a' beside 'into': the first place a '..' would land
+        os.makedirs(into)
+        try:
+            unpack(out.getvalue(), "fuzz", into)
+        except BundleError as exc:
+            assert "\n" not in str(exc)
+        assert sorted(os.listdir(folder)) == ["a"] and os.listdir(os.path.join(folder, "a")) == ["into"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from podaudit.cluster.api import ApiView, load_api_dir
+from podaudit.cluster.api import ApiView, _read_capped, load_api_dir
 
 if TYPE_CHECKING:
     from podaudit.kubelet.resolve import NodeView
@@ -17,19 +17,33 @@ class InputError(Exception):
     """Bad input from the user: a one-line message, exit code 2."""
 
 
+# Every file the user names (inventory, baseline, ssh_config and its Includes, known_hosts,
+# identities): the largest real ones (a global known_hosts of tens of thousands of hosts) are a
+# few MiB. A bigger file, /dev/zero or a FIFO is a mistake to report, not a reason to hang or
+# to spend the machine's memory.
 USER_FILE_LIMIT = 16 << 20
 
 
-def read_user_text(path: str, option: str) -> str:
-    """A text file the user named (inventory, baseline): UTF-8, regular, at most 16 MiB;
-    InputError naming the option and the file otherwise."""
+def read_user_bytes(path: str, option: str, limit: int = USER_FILE_LIMIT) -> bytes:
+    """A file the user named: regular (never a device or a FIFO, which could block or never
+    end) and at most ``limit`` bytes; InputError naming the option and the file otherwise."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise InputError(f"{option} {path}: not a regular file")
-        with open(path, "rb") as handle:
-            return handle.read(USER_FILE_LIMIT).decode("utf-8")
+        data = _read_capped(path, limit)
     except OSError as exc:
         raise InputError(f"{option} {path}: {exc.strerror}") from exc
+    except ValueError as exc:  # a NUL in the path
+        raise InputError(f"{option} {path!r}: not a usable path") from exc
+    if data is None:
+        raise InputError(f"{option} {path}: not a regular file (a device, FIFO or directory)")
+    if len(data) > limit:
+        raise InputError(f"{option} {path}: larger than {limit >> 20} MiB; not read")
+    return data
+
+
+def read_user_text(path: str, option: str) -> str:
+    """A text file the user named (inventory, baseline): UTF-8, see ``read_user_bytes``."""
+    try:
+        return read_user_bytes(path, option).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{option} {path}: not UTF-8 text") from exc
 
@@ -101,12 +115,17 @@ def local_cluster(root: str) -> Cluster:
 
 
 def snapshot_cluster(path: str) -> Cluster:
-    """A cluster snapshot: nodes/<node>/ node roots and optional api/*.json."""
+    """A cluster snapshot: nodes/<node>/ node roots and optional api/*.json. What the snapshot
+    holds never chooses a path outside it: nodes/ must be a folder, not a link, and an api/
+    that is (or holds) a link is not read."""
     nodes_dir = os.path.join(path, "nodes")
     if not path:
         raise InputError("--snapshot is empty; give the path of a cluster snapshot")
     if not os.path.isdir(path):
         raise InputError(f"--snapshot {path}: no such directory")
+    if os.path.islink(nodes_dir):
+        raise InputError(f"--snapshot {path}: nodes/ is a link ({os.readlink(nodes_dir)}); a cluster snapshot "
+                         "holds its nodes/<node>/ folders itself: copy them in")
     if not os.path.isdir(nodes_dir):
         raise InputError(f"--snapshot {path}: no nodes/ folder; a cluster snapshot holds nodes/<node>/ "
                          "(docs/snapshot-format.md)")
@@ -115,8 +134,11 @@ def snapshot_cluster(path: str) -> Cluster:
     except OSError as exc:
         raise InputError(f"--snapshot {path}: cannot list nodes/ ({exc.strerror})") from exc
     api_dir = os.path.join(path, "api")
-    api = load_api_dir(api_dir) if os.path.isdir(api_dir) else None
+    link = _api_link(api_dir)
+    api = load_api_dir(api_dir) if os.path.isdir(api_dir) and link is None else None
     notes = list(api.problems) if api else []
+    if link is not None:
+        notes.append(f"{link} is a link; the API view is not read (a snapshot's api/ holds plain files)")
     nodes: list[NodeSource] = []
     inside = os.path.realpath(nodes_dir)
     for name in names:
@@ -130,6 +152,18 @@ def snapshot_cluster(path: str) -> Cluster:
     if not nodes:
         raise InputError(f"--snapshot {path}: nodes/ holds no node folders")
     return Cluster(nodes, api, f"snapshot {path}", notes)
+
+
+def _api_link(api_dir: str) -> str | None:
+    """The first name load_api_dir would read that is a link: it would lead out of the snapshot."""
+    if os.path.islink(api_dir):
+        return "api"
+    names = ["nodes.json", "pods.json", "namespaces.json", "configz"]
+    configz = os.path.join(api_dir, "configz")
+    if os.path.isdir(configz) and not os.path.islink(configz):
+        with contextlib.suppress(OSError):  # load_api_dir reports what it cannot read
+            names += [f"configz/{n}" for n in sorted(os.listdir(configz))]
+    return next((f"api/{n}" for n in names if os.path.islink(os.path.join(api_dir, n))), None)
 
 
 def demo_path() -> str:

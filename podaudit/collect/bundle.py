@@ -9,9 +9,9 @@ and ``checksums.json`` (the sha256 of every file in it), checked before anything
 A tree is written only inside its own folder: a parent that is a link is never followed, so
 a hostile snapshot cannot make podaudit write elsewhere. Reading refuses anything but plain
 files, folders and links inside ``nodes/<node>/``, names with ``..``, and members beyond the
-size limits, before unpacking with tarfile's "tar" filter (nothing written outside the folder
-or through a link). Python before 3.11.13 / 3.12.11 has tarfile filter bypasses
-(CVE-2025-4517 and others): run podaudit on a current Python when bundles come from strangers.
+size limits, then unpacks with podaudit's own code (podaudit/collect/untar.py), never
+tarfile's extraction and its filter bypasses: links that stay inside their node, made last,
+nothing written through a link.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ import os
 import stat
 import tarfile
 import time
+import zlib
 from collections.abc import Iterable
 from typing import Any
 
 from podaudit.collect.meta import META_FILE
 from podaudit.collect.redact import redact_argv, redact_manifest, redact_text
+from podaudit.collect.untar import Refused, extract
 from podaudit.model import FileRecord, NodeSnapshot
 
 FORMAT = 1
@@ -52,9 +54,14 @@ def write_tree(snapshot: NodeSnapshot, dest: str, manifests: Iterable[str] = (),
                             "interfaces": {i.name: list(i.addresses) for i in snapshot.interfaces},
                             "default_route": snapshot.default_route}
     to_redact = set(manifests) if redact else set()
+    # Links first: a linked folder (manifests -> /data/manifests) stays a link, and what is
+    # below it goes where the link leads (the records' targets), never through it.
+    for record in sorted(snapshot.files.values(), key=lambda r: r.path):
+        if record.link is not None and record.kind not in {"denied", "error", "uncollected", "missing"}:
+            _symlink(dest, record.path, record.link)
     for listing in snapshot.dirs.values():
         if listing.names is not None:
-            _mkdir(dest, listing.path)
+            _mkdir(dest, _listed_at(snapshot, listing.path))
     for record in sorted(snapshot.files.values(), key=lambda r: r.path):
         # None: as it is; True: a manifest; False: any other file, redacted as text.
         _put_record(dest, record, meta, (record.path in to_redact) if redact else None)
@@ -64,12 +71,18 @@ def write_tree(snapshot: NodeSnapshot, dest: str, manifests: Iterable[str] = (),
         for name in listing.names or ():
             path = listing.path.rstrip("/") + "/" + name
             if path not in snapshot.files:
-                _write(dest, path, b"")
+                _write(dest, _listed_at(snapshot, listing.path).rstrip("/") + "/" + name, b"")
     _put_processes(dest, snapshot, redact)
     if snapshot.hostname:
         _write(dest, "/proc/sys/kernel/hostname", snapshot.hostname.encode() + b"\n")
     with open(os.path.join(dest, META_FILE), "w", encoding="utf-8") as handle:
         json.dump(meta, handle, indent=1, sort_keys=True)
+
+
+def _listed_at(snapshot: NodeSnapshot, path: str) -> str:
+    """Where a listed folder really is: its record's target when links led elsewhere."""
+    record = snapshot.files.get(path)
+    return record.target if record is not None and record.kind == "dir" and record.target else path
 
 
 def _put_record(dest: str, record: FileRecord, meta: dict[str, Any], redact: bool | None) -> None:
@@ -78,8 +91,6 @@ def _put_record(dest: str, record: FileRecord, meta: dict[str, Any], redact: boo
         return
     if record.kind == "missing":
         return
-    if record.link is not None:
-        _symlink(dest, record.path, record.link)
     where = record.target or record.path
     if record.kind == "dir":
         _mkdir(dest, where)
@@ -245,9 +256,11 @@ def unpack(data: bytes, where: str, into: str) -> list[str]:
             clash = [n for n in nodes if os.path.lexists(os.path.join(into, "nodes", n))]
             if clash:
                 raise BundleError(f"{where}: node {', '.join(clash)} is also in another bundle; give each node once")
-            wanted = [m for m in members if m.name.startswith(("nodes/", "api/"))]
-            tar.extractall(into, members=wanted, filter="tar")
-    except (tarfile.TarError, EOFError, OSError) as exc:
+            wanted = [m for m in members if m.name.split("/")[0] in {"nodes", "api"}]
+            extract(tar, wanted, into)
+    except Refused as exc:
+        raise BundleError(f"{where}: {exc}: not a bundle podaudit wrote; refused") from exc
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise BundleError(f"{where}: not a readable bundle ({exc})") from exc
     return nodes
 

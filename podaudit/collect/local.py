@@ -4,6 +4,11 @@ It reads procfs for kubelet processes (exact argv from ``proc/<pid>/cmdline``), 
 the kubelet model file by file, reading through the chosen kubelet's own root
 (``proc/<pid>/root``) so a kubelet in a container or another mount namespace is read as it
 sees its files. Everything read is recorded in a ``NodeSnapshot``.
+
+Only a live root (``/``, or a host whose procfs is mounted under the root: rootfs.live_procfs)
+is read with this machine's facts: the kernel's ``proc/<pid>/root`` magic link, psutil's
+interfaces. A tree is a tree whatever its ``proc/`` says: its ``proc/<pid>/root``, ``cwd``
+and ``exe`` are links like any other, resolved inside it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import math
 import os
 
 from podaudit.collect.meta import load_meta
-from podaudit.collect.rootfs import RootFS, describe_oserror
+from podaudit.collect.rootfs import RootFS, describe_oserror, live_procfs
 from podaudit.kubelet.process import choose_kubelet, kubelet_kind
 from podaudit.model import DirListing, FileRecord, Interface, NodeSnapshot, ProcessRecord
 from podaudit.network import parse_default_route
@@ -24,8 +29,9 @@ class LocalNode:
 
     def __init__(self, root: str = "/", label: str | None = None) -> None:
         self.host = RootFS(root)
+        self.live = self.host.kernel or live_procfs(root)
         self.snapshot = NodeSnapshot(label or (os.path.basename(os.path.abspath(root)) or "localhost"))
-        self.meta = load_meta(self.host)
+        self.meta = load_meta(self.host, self.live)
         self.snapshot.errors += self.meta.problems
         self.snapshot.processes = find_kubelet_processes(self.host)
         chosen = choose_kubelet(self.snapshot.processes)
@@ -51,12 +57,12 @@ class LocalNode:
         return self.meta.apply(record)
 
     def _network(self) -> tuple[list[Interface], str | None]:
-        """Interfaces: psutil on the live machine, the side file's under a root."""
+        """Interfaces: psutil on a live root, the side file's in a tree."""
         route = self.host.read("/proc/net/route", limit=1 << 20).data
         default = parse_default_route(route.decode("utf-8", "replace")) if route else None
         # A live host mounted at the root (the DaemonSet's /host, with hostNetwork) is read
-        # like this machine; a copied tree has only what its side file says.
-        if not self.host.kernel and not os.path.islink(os.path.join(self.host.root, "proc/self")):
+        # like this machine; a tree has only what its side file says.
+        if not self.live:
             return self.meta.interfaces, self.meta.default_route or default
         import psutil
 
@@ -67,12 +73,12 @@ class LocalNode:
         return interfaces, default
 
     def _process_root(self, pid: int) -> RootFS:
-        """The root the kubelet sees: this root, or the process's own (a container's)."""
-        link = f"/proc/{pid}/root"
-        if self.host.kernel or os.path.islink(os.path.join(self.host.root, "proc/self")):
+        """The root the kubelet sees: this root, or the process's own (a container's). In a
+        tree, proc/<pid>/root is a link like any other: wherever it points, inside the tree."""
+        if self.live:
             return self._live_process_root(pid)
         try:
-            resolved = self.host.resolve(link)
+            resolved = self.host.resolve(f"/proc/{pid}/root")
         except OSError:
             return self.host
         if not os.path.isdir(resolved.host_path) or resolved.node_path == "/":
@@ -81,7 +87,7 @@ class LocalNode:
 
     def _live_process_root(self, pid: int) -> RootFS:
         """Live procfs: read through the magic link when the kubelet lives in another mount
-        namespace (kind, minikube, RKE1); the kernel resolves paths as the kubelet would."""
+        namespace (kind, minikube, RKE1) or root; its links are resolved inside that root."""
         proc = os.path.join(self.host.root, "proc")
         try:
             theirs = os.readlink(f"{proc}/{pid}/ns/mnt")
@@ -97,7 +103,7 @@ class LocalNode:
         except OSError as exc:
             self.snapshot.errors.append(f"{link}: {describe_oserror(exc)}; reading the host's files instead")
             return self.host
-        return RootFS(link, kernel=True)
+        return RootFS(link)
 
     def _hostname(self) -> str | None:
         sources = ["/etc/hostname"] if self.view is not self.host else ["/proc/sys/kernel/hostname", "/etc/hostname"]

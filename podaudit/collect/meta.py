@@ -40,9 +40,10 @@ class SnapshotMeta:
         return replace(record, **overrides) if overrides else record
 
 
-def load_meta(host: RootFS) -> SnapshotMeta:
-    """The side file at the root of a node snapshot; empty on the live machine."""
-    if host.kernel:
+def load_meta(host: RootFS, live: bool) -> SnapshotMeta:
+    """The side file at the root of a node snapshot; none on a live root (what the kernel
+    says is the truth there)."""
+    if live:
         return SnapshotMeta()
     record = host.read("/" + META_FILE, limit=64 << 20)
     try:

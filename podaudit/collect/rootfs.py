@@ -1,16 +1,24 @@
 """Reading files under a root directory exactly as ``chroot`` would.
 
 With ``--root DIR`` every absolute path and every symbolic link is resolved inside DIR: a link
-to ``/opt/manifests`` means ``DIR/opt/manifests``, never this machine's ``/opt``. The live
-root (``/``) and a live ``/proc/<pid>/root`` are left to the kernel, whose resolution is the
-real one (it follows the magic link into the process's mount namespace).
+to ``/opt/manifests`` means ``DIR/opt/manifests``, never this machine's ``/opt``. Only the root
+``/`` itself is left to the kernel. Every other root (a copied tree, a host mounted at
+``/host``, a kubelet's ``/proc/<pid>/root``) is resolved here: the kernel resolves an absolute
+link met below ``/proc/<pid>/root`` against the READER's root, not the process's (which is why
+openat2 has RESOLVE_IN_ROOT), and a tree's links are whatever its author wrote.
+
+A root is *live* (this machine's processes, network) only when it is ``/`` or when its
+``proc`` is really a procfs mount, as this process's mountinfo says (:func:`live_procfs`):
+files in a tree cannot fake a mount, so a tree is never taken for a live host.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -45,12 +53,85 @@ def describe_oserror(exc: OSError | ValueError) -> str:
     return exc.strerror or str(exc)
 
 
-class RootFS:
-    """A filesystem seen from ``root``; ``kernel`` means let the kernel resolve links."""
+# What a name is, for walk_links: a link's target, True for a folder, False for anything else,
+# None when there is no such name.
+Entry = str | bool | None
 
-    def __init__(self, root: str, *, kernel: bool | None = None) -> None:
+
+def walk_links(path: str, entry: Callable[[str], Entry], *, beneath: bool = False) -> str:
+    """The node path ``path`` leads to, each link resolved inside the root as chroot (openat2
+    RESOLVE_IN_ROOT) would: an absolute target starts again at the root, '..' at the root stays
+    there. With ``beneath``, '..' at the root is OSError(EXDEV) instead (RESOLVE_BENEATH's
+    answer). ``entry`` says what a node path is; ELOOP after MAX_SYMLINKS links, ENOTDIR for a
+    name below a non-folder, ENOENT for '..' below a missing name (the kernel stops there)."""
+    pending = [p for p in path.split("/") if p]
+    current: list[str] = []
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            if current:
+                current.pop()
+            elif beneath:
+                raise OSError(errno.EXDEV, "leads out of the root", path)
+            continue
+        found = entry("/" + "/".join([*current, part]))
+        if found is None:
+            if ".." in pending:
+                raise OSError(errno.ENOENT, "No such file or directory", path)
+            # Nothing below a missing name can be a link: the rest of the path is literal.
+            current.extend([part, *pending])
+            break
+        if isinstance(found, str):
+            hops += 1
+            if hops > MAX_SYMLINKS:
+                raise OSError(errno.ELOOP, "Too many levels of symbolic links", path)
+            if found.startswith("/"):
+                current = []
+            pending = [p for p in found.split("/") if p] + pending
+            continue
+        if pending and not found:
+            raise OSError(errno.ENOTDIR, "Not a directory", path)
+        current.append(part)
+    return normalize("/".join(current))
+
+
+def live_procfs(root: str) -> bool:
+    """Whether ``root/proc`` is a procfs mount (the DaemonSet's ``/host``, mounted with its
+    submounts), as this process's ``/proc/self/mountinfo`` says and the folder's device
+    confirms: files in a tree cannot fake either."""
+    mount_point = os.path.join(os.path.realpath(root), "proc")
+    try:
+        with open("/proc/self/mountinfo", "rb") as handle:
+            lines = handle.read().splitlines()
+        here = os.lstat(mount_point).st_dev
+    except OSError:
+        return False
+    top: tuple[bytes, bytes] | None = None
+    for line in lines:
+        # proc(5): ID PARENT MAJOR:MINOR ROOT MOUNT-POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE ...
+        fields = line.split(b" ")
+        if len(fields) > 8 and b"-" in fields[6:] and _unescape(fields[4]) == os.fsencode(mount_point):
+            top = (fields[2], fields[fields.index(b"-", 6) + 1])  # the last mount there is on top
+    if top is None or top[1] != b"proc":
+        return False
+    major, _, minor = top[0].partition(b":")
+    return major.isdigit() and minor.isdigit() and here == os.makedev(int(major), int(minor))
+
+
+def _unescape(field: bytes) -> bytes:
+    """mountinfo writes space, tab, newline and backslash in paths as octal escapes (\\040)."""
+    return re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8) & 0xFF]), field)
+
+
+class RootFS:
+    """A filesystem seen from ``root``: the kernel resolves links for ``/`` only."""
+
+    def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
-        self.kernel = self.root == "/" if kernel is None else kernel
+        self.kernel = self.root == "/"
         # One read of a node is one moment: each name is looked at once (most paths share
         # /etc, /var/lib/kubelet, /proc/<pid> as their first components).
         self._resolved: dict[str, Resolved] = {}
@@ -64,6 +145,13 @@ class RootFS:
         if found is None:
             found = self._resolved[path] = self._emulate(path)
         return found
+
+    def _entry(self, node_path: str) -> Entry:
+        candidate = self._join(node_path)
+        st = self._lstat(candidate)
+        if st is None:
+            return None
+        return os.readlink(candidate) if stat.S_ISLNK(st.st_mode) else stat.S_ISDIR(st.st_mode)
 
     def _lstat(self, candidate: str) -> os.stat_result | None:
         """lstat, remembered; None for a missing name (other errors raise, and are not kept)."""
@@ -83,36 +171,7 @@ class RootFS:
         return os.path.join(self.root, rel) if rel else self.root
 
     def _emulate(self, path: str) -> Resolved:
-        pending = [p for p in path.split("/") if p]
-        current: list[str] = []
-        hops = 0
-        while pending:
-            part = pending.pop(0)
-            if part == ".":
-                continue
-            if part == "..":
-                if current:
-                    current.pop()
-                continue
-            candidate = self._join("/".join([*current, part]))
-            st = self._lstat(candidate)
-            if st is None:
-                # Nothing below a missing name can be a link: the rest of the path is literal.
-                current.extend([part, *pending])
-                break
-            if stat.S_ISLNK(st.st_mode):
-                hops += 1
-                if hops > MAX_SYMLINKS:
-                    raise OSError(errno.ELOOP, "Too many levels of symbolic links", path)
-                target = os.readlink(candidate)
-                if target.startswith("/"):
-                    current = []
-                pending = [p for p in target.split("/") if p] + pending
-                continue
-            if pending and not stat.S_ISDIR(st.st_mode):
-                raise OSError(errno.ENOTDIR, "Not a directory", path)
-            current.append(part)
-        node_path = normalize("/".join(current))
+        node_path = walk_links(path, self._entry)
         return Resolved(self._join(node_path), node_path)
 
     def read(self, path: str, limit: int = MAX_FILE_BYTES) -> FileRecord:
@@ -142,10 +201,7 @@ class RootFS:
 
     def _target(self, path: str, where: Resolved) -> str | None:
         """Where symbolic links led, when they led somewhere else."""
-        node_path = where.node_path
-        if self.kernel:
-            # Only the live root maps host paths to node paths one to one.
-            node_path = os.path.realpath(where.host_path) if self.root == "/" else node_path
+        node_path = os.path.realpath(where.host_path) if self.kernel else where.node_path
         return node_path if node_path != normalize(path) else None
 
     def listdir(self, path: str) -> DirListing:

@@ -1,0 +1,170 @@
+"""Unpacking a bundle's members with podaudit's own code, not tarfile's extraction, whose
+filters had bypasses (CVE-2025-4517 and others; fixed only in Python 3.11.13 / 3.12.11).
+
+The members are checked as a whole before anything is written: each name once, within the
+lengths the OS allows (PC_NAME_MAX, PC_PATH_MAX), nothing below a link or a file, ``nodes``
+and ``nodes/<node>`` folders, links only below ``nodes/<node>/`` (``api/`` holds plain files),
+and each link's target, resolved against the bundle's links with absolute targets meaning the
+node's root (as podaudit reads a node), inside its ``nodes/<node>/`` folder. Then folders and
+files are written only through real folders (each opened O_NOFOLLOW|O_DIRECTORY from its
+parent: a link or a file there is an error, never followed), files are created
+O_CREAT|O_EXCL|O_NOFOLLOW, and links are made last: nothing is ever written through one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tarfile
+
+from podaudit.collect.rootfs import Entry, walk_links
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class Refused(Exception):
+    """A member podaudit does not unpack: what is wrong with it, naming it."""
+
+
+def extract(tar: tarfile.TarFile, members: list[tarfile.TarInfo], into: str) -> None:
+    """Write ``members`` (already checked against checksums.json) under the folder ``into``."""
+    check_members(members, into)
+    top = os.open(into, _DIR)
+    try:
+        for member in members:
+            if member.isdir():
+                os.close(_folder(top, member.name.split("/")))
+            elif member.isfile():
+                _write_file(tar, member, top)
+        for member in members:  # links last: nothing is written after them, so never through them
+            if member.issym():
+                parts = member.name.split("/")
+                parent = _folder(top, parts[:-1])
+                try:
+                    os.symlink(member.linkname, parts[-1], dir_fd=parent)
+                finally:
+                    os.close(parent)
+        for member in members:  # as tarfile does, a folder's own mode and time once it is filled
+            if member.isdir():
+                folder = _folder(top, member.name.split("/"))
+                try:
+                    os.fchmod(folder, member.mode & 0o755 | 0o700)
+                    _set_mtime(folder, member.mtime)
+                finally:
+                    os.close(folder)
+    finally:
+        os.close(top)
+
+
+def check_members(members: list[tarfile.TarInfo], into: str) -> None:
+    """Refused unless the members make a tree podaudit could have written (module docstring)."""
+    name_max = os.pathconf(into, "PC_NAME_MAX")
+    path_max = os.pathconf(into, "PC_PATH_MAX")
+    by_name: dict[str, tarfile.TarInfo] = {}
+    for member in members:
+        _check_name(member, len(os.fsencode(into)), name_max, path_max)
+        if member.name in by_name:
+            raise Refused(f"member {member.name!r} is in the bundle twice")
+        by_name[member.name] = member
+    for member in members:
+        parts = member.name.split("/")
+        for depth in range(1, len(parts)):
+            above = by_name.get("/".join(parts[:depth]))
+            if above is not None and not above.isdir():
+                raise Refused(f"member {member.name!r} is below {above.name!r}, which is not a folder")
+        if not (member.isdir() or member.isfile() or member.issym()):
+            raise Refused(f"member {member.name!r} is a device, FIFO or hard link")
+        if parts[0] == "nodes" and len(parts) <= 2 and not member.isdir():
+            raise Refused(f"member {member.name!r} is not a folder (nodes/ holds one folder per node)")
+        if member.issym() and not member.linkname:
+            raise Refused(f"member {member.name!r} is a link to an empty name")
+    _check_links(members)
+
+
+def _check_name(member: tarfile.TarInfo, prefix: int, name_max: int, path_max: int) -> None:
+    """Names and link targets the OS can hold as they are (no truncation, no NUL)."""
+    try:
+        name, target = os.fsencode(member.name), os.fsencode(member.linkname)
+    except UnicodeError:
+        raise Refused(f"member {member.name!r} has a name that is not a file name") from None
+    if b"\0" in name or b"\0" in target:
+        raise Refused(f"member {member.name!r} has a NUL byte in its name or link target")
+    if any(len(part) > name_max for part in name.split(b"/")):
+        raise Refused(f"member {member.name!r} has a name longer than the {name_max} bytes this system allows")
+    if prefix + 1 + len(name) >= path_max or len(target) >= path_max:
+        raise Refused(f"member {member.name!r} has a path longer than the {path_max} bytes this system allows")
+
+
+def _check_links(members: list[tarfile.TarInfo]) -> None:
+    """Each link's target, resolved through the bundle's own links (the tree as it will be
+    once every link is made) with absolute targets meaning the node's root, stays inside its
+    node's folder: a '..' at that root is refused (openat2 RESOLVE_BENEATH's EXDEV)."""
+    trees: dict[str, dict[str, Entry]] = {}
+    for member in members:
+        parts = member.name.split("/")
+        if parts[0] != "nodes" or len(parts) < 3:
+            continue
+        tree = trees.setdefault(parts[1], {})
+        tree["/" + "/".join(parts[2:])] = member.linkname if member.issym() else member.isdir()
+        for depth in range(3, len(parts)):
+            tree.setdefault("/" + "/".join(parts[2:depth]), True)
+    for member in members:
+        if not member.issym():
+            continue
+        parts = member.name.split("/")
+        if parts[0] != "nodes" or len(parts) < 3:
+            raise Refused(f"member {member.name!r} is a link outside nodes/<node>/")
+        start = member.linkname if member.linkname.startswith("/") else "/".join(["", *parts[2:-1], member.linkname])
+        try:
+            walk_links(start, trees[parts[1]].get, beneath=True)
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                raise Refused(f"member {member.name!r} is a link that leads out of nodes/{parts[1]}/ "
+                              f"({member.linkname!r})") from None
+            if exc.errno == errno.ELOOP:
+                raise Refused(f"member {member.name!r} is a link in a loop of links ({member.linkname!r})") from None
+            # ENOENT, ENOTDIR: the link leads nowhere, as the kernel would find too.
+
+
+def _folder(top: int, parts: list[str]) -> int:
+    """A descriptor of the folder ``parts`` below ``top``, each missing folder made; a link or
+    a file on the way is an OSError (ELOOP, ENOTDIR), never followed."""
+    fd = os.dup(top)
+    try:
+        for part in parts:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=fd)
+            below = os.open(part, _DIR, dir_fd=fd)
+            os.close(fd)
+            fd = below
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _write_file(tar: tarfile.TarFile, member: tarfile.TarInfo, top: int) -> None:
+    parts = member.name.split("/")
+    parent = _folder(top, parts[:-1])
+    try:
+        fd = os.open(parts[-1], _NEW_FILE, 0o600, dir_fd=parent)
+    except FileExistsError:
+        raise Refused(f"member {member.name!r} is also in another bundle; give it once") from None
+    finally:
+        os.close(parent)
+    source = tar.extractfile(member)
+    with os.fdopen(fd, "wb") as out:
+        if source is not None:
+            shutil.copyfileobj(source, out, 1 << 20)
+        out.flush()
+        # The "tar" filter's mode (no set-id bits, no group/other write), readable by us.
+        os.fchmod(out.fileno(), member.mode & 0o755 | 0o600)
+        _set_mtime(out.fileno(), member.mtime)
+
+
+def _set_mtime(fd: int, mtime: float) -> None:
+    with contextlib.suppress(OSError, OverflowError, ValueError):
+        os.utime(fd, (mtime, mtime))
