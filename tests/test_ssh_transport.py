@@ -225,6 +225,45 @@ def test_command_past_its_timeout_fails_and_the_connection_stays_usable(lab, tmp
         assert conn.run("echo still here") == (0, b"still here\n", b"")
 
 
+def test_an_endless_stream_is_cut_at_its_cap_and_the_connection_stays_usable(lab, tmp_path):
+    import resource
+
+    from podaudit.transport.limits import MAX_NODE_STDERR, MAX_NODE_STDOUT
+
+    with open_node("alpha", options(lab, tmp_path, "a")) as conn:
+        for command, where, limit in (("cat /dev/zero", "on stdout", MAX_NODE_STDOUT),
+                                      ("cat /dev/zero >&2", "on stderr", MAX_NODE_STDERR)):
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+            start = time.monotonic()
+            with pytest.raises(SshError) as caught:
+                conn.run(command, timeout=30)
+            assert caught.value.kind == "gather"
+            assert f"sent more than {limit >> 20} MiB {where}" in caught.value.message
+            assert time.monotonic() - start < 20  # stopped at the cap, not at the timeout
+            grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+            assert grown < (limit >> 10) + 200_000  # the cap and some buffers, not what the node sent
+        assert conn.run("echo still here") == (0, b"still here\n", b"")
+
+
+def test_a_node_whose_forced_command_floods_is_one_line_and_not_audited(lab, tmp_path):
+    import json
+
+    from tests.cli_helpers import run
+
+    flood = keygen(tmp_path / "flood")
+    with open(lab.root / "authorized_keys", "a") as keys:  # this key's logins run cat, whatever was asked
+        keys.write(f'command="cat /dev/zero" {(tmp_path / "flood.pub").read_text()}')
+    config, known = lab.config(tmp_path, ""), lab.known_hosts(tmp_path, "a")
+    start = time.monotonic()
+    proc = run("sweep", "--no-api", "--nodes", "alpha", "--ssh-config", str(config), "--known-hosts", str(known),
+               "--identity", str(flood), "--timeout", "60", "-o", "json")
+    assert time.monotonic() - start < 40
+    assert proc.returncode == 3, proc.stderr
+    [failure] = json.loads(proc.stdout)["unavailable"]
+    assert failure["kind"] == "gather" and failure["node"] == "alpha"
+    assert "the node sent more than 64 MiB on stdout" in failure["message"] and "\n" not in failure["message"]
+
+
 # -- ssh_config ----------------------------------------------------------------------------
 
 

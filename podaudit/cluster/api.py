@@ -277,8 +277,8 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def _read_capped(path: str) -> bytes | None:
-    """At most ``MAX_BYTES + 1`` bytes of a regular file; None if it is anything else."""
+def _read_capped(path: str, limit: int = MAX_BYTES) -> bytes | None:
+    """At most ``limit + 1`` bytes of a regular file; None if it is anything else."""
     if not stat.S_ISREG(os.stat(path).st_mode):
         return None
     # O_NONBLOCK: if a FIFO is swapped in after the stat, opening it does not wait for a writer.
@@ -289,8 +289,8 @@ def _read_capped(path: str) -> bytes | None:
             return None
         chunks: list[bytes] = []
         size = 0
-        while size <= MAX_BYTES:
-            chunk = os.read(fd, min(_CHUNK, MAX_BYTES + 1 - size))
+        while size <= limit:
+            chunk = os.read(fd, min(_CHUNK, limit + 1 - size))
             if not chunk:
                 break
             chunks.append(chunk)

@@ -4,10 +4,17 @@ Each entry keeps two names apart: ``name``, the node as Kubernetes knows it (the
 pod suffix), and ``address``, where SSH connects (None: the name itself, through the
 user's ssh_config). Inventory formats: one host per line; Ansible INI; Ansible YAML; the
 output of ``kubectl get nodes -o json``.
+
+Addresses, users and names are hostile input (a compromised kubelet sets its own Node's
+addresses) and may end up in a ProxyCommand run by ``sh``: an entry whose address is not a
+host name or an IP literal, whose user is not a POSIX portable user name, or whose name is
+not host-name-like carries a ``problem`` line and is reported as not audited (PA901), never
+connected to. A port that is not 1-65535 is a usage error naming the entry.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Iterator
@@ -16,11 +23,21 @@ from typing import Any
 
 import yaml
 
-from podaudit.cluster.api import parse_node
+from podaudit.cluster.api import parse_int, parse_node
 from podaudit.cluster.source import InputError, read_user_text
+from podaudit.kubelet.yamlload import GoYamlLoader
 
 ADDRESS_TYPES = ("InternalIP", "ExternalIP", "Hostname")
 _RANGE = re.compile(r"\[(\d+):(\d+)\]")
+# RFC 1123 section 2.1 host name: dot-separated labels of letters, digits and inner hyphens,
+# at most 63 characters each and 253 in all (one trailing dot allowed: the root).
+_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# Names are ssh_config aliases and Ansible host names too, where "_" is common; they are only
+# connected to when there is no address, and then the resolver refuses what DNS cannot hold.
+_NAME_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+# POSIX portable user name (XBD 3.437, the portable filename character set, no leading "-").
+_USER = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]{0,255}")
+_ZONE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # an IPv6 zone: an interface name or index
 
 
 @dataclass(frozen=True)
@@ -29,14 +46,15 @@ class InventoryEntry:
     address: str | None = None
     user: str | None = None
     port: int | None = None
+    problem: str | None = None  # why this entry is not connected to: one line naming it and the bad value
 
 
 def from_nodes_option(text: str) -> list[InventoryEntry]:
     """``--nodes a,b,user@c:2222``."""
-    entries = [_host_word(word.strip(), "--nodes", 1) for word in text.split(",") if word.strip()]
+    entries = [_host_word(word.strip(), "--nodes", None) for word in text.split(",") if word.strip()]
     if not entries:
         raise InputError("--nodes is empty; give node names separated by commas")
-    return entries
+    return [checked(e, "--nodes") for e in entries]
 
 
 def load_inventory(path: str, address_type: str = "InternalIP") -> list[InventoryEntry]:
@@ -44,7 +62,7 @@ def load_inventory(path: str, address_type: str = "InternalIP") -> list[Inventor
     entries = _parse(path, read_user_text(path, "--inventory"), address_type)
     if not entries:
         raise InputError(f"--inventory {path}: no hosts found")
-    return _dedupe(entries)
+    return [checked(e, f"the inventory {path}") for e in _dedupe(entries)]
 
 
 def _parse(path: str, text: str, address_type: str) -> list[InventoryEntry]:
@@ -52,7 +70,9 @@ def _parse(path: str, text: str, address_type: str) -> list[InventoryEntry]:
     if stripped.startswith("{"):
         return _from_nodes_json(path, text, address_type)
     try:
-        doc = yaml.safe_load(text)
+        # go-yaml's scalars: a number of more digits than int() converts stays text (and is
+        # then refused as a port, naming its host) instead of failing the whole file.
+        doc = yaml.load(text, Loader=GoYamlLoader)  # noqa: S506 - a SafeLoader subclass
     except (yaml.YAMLError, RecursionError):
         doc = None
     if isinstance(doc, dict):
@@ -68,13 +88,24 @@ def _content_lines(text: str) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
-def _host_word(word: str, where: str, line: int) -> InventoryEntry:
+def _host_word(word: str, where: str, line: int | None) -> InventoryEntry:
     """``host``, ``user@host``, ``host:port`` or ``[v6]:port``."""
-    match = re.fullmatch(r"(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s\[\]]+)(?::(\d+))?", word)
+    at = where if line is None else f"{where}:{line}"
+    match = re.fullmatch(r"(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s\[\]]+)(?::([0-9]+))?", word)
     if match is None:
-        raise InputError(f"{where}:{line}: cannot read {word!r} as a host (host, user@host or host:port)")
+        raise InputError(f"{at}: cannot read {_shown(word)} as a host (host, user@host or host:port)")
     user, host, port = match.groups()
-    return InventoryEntry(host.strip("[]"), None, user, int(port) if port else None)
+    host = host.strip("[]")
+    return InventoryEntry(host, None, user, _port(port, f"{at}: host {_label(host)}: port") if port else None)
+
+
+def _port(value: Any, what: str) -> int:
+    """A port number 1-65535, from an int or its text; InputError naming the entry otherwise.
+    More than five digits is refused before int(), which raises past 4,300 digits."""
+    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit() and len(text) <= 5 and 0 < int(text) < 65536):
+        raise InputError(f"{what} {_shown(value)} is not a port number (1-65535)")
+    return int(text)
 
 
 def _looks_like_ini(text: str) -> bool:
@@ -155,10 +186,7 @@ def _from_yaml(path: str, doc: dict[str, Any]) -> list[InventoryEntry]:
 
 def _entry(path: str, name: str, values: dict[str, Any]) -> InventoryEntry:
     port = values.get("ansible_port") or values.get("ansible_ssh_port")
-    try:
-        port_number = int(port) if port is not None else None
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{path}: host {name}: ansible_port {port!r} is not a number") from exc
+    port_number = _port(port, f"{path}: host {_label(name)}: ansible_port") if port is not None else None
     address = values.get("ansible_host") or values.get("ansible_ssh_host")
     user = values.get("ansible_user") or values.get("ansible_ssh_user")
     return InventoryEntry(name, str(address) if address else None, str(user) if user else None, port_number)
@@ -167,7 +195,7 @@ def _entry(path: str, name: str, values: dict[str, Any]) -> InventoryEntry:
 def _from_nodes_json(path: str, text: str, address_type: str) -> list[InventoryEntry]:
     """``kubectl get nodes -o json``: the node name, and its address of the chosen type."""
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=parse_int)  # a 5,000-digit number elsewhere hides no node
     except (ValueError, RecursionError) as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from exc
     items = doc.get("items") if isinstance(doc, dict) else None
@@ -178,12 +206,16 @@ def _from_nodes_json(path: str, text: str, address_type: str) -> list[InventoryE
         node = parse_node(item) if isinstance(item, dict) else None
         if node is not None:
             entries.append(InventoryEntry(node.name, node.addresses.get(address_type)))
-    return entries
+    # The address is named by its type: "InternalIP" says where the bad value came from.
+    return [checked(e, f"{path} ({address_type})") for e in entries]
 
 
 def from_api_nodes(nodes: list[Any], address_type: str = "InternalIP") -> list[InventoryEntry]:
-    """Inventory from an API view's nodes (e.g. a snapshot's api/nodes.json)."""
-    return [InventoryEntry(n.name, n.addresses.get(address_type)) for n in nodes]
+    """Inventory from an API view's nodes (e.g. a snapshot's api/nodes.json). A node's
+    kubelet writes its own addresses: a compromised one can set anything there."""
+    fix = "check that node (its kubelet sets its own addresses), or give --inventory"
+    return [checked(InventoryEntry(n.name, n.addresses.get(address_type)), f"the API's {address_type}", fix)
+            for n in nodes]
 
 
 def _dedupe(entries: list[InventoryEntry]) -> list[InventoryEntry]:
@@ -193,3 +225,60 @@ def _dedupe(entries: list[InventoryEntry]) -> list[InventoryEntry]:
         known = seen.get(entry.name)
         seen[entry.name] = replace(known, **{k: v for k, v in vars(entry).items() if v}) if known else entry
     return list(seen.values())
+
+
+def checked(entry: InventoryEntry, where: str, fix: str = "fix it there") -> InventoryEntry:
+    """``entry`` with ``problem`` set when its name, address or user could not be connected
+    to safely: one line naming the node, the bad value, where it came from and ``fix``."""
+    if entry.problem is not None:
+        return entry  # checked already, where its source was known better
+    label = _label(entry.name)
+    if entry.address is not None and not valid_address(entry.address):
+        why = f"{label}: address {_shown(entry.address)} from {where} is not a host name or an IP address"
+    elif entry.address is None and not valid_node_label(entry.name):
+        why = f"{_shown(entry.name)} from {where} is not a host name or an IP address"
+    elif entry.user is not None and not _USER.fullmatch(entry.user):
+        why = f"{label}: user {_shown(entry.user)} from {where} is not a POSIX user name (letters, digits, . _ -)"
+    else:
+        return entry
+    return replace(entry, problem=f"{why}; not audited: {fix}")
+
+
+def valid_address(value: str) -> bool:
+    """An RFC 1123 host name or an IP literal (IPv6 with or without brackets; a zone only
+    as an interface name): nothing a shell, ssh or getaddrinfo could read as more."""
+    host = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    return _ip_literal(host) or _host_name(host, _LABEL)
+
+
+def valid_node_label(value: str) -> bool:
+    """A name SSH may connect to when it has no address: a host name that may hold "_"
+    (ssh_config aliases, Ansible names), or an IP literal."""
+    return _ip_literal(value) or _host_name(value, _NAME_LABEL)
+
+
+def _host_name(value: str, label: re.Pattern[str]) -> bool:
+    name = value[:-1] if value.endswith(".") else value
+    return 0 < len(name) <= 253 and all(label.fullmatch(part) for part in name.split("."))
+
+
+def _ip_literal(value: str) -> bool:
+    address, _, zone = value.partition("%")
+    if zone and not _ZONE.fullmatch(zone):
+        return False
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return not zone or ":" in address
+
+
+def _shown(value: Any) -> str:
+    """A value quoted for one line: control characters escaped, long ones cut."""
+    text = repr(value) if isinstance(value, str) else repr(str(value))
+    return text if len(text) <= 260 else f"{text[:60]}...' ({len(str(value))} characters)"
+
+
+def _label(name: str) -> str:
+    """A name as the start of a line: itself when it is a plain name, else quoted."""
+    return name if valid_node_label(name) else _shown(name)

@@ -20,6 +20,7 @@ from podaudit.cluster.source import (
     InputError,
     NodeHandle,
     NodeSource,
+    NodeUnavailable,
     demo_path,
     local_cluster,
     snapshot_cluster,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from podaudit.cluster.api import ApiView
     from podaudit.cluster.inventory import InventoryEntry
     from podaudit.cluster.kubectl import KubectlOptions
+    from podaudit.kubelet.resolve import NodeView
     from podaudit.transport.ssh import SSHConfigLike, SshOptions
 
 # Per node, for the connection and for each command: generous, because a busy node (or many
@@ -37,6 +39,20 @@ DEFAULT_TIMEOUT = 30.0
 # An API server that does not answer in 10 s is down for our purposes: the node side goes on.
 DEFAULT_API_TIMEOUT = 10.0
 DEFAULT_DEBUG_IMAGE = "busybox:1.37"
+
+
+@dataclass(frozen=True)
+class RefusedNode:
+    """An entry never connected to: its address, user or name failed the inventory's checks
+    (``InventoryEntry.problem``). Reported like an unreachable node (PA901), so the rest of a
+    sweep goes on and the exit code says some nodes were not audited."""
+
+    name: str
+    problem: str
+    only: bool = False
+
+    def load(self) -> NodeView:
+        raise NodeUnavailable(self.name, "config", self.problem)
 
 
 @dataclass
@@ -174,9 +190,24 @@ def _check_host(host: str, options: SshOptions, config: SSHConfigLike, ssh_confi
                          "check the name, or give --ssh-config or --nodes user@address") from exc
 
 
+def _check_files(sel: Selection) -> None:
+    """--known-hosts and --identity, once for the run: a FIFO, a device or a huge file is a
+    usage error here, not the same failure for every node. A file not there yet is fine:
+    accept-new creates known_hosts, and a missing key is reported with the keys tried."""
+    from podaudit.cluster.source import read_user_bytes
+    from podaudit.transport.files import is_dev_null
+
+    for option, path in (("--known-hosts", sel.known_hosts), ("--identity", sel.identity)):
+        if path is None:
+            continue
+        full = os.path.expanduser(path)
+        if os.path.lexists(full) and not is_dev_null(full):
+            read_user_bytes(full, option)
+
+
 def remote_cluster(sel: Selection, api: ApiView | None, host: str | None = None) -> Cluster:
     """Nodes reached over SSH or kubectl debug: the inventory's, or the one host named."""
-    from podaudit.cluster.inventory import InventoryEntry, from_api_nodes, from_nodes_option, load_inventory
+    from podaudit.cluster.inventory import InventoryEntry, checked, from_api_nodes, from_nodes_option, load_inventory
 
     if sel.inventory is not None:
         entries = load_inventory(sel.inventory, sel.address_type)
@@ -186,7 +217,8 @@ def remote_cluster(sel: Selection, api: ApiView | None, host: str | None = None)
         entries = from_nodes_option(sel.nodes)
     else:
         known = api.node(host or "") if api is not None else None
-        entries = from_api_nodes([known], sel.address_type) if known else [InventoryEntry(host or "")]
+        entries = from_api_nodes([known], sel.address_type) if known else [
+            checked(InventoryEntry(host or ""), "the command line")]
     origin = f"inventory {sel.inventory}" if sel.inventory else "--nodes" if sel.nodes else f"host {host}"
     single = host is not None and sel.inventory is None and sel.nodes is None
     return Cluster(_reach(sel, entries, api, check_host=single and api is None), None, origin)
@@ -221,10 +253,12 @@ def _reach(sel: Selection, entries: list[InventoryEntry], api: ApiView | None, c
         return _debug_nodes(sel, entries, only, node_ip)
     here = _this_node(api) if os.geteuid() == 0 else None  # without root, SSH (with --sudo) reads more
     local: list[NodeSource] = [NodeHandle(e.name, "/", only, node_ip.get(e.name)) for e in entries if e.name == here]
-    remote = [e for e in entries if e.name != here]
+    refused: list[NodeSource] = [RefusedNode(e.name, e.problem, only) for e in entries
+                                 if e.problem is not None and e.name != here]
+    remote = [e for e in entries if e.name != here and e.problem is None]
     nodes = ssh_nodes(sel, remote, only, node_ip, check_host) if remote else []
     order = {e.name: i for i, e in enumerate(entries)}
-    return sorted(local + nodes, key=lambda n: order[n.name])
+    return sorted(local + refused + nodes, key=lambda n: order[n.name])
 
 
 def _this_node(api: ApiView | None) -> str | None:
@@ -276,8 +310,9 @@ def ssh_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, node_ip
                          identity=sel.identity, accept_new_host_keys=sel.accept_new_host_keys, timeout=sel.timeout)
     try:
         config = load_ssh_config(sel.ssh_config)
+        if check_host:
+            _check_host(entries[0].name, options, config, sel.ssh_config)
     except SshError as exc:
         raise InputError(str(exc)) from exc
-    if check_host:
-        _check_host(entries[0].name, options, config, sel.ssh_config)
+    _check_files(sel)
     return [SshNode(e, options, sel.sudo, only, node_ip.get(e.name), config=config) for e in entries]

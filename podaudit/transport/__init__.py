@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ErrorKind = Literal["unreachable", "timeout", "host-key-unknown", "host-key-changed", "auth", "config"]
+# "gather": the node answered, but not with something podaudit reads (more than a node may send).
+ErrorKind = Literal["unreachable", "timeout", "host-key-unknown", "host-key-changed", "auth", "config", "gather"]
 Strictness = Literal["yes", "accept-new"]
 
 

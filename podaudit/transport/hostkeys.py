@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import re
+import stat
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ from typing import Any, Literal
 
 import paramiko
 
+from podaudit.cluster.source import USER_FILE_LIMIT
 from podaudit.transport import SshError, SshTarget
+from podaudit.transport.files import is_dev_null, read_ssh_file
 
 Verdict = Literal["known", "unknown", "changed", "revoked"]
 # A known RSA key is offered as SHA-2 signatures; paramiko no longer negotiates plain ssh-rsa.
@@ -67,14 +70,9 @@ def load_known_hosts(paths: Iterable[str]) -> list[KnownKey]:
     a file that exists but cannot be read is an error, since its keys would silently vanish."""
     entries: list[KnownKey] = []
     for path in paths:
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise SshError("config", f"{path}: cannot read known_hosts ({exc.strerror})") from exc
-        entries += _parse_text(text, path)
+        data = read_ssh_file(path, "known_hosts", hint="; fix it, or name another file with --known-hosts")
+        if data:
+            entries += _parse_text(data.decode("utf-8", "replace"), path)
     return entries
 
 
@@ -147,6 +145,8 @@ def record_host_key(path: str, name: str, key: Any, hashed: bool, target: SshTar
     """Append ``key`` for ``name`` in OpenSSH format, creating the file 0600 if needed.
     Under an exclusive lock the file is read again: a parallel connection may have recorded
     this host meanwhile (then nothing is written) or recorded a different key (refused)."""
+    if is_dev_null(path):
+        return  # UserKnownHostsFile /dev/null: nothing is kept, as with ssh
     folder = os.path.dirname(path)
     try:
         if folder:
@@ -155,8 +155,14 @@ def record_host_key(path: str, name: str, key: Any, hashed: bool, target: SshTar
     except OSError as exc:
         raise SshError("config", f"{label}: cannot record the host key in {path} ({exc.strerror})") from exc
     with os.fdopen(fd, "r+b") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO would block the read below; a device never end
+            raise SshError("config", f"{label}: cannot record the host key in {path}: not a regular file")
         fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
-        text = handle.read().decode("utf-8", "replace")
+        data = handle.read(USER_FILE_LIMIT + 1)
+        if len(data) > USER_FILE_LIMIT:
+            raise SshError("config", f"{label}: cannot record the host key in {path}: larger than "
+                                     f"{USER_FILE_LIMIT >> 20} MiB")
+        text = data.decode("utf-8", "replace")
         verdict, entry = judge(name, key, _parse_text(text, path))
         if verdict in {"changed", "revoked"}:
             raise _refusal(verdict, target, key, entry, label)

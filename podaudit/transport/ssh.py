@@ -19,16 +19,18 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
 import paramiko
 
 from podaudit.transport import ErrorKind, SshError, SshOptions, SshTarget
+from podaudit.transport.files import read_ssh_file
 from podaudit.transport.hostkeys import host_key_name, load_known_hosts, prefer_known_key_types, verify_host_key
+from podaudit.transport.limits import MAX_NODE_STDERR, MAX_NODE_STDOUT, Drain, too_much
+from podaudit.transport.proxy import ProxyCommandSocket
 from podaudit.transport.sshconfig import (
-    ProxyCommandSocket,
     SSHConfigLike,
     load_ssh_config,
     plan_route,
@@ -53,7 +55,6 @@ _PARAMIKO_LOG = "podaudit.transport.paramiko"
 logging.getLogger(_PARAMIKO_LOG).addHandler(logging.NullHandler())
 logging.getLogger(_PARAMIKO_LOG).propagate = False
 
-_READ_SIZE = 65536
 _POLL = 0.05  # how often a wait re-checks that the transport is still alive
 _AGENT_KEY = "ssh-agent key"
 
@@ -114,14 +115,18 @@ class Connection:
             raise self._lost(exc) from exc
 
     def _collect(self, channel: Any, stdin: bytes, clock: _Clock, command: str) -> tuple[int, bytes, bytes]:
-        # stdout, stderr and stdin each get a thread: a command that fills one pipe while we
-        # wait on another (or while we are still writing its stdin) must not deadlock.
-        out, err = _Drain(channel.recv), _Drain(channel.recv_stderr)
+        # stdout, stderr and stdin each get a thread: a command that fills one pipe while we wait
+        # on another (or write its stdin) must not deadlock. A stream past its cap closes the channel.
+        out = Drain(channel.recv, MAX_NODE_STDOUT, channel.close)
+        err = Drain(channel.recv_stderr, MAX_NODE_STDERR, channel.close)
         feed = threading.Thread(target=_feed, args=(channel, stdin), daemon=True)
         for thread in (out, err, feed):
             thread.start()
         for thread in (out, err):
             thread.join(clock.left())
+        for drain, stream, limit in ((out, "on stdout", MAX_NODE_STDOUT), (err, "on stderr", MAX_NODE_STDERR)):
+            if drain.full:
+                raise SshError("gather", too_much(_where(self.target), stream, limit))
         if out.is_alive() or err.is_alive() or not channel.status_event.wait(clock.left()):
             raise SshError(
                 "timeout",
@@ -136,22 +141,6 @@ class Connection:
     def _lost(self, exc: BaseException | None) -> SshError:
         detail = f" ({exc})" if exc else ""
         return SshError("unreachable", f"{_where(self.target)}: SSH connection lost{detail}; connect again")
-
-
-class _Drain(threading.Thread):
-    """Reads one of a channel's streams to EOF (or until the channel is closed)."""
-
-    def __init__(self, recv: Callable[[int], bytes]) -> None:
-        super().__init__(daemon=True)
-        self._recv = recv
-        self._chunks: list[bytes] = []
-
-    def run(self) -> None:
-        while chunk := self._recv(_READ_SIZE):
-            self._chunks.append(chunk)
-
-    def data(self) -> bytes:
-        return b"".join(self._chunks)
 
 
 def _feed(channel: Any, data: bytes) -> None:
@@ -342,6 +331,11 @@ def _keys_to_offer(hop: SshTarget, agent: _Agent, notes: list[str]) -> Iterator[
 def _load_identity(path: str, agent: _Agent) -> tuple[Any | None, str]:
     """The private key at ``path``; when it cannot be used as is (passphrase, or a .pub file
     named as IdentityFile), the agent's copy of it, matched through its public key."""
+    try:  # a regular file of sane size, before paramiko reads it all
+        if read_ssh_file(path, "IdentityFile") is None:
+            return None, f"{path} (missing)"
+    except SshError as exc:
+        return None, f"{path} ({exc.message.removeprefix(f'IdentityFile {path}: ')})"
     try:
         key = paramiko.PKey.from_path(path)
     except FileNotFoundError:
@@ -354,17 +348,19 @@ def _load_identity(path: str, agent: _Agent) -> tuple[Any | None, str]:
         locked = isinstance(exc, (paramiko.PasswordRequiredException, TypeError))
         return None, f"{path} ({'passphrase-protected, not in ssh-agent' if locked else exc})"
     certificate = f"{path}-cert.pub"
-    if os.path.isfile(certificate):
-        with contextlib.suppress(paramiko.SSHException, OSError, ValueError):
-            key.load_certificate(certificate)  # a bad certificate leaves the plain key usable
+    # A bad certificate (or a FIFO, or a huge file) leaves the plain key usable.
+    with contextlib.suppress(paramiko.SSHException, SshError, ValueError):  # UnicodeDecodeError is one
+        text = (read_ssh_file(certificate, "certificate") or b"").decode("ascii")
+        if text:
+            key.load_certificate(text)
     return key, path
 
 
 def _agent_copy(path: str, agent: _Agent) -> Any | None:
     public = path if path.endswith(".pub") else f"{path}.pub"
     try:
-        blob = paramiko.PublicBlob.from_file(public).key_blob
-    except (paramiko.SSHException, OSError, ValueError):
+        blob = paramiko.PublicBlob.from_string((read_ssh_file(public, "public key") or b"").decode("ascii")).key_blob
+    except (paramiko.SSHException, SshError, ValueError):  # UnicodeDecodeError is a ValueError
         return None
     return next((key for key in agent.loaded() if key.asbytes() == blob), None)
 

@@ -4,8 +4,8 @@ paramiko's ``SSHConfig`` does the Host/Match matching (first value wins, ``*`` a
 patterns, %-tokens in IdentityFile). Around it this module adds what paramiko leaves out and
 users rely on: ``Include`` (kubeadm/cloud tooling drops per-cluster files in ``config.d``),
 ``FILE:LINE`` in parse errors, ProxyJump-vs-ProxyCommand precedence, the jump-host route,
-running a ProxyCommand as ssh does, the known_hosts files and the mapping of
-StrictHostKeyChecking onto "we never skip checking".
+ProxyCommand's %-tokens (plain values only), the known_hosts files and the mapping of
+StrictHostKeyChecking onto "we never skip checking". ``proxy`` runs a ProxyCommand.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ import glob
 import os
 import re
 import shlex
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import IO, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import paramiko
 
+from podaudit.cluster.source import USER_FILE_LIMIT
+from podaudit.shell import quote
 from podaudit.transport import SshError, SshOptions, SshTarget, Strictness
+from podaudit.transport.files import read_ssh_file
 
 USER_CONFIG = "~/.ssh/config"
 SYSTEM_CONFIG = "/etc/ssh/ssh_config"
@@ -36,6 +36,12 @@ MAX_INCLUDE_DEPTH = 16  # OpenSSH's READCONF_MAX_DEPTH
 MAX_JUMP_NESTING = 8  # jump hosts whose own config says ProxyJump: stop loops
 
 _KEYWORD = re.compile(r"\s*(\w+)(?:\s*=\s*|\s+)(.*)")
+# What a %-token may stand for in a ProxyCommand: host names, IP literals, POSIX user names,
+# ports, plain paths. OpenSSH pastes values in unquoted (sshconnect.c expand_proxy_command:
+# percent_expand of "exec " + ProxyCommand, run by _PATH_BSHELL -c) and since 9.6 refuses shell
+# characters in host and user names (readconf.c ssh_valid_hostname, ssh_valid_ruser); podaudit
+# refuses anything else and a leading "-", so "nc %h %p" gets exactly what ssh would give it.
+_TOKEN_VALUE = re.compile(r"[A-Za-z0-9._:%@+/]([A-Za-z0-9._:%@+/-]*)")
 
 
 class SSHConfigLike(Protocol):
@@ -63,17 +69,27 @@ class _Line:
 def load_ssh_config(path: str | None) -> SSHConfigLike:
     """The config ssh would read: ``path`` alone (like ``ssh -F``), else ~/.ssh/config then
     /etc/ssh/ssh_config, each only if it exists. Raises SshError(kind="config")."""
+    budget = _Budget()
     if path is not None:
-        lines = _read_config(os.path.expanduser(path), user_file=True, depth=0)
+        lines = _read_config(os.path.expanduser(path), user_file=True, depth=0, budget=budget, what="--ssh-config")
     else:
         lines = []
         user_path = os.path.expanduser(USER_CONFIG)
         if os.path.lexists(user_path):
-            lines += _read_config(user_path, user_file=True, depth=0)
+            lines += _read_config(user_path, user_file=True, depth=0, budget=budget)
         if os.path.exists(SYSTEM_CONFIG):
             # Back to the global context: the user file may end inside a Host block.
-            lines += [_Line("Host *", SYSTEM_CONFIG), *_read_config(SYSTEM_CONFIG, user_file=False, depth=0)]
+            lines += [_Line("Host *", SYSTEM_CONFIG),
+                      *_read_config(SYSTEM_CONFIG, user_file=False, depth=0, budget=budget)]
     return _parse(lines)
+
+
+@dataclass
+class _Budget:
+    """Bytes left to read across a config and all its Includes: a file that includes itself
+    twice at each of 16 levels would otherwise be read 65,536 times."""
+
+    left: int = USER_FILE_LIMIT
 
 
 def _parse(lines: list[_Line]) -> SSHConfigLike:
@@ -95,14 +111,14 @@ def _locate_parse_error(lines: list[_Line], exc: Exception) -> SshError:
     return SshError("config", f"ssh config: {exc}")
 
 
-def _read_config(path: str, user_file: bool, depth: int) -> list[_Line]:
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-            raw = handle.read().split("\n")
-    except OSError as exc:
-        raise SshError(
-            "config", f"{path}: cannot read ssh config ({exc.strerror}); fix it or use --ssh-config"
-        ) from exc
+def _read_config(path: str, user_file: bool, depth: int, budget: _Budget, what: str = "ssh config") -> list[_Line]:
+    """The lines of ``path`` with its Includes spliced in; ``what`` names it in errors (the
+    option, or the FILE:LINE of the Include)."""
+    data = read_ssh_file(path, what, budget.left, "" if what == "--ssh-config" else "; fix it or use --ssh-config")
+    if data is None:
+        raise SshError("config", f"{what} {path}: no such file")
+    budget.left -= len(data)
+    raw = data.decode("utf-8", "surrogateescape").split("\n")
     lines: list[_Line] = []
     header = "Host *"
     for number, text in enumerate(raw, 1):
@@ -117,7 +133,7 @@ def _read_config(path: str, user_file: bool, depth: int) -> list[_Line]:
         if depth >= MAX_INCLUDE_DEPTH:
             raise SshError("config", f"{origin}: Include nested more than {MAX_INCLUDE_DEPTH} deep (a loop?)")
         for included in _include_paths(match.group(2), user_file, origin):
-            lines += _read_config(included, user_file, depth + 1)
+            lines += _read_config(included, user_file, depth + 1, budget, f"{origin}: Include")
         # An included file's Host lines end where the file ends, as in OpenSSH: reopen ours.
         lines.append(_Line(header, origin))
     return lines
@@ -163,7 +179,7 @@ def _resolve(alias: str, opts: SshOptions, config: SSHConfigLike, address: str |
         user=user,
         identity_files=_identity_files(opts, found),
         proxy_jump=_jump_hops(jump, alias),
-        proxy_command=tokens.expand(command, "ProxyCommand") if command else None,
+        proxy_command=tokens.expand(command, "ProxyCommand", for_sh=True) if command else None,
         known_hosts_files=user_files,
         identities_only=_yes(found.get("identitiesonly")),
         strict=_strictness(opts, found),
@@ -217,48 +233,6 @@ def _route(target: SshTarget, opts: SshOptions, config: SSHConfigLike, chain: li
     first = _route(hops[0], opts, config, [*chain, hops[0].alias])
     later = [replace(hop, proxy_jump=(), proxy_command=None) for hop in hops[1:]]
     return [*first, *later, replace(target, proxy_jump=(), proxy_command=None)]
-
-
-class ProxyCommandSocket:
-    """A ProxyCommand run as ssh does (``sh -c 'exec …'``), its stdin/stdout one end of a
-    socketpair. paramiko.ProxyCommand is not used: it skips the shell, spins on a dead
-    command's EOF and lets unread stderr block the command."""
-
-    def __init__(self, command: str, label: str) -> None:
-        self.socket, theirs = socket.socketpair()
-        # Kept for the proxy's lifetime (closed in close()), read when the handshake fails.
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
-        try:
-            self._process = subprocess.Popen(
-                ["/bin/sh", "-c", f"exec {command}"], stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=self._stderr
-            )
-        except OSError as exc:
-            self.socket.close()
-            self._stderr.close()
-            raise SshError("config", f"{label}: cannot run ProxyCommand {command!r} ({exc.strerror})") from exc
-        finally:
-            theirs.close()  # the child has its copy; ours would keep the proxy's EOF from arriving
-
-    def failure(self, exc: SshError, label: str) -> SshError:
-        """The handshake failed: when the command died, its exit status and stderr say why."""
-        try:
-            status = self._process.wait(timeout=0.5)
-        except subprocess.TimeoutExpired:
-            return exc
-        self._stderr.seek(0)
-        said = " ".join(self._stderr.read()[-300:].decode("utf-8", "replace").split())
-        return SshError(
-            "unreachable", f"{label}: ProxyCommand exited with status {status}: {said or 'no output'}; check it"
-        )
-
-    def close(self) -> None:
-        self.socket.close()  # EOF on its stdin: a well-behaved proxy exits by itself
-        try:
-            self._process.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        self._stderr.close()
 
 
 def _lookup(config: SSHConfigLike, alias: str) -> Mapping[str, Any]:
@@ -352,7 +326,9 @@ class _Tokens:
     user: str | None
     key_alias: str | None
 
-    def expand(self, value: str, what: str) -> str:
+    def expand(self, value: str, what: str, for_sh: bool = False) -> str:
+        """``value`` with its %-tokens replaced. ``for_sh``: the result is a command line for
+        ``sh`` (ProxyCommand), so every value must be plain and goes through ``quote``."""
         table = {
             "%": "%",
             "d": os.path.expanduser("~"),
@@ -365,11 +341,24 @@ class _Tokens:
         }
 
         def one(match: re.Match[str]) -> str:
-            if match.group(1) not in table:
-                raise SshError("config", f"{self.alias}: {what} {value!r}: unsupported token %{match.group(1)}")
-            return table[match.group(1)]
+            letter = match.group(1)
+            if letter not in table:
+                raise SshError("config", f"{self.alias}: {what} {value!r}: unsupported token %{letter}")
+            if not for_sh or letter == "%":
+                return table[letter]
+            return self._for_sh(letter, table[letter], what)
 
         return re.sub(r"%(.?)", one, value)
+
+    def _for_sh(self, letter: str, text: str, what: str) -> str:
+        if not _TOKEN_VALUE.fullmatch(text):
+            node = self.alias if _TOKEN_VALUE.fullmatch(self.alias) else repr(self.alias)
+            raise SshError(
+                "config",
+                f"{node}: {what}: %{letter} would be {text!r}, which holds characters a shell reads "
+                "(or starts with -); not run: fix the address, user or name",
+            )
+        return quote(text)
 
 
 def _text(value: Any) -> str | None:
