@@ -108,3 +108,38 @@ def test_api_references_warn_that_new_kubelets_reject_the_pod():
 def test_image_with_surrounding_space_is_rejected():
     [entry] = read_static_pod_path(mem_node({"/m/a": pod("a", image="' busybox'")}), "/m", "n")[0]
     assert entry.fate == "rejected" and "whitespace" in entry.reason
+
+
+BIG = "1" * 5000  # beyond CPython's int max str digits (4300): int(BIG) raises ValueError
+
+
+def big_pod(fmt):
+    if fmt == "json":
+        return ('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big"}, "spec": {"containers": '
+                '[{"name": "c", "image": "i", "ports": [{"containerPort": ' + BIG + '}]}]}}')
+    return pod("big") + f"    ports:\n    - containerPort: {BIG}\n"
+
+
+def test_a_huge_number_in_an_integer_field_rejects_only_its_file():
+    """The kubelet fails to decode the pod (json: cannot unmarshal number into ... int32) and
+    skips that file; the good file next to it runs."""
+    node = mem_node({"/m/big.json": big_pod("json"), "/m/big.yaml": big_pod("yaml"), "/m/good.yaml": pod("good")})
+    entries = {e.path.rsplit("/", 1)[1]: e for e in read_static_pod_path(node, "/m", "n")[0]}
+    assert entries["good.yaml"].fate == "loaded"
+    for name in ("big.json", "big.yaml"):
+        entry = entries[name]
+        assert (entry.fate, entry.code) == ("rejected", "decode"), name
+        assert "spec.containers[0].ports[0].containerPort" in entry.reason and "5000 digits" in entry.reason
+        assert "int32" in entry.reason and len(entry.reason) < 300
+
+
+def test_a_huge_number_where_the_pod_has_no_integer_is_decoded_as_go_would():
+    """go-yaml v2's resolve() turns a number it cannot hold into a string (accepted in a string
+    field); a JSON number in a field the Pod type lacks is skipped: both pods run."""
+    text = pod("ann") + f"  nodeSelector:\n    big: {BIG}\n"
+    node = mem_node({"/m/ann.yaml": text,
+                     "/m/unknown.json": '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "u"}, '
+                                        '"spec": {"containers": [{"name": "c", "image": "i"}], "x": ' + BIG + '}}'})
+    entries = {e.path.rsplit("/", 1)[1]: e for e in read_static_pod_path(node, "/m", "n")[0]}
+    assert entries["ann.yaml"].fate == "loaded"
+    assert entries["unknown.json"].fate == "loaded"

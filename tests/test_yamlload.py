@@ -47,3 +47,40 @@ def test_never_raises_anything_but_decode_error(data):
 def test_go_yaml_keeps_timestamps_and_base_60_as_text():
     decoded = decode_document(b"name: 2024-01-01\nport: 1:20\nn: 0x1F\nf: 1.5\nb: yes\n")
     assert decoded.value == {"name": "2024-01-01", "port": "1:20", "n": 31, "f": 1.5, "b": True}
+
+
+def _laughs(levels: int, width: int = 9) -> bytes:
+    text = "a0: &a0 [" + ", ".join(["lol"] * width) + "]\n"
+    for i in range(1, levels):
+        text += f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]\n"
+    return text.encode()
+
+
+def test_an_alias_bomb_is_refused_as_go_yaml_refuses_it():
+    """CVE-2019-11253: go-yaml v2 stops at 'document contains excessive aliasing'; so does the
+    kubelet. A few aliases, as people use them, still decode."""
+    with pytest.raises(DecodeError, match="excessive aliasing"):
+        decode_document(_laughs(9))
+    assert decode_document(_laughs(3, 3)).value["a1"] == [["lol"] * 3] * 3
+
+
+def test_an_anchor_that_contains_itself_is_refused():
+    with pytest.raises(DecodeError, match="contains itself"):
+        decode_document(b"spec: &r {x: [*r]}\n")
+
+
+@pytest.mark.parametrize("text, value", [
+    (b"n: " + b"1" * 5000, "1" * 5000),  # go-yaml resolve(): too big for any number, so a string
+    (b"n: 0x" + b"f" * 40, "0x" + "f" * 40),
+    (b"n: " + b"1" * 30, float("1" * 30)),  # beyond uint64, within float64
+    (b"n: 1.5e+999", "1.5e+999"),  # ParseFloat fails: a string
+    (b"n: -.inf", float("-inf")),
+    (b"n: 18446744073709551615", 18446744073709551615),
+])
+def test_numbers_beyond_64_bits_decode_as_go_yaml_decodes_them(text, value):
+    assert decode_document(text).value["n"] == value
+
+
+def test_a_json_number_beyond_64_bits_is_no_crash():
+    decoded = decode_document(b'{"n": ' + b"7" * 5000 + b', "m": 12}')
+    assert decoded.value["m"] == 12 and decoded.value["n"].digits == 5000

@@ -20,6 +20,13 @@ CONFIG_API_VERSION = "kubelet.config.k8s.io/v1beta1"
 CONFIG_KIND = "KubeletConfiguration"
 # Fields whose value is a path (KubeletConfigurationPathRefs) that we read.
 PATH_FIELDS = ("staticPodPath",)
+# Every field podaudit reads (resolve.py; the rules: rules_kubelet.FLAG_FIELDS, rules_security
+# kubelet_auth): --redact keeps these values and replaces the others.
+READ_FIELDS = (
+    "apiVersion", "kind", "staticPodPath", "staticPodURL", "readOnlyPort", "authentication.anonymous.enabled",
+    "authentication.webhook.enabled", "authentication.x509.clientCAFile", "authorization.mode", "cgroupDriver",
+    "maxPods", "clusterDomain", "fileCheckFrequency", "rotateCertificates", "failSwapOn", "containerRuntimeEndpoint",
+)
 
 
 @dataclass(frozen=True)
@@ -85,15 +92,22 @@ def absolutize_paths(doc: ConfigDoc) -> ConfigDoc:
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch: maps merge, null deletes, anything else replaces."""
+    """RFC 7386 JSON merge patch: maps merge, null deletes, anything else replaces (iteratively:
+    node files may nest deeply)."""
     if not isinstance(patch, dict):
         return patch
     result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
+    work = [(result, patch)]
+    while work:
+        into, changes = work.pop()
+        for key, value in changes.items():
+            if value is None:
+                into.pop(key, None)
+            elif isinstance(value, dict):
+                into[key] = dict(into[key]) if isinstance(into.get(key), dict) else {}
+                work.append((into[key], value))
+            else:
+                into[key] = value
     return result
 
 

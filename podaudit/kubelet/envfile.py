@@ -213,7 +213,7 @@ def parse_exec_value(
         words, pos, more, error = _exec_words(value, pos)
         program = _loose_text(expand(path) if expand else path)
         args = [_loose_text(expand(w) if expand else w) for w in words]
-        error = error or _bad_program(program)
+        error = error or bad_program(program)
         if not error and "@" in prefixes and not args:
             error = "no argv[0] after the @ prefix"
         if error:
@@ -257,7 +257,7 @@ def _exec_words(value: str, pos: int) -> tuple[list[str], int, bool, str | None]
     return words, pos, False, None
 
 
-def _bad_program(path: str) -> str | None:
+def bad_program(path: str) -> str | None:
     """Why config_parse_exec() rejects this executable path, or None."""
     if not path:
         return "empty program path"

@@ -57,51 +57,72 @@ def normalize(name: str) -> str:
     return name.replace("_", "-")
 
 
+# The kubelet flags whose values podaudit reads (resolve.py, nodename.py, distro.py, the rules:
+# rules_kubelet.FLAG_FIELDS, rules_security kubelet_auth, rules_api): --redact keeps their values.
+READ_FLAGS = frozenset({
+    "config", "config-dir", "pod-manifest-path", "manifest-url", "hostname-override", "cloud-provider",
+    "kubeconfig", "kubelet-args-file", "anonymous-auth", "authorization-mode", "read-only-port",
+    "client-ca-file", "cgroup-driver", "max-pods", "cluster-domain", "file-check-frequency",
+    "rotate-certificates", "fail-swap-on", "container-runtime-endpoint",
+})
+
+
+@dataclass(frozen=True)
+class Word:
+    """What pflag makes of one word (``index``) of the arguments: a flag with its value (inline,
+    or the next word when ``separate``), a positional, or ``--`` (``name`` is "--")."""
+
+    index: int
+    name: str | None
+    value: str | None = None
+    separate: bool = False
+
+
+def scan_args(args: Sequence[str]) -> list[Word]:
+    """Every word's role, in order (the words after ``--`` are positionals); never raises."""
+    found: list[Word] = []
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            found.append(Word(i, "--"))
+            found += [Word(j, None) for j in range(i + 1, len(args))]
+            break
+        if word.startswith("--") and len(word) > 2:
+            name, eq, value = word[2:].partition("=")
+            found.append(_flag(args, i, normalize(name), value if eq else None))
+        elif word.startswith("-") and len(word) > 1:
+            letter, rest = word[1], word[2:]
+            inline = rest[1:] if rest.startswith("=") else rest or None  # "-v=" is an empty value
+            found.append(_flag(args, i, SHORTHANDS.get(letter, letter), inline))
+        else:
+            found.append(Word(i, None))
+        i += 2 if found[-1].separate else 1
+    return found
+
+
+def _flag(args: Sequence[str], i: int, name: str, inline: str | None) -> Word:
+    """One flag (pflag parseLongArg/parseShortArg)."""
+    if inline is not None:
+        return Word(i, name, inline)
+    if name in BOOL_FLAGS:
+        # A boolean's NoOptDefVal is "true": it never consumes the next word.
+        return Word(i, name, "true")
+    if i + 1 < len(args):
+        return Word(i, name, args[i + 1], separate=True)
+    # pflag: "flag needs an argument"; the kubelet would refuse to start.
+    return Word(i, None)
+
+
 def parse_args(args: Sequence[str]) -> ParsedArgs:
     """Parse kubelet flags (argv without the program name); never raises.
 
     Indexes in the result are 1-based argv positions, so argv[index] is the word.
     """
     parsed = ParsedArgs()
-    i = 0
-    while i < len(args):
-        word = args[i]
-        if word == "--":
-            parsed.positionals.extend(args[i + 1 :])
-            break
-        if word.startswith("--") and len(word) > 2:
-            i = _long_flag(args, i, parsed)
-        elif word.startswith("-") and len(word) > 1:
-            i = _short_flag(args, i, parsed)
-        else:
-            parsed.positionals.append(word)
-            i += 1
+    for word in scan_args(args):
+        if word.name is None:
+            parsed.positionals.append(args[word.index])
+        elif word.name != "--" and word.value is not None:
+            parsed.flags[word.name] = FlagValue(word.value, word.index + 1)
     return parsed
-
-
-def _long_flag(args: Sequence[str], i: int, parsed: ParsedArgs) -> int:
-    name, eq, value = args[i][2:].partition("=")
-    return _set(args, i, parsed, normalize(name), value if eq else None)
-
-
-def _short_flag(args: Sequence[str], i: int, parsed: ParsedArgs) -> int:
-    letter, rest = args[i][1], args[i][2:]
-    inline = rest[1:] if rest.startswith("=") else rest or None  # "-v=" is an empty value
-    return _set(args, i, parsed, SHORTHANDS.get(letter, letter), inline)
-
-
-def _set(args: Sequence[str], i: int, parsed: ParsedArgs, name: str, inline: str | None) -> int:
-    """Record one flag; return the index of the next word (pflag parseLongArg/parseShortArg)."""
-    if inline is not None:
-        parsed.flags[name] = FlagValue(inline, i + 1)
-        return i + 1
-    if name in BOOL_FLAGS:
-        # A boolean's NoOptDefVal is "true": it never consumes the next word.
-        parsed.flags[name] = FlagValue("true", i + 1)
-        return i + 1
-    if i + 1 < len(args):
-        parsed.flags[name] = FlagValue(args[i + 1], i + 1)
-        return i + 2
-    # pflag: "flag needs an argument"; the kubelet would refuse to start.
-    parsed.positionals.append(args[i])
-    return i + 1

@@ -12,10 +12,14 @@ import posixpath
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from podaudit.kubelet.validation import api_references, validate_pod
+from podaudit.kubelet.podfields import slim
+from podaudit.kubelet.validation import api_references, integer_errors, validate_pod
 from podaudit.kubelet.yamlload import DecodeError, decode_document
 from podaudit.model import FileRecord, NodeReader, go_sorted
 
+# A static pod folder holds a handful of manifests (kubeadm: 4); past this many entries, the
+# node's problems say the folder is not what it should be (podaudit still judges every entry).
+MANY_ENTRIES = 1000
 # "unknown": podaudit may not read the entry; the kubelet (root) can, so its fate is unknown.
 Fate = Literal["loaded", "shadowed", "ignored", "rejected", "unknown"]
 
@@ -42,6 +46,7 @@ class ManifestEntry:
     reason: str
     record: FileRecord
     pod: PodIdentity | None = None
+    # The manifest, only the fields podaudit reads (podfields.slim), for a loaded or shadowed entry.
     spec: dict[str, Any] | None = None
     # For a shadowed entry, the path that wins; for a loaded one, the paths it beats.
     related: tuple[str, ...] = ()
@@ -76,7 +81,16 @@ def read_static_pod_path(reader: NodeReader, path: str, node_name: str) -> tuple
         _entry(reader, posixpath.join(path, name), name, node_name)
         for name in go_sorted(listing.names)
     ]
-    return _dedupe(entries), None
+    return _dedupe(entries), _crowded(path, len(listing.names))
+
+
+def _crowded(path: str, count: int) -> str | None:
+    """A note for a folder no one keeps static pods in: every entry is still judged, as the
+    kubelet reads every one (each fileCheckFrequency, 20 s by default)."""
+    if count <= MANY_ENTRIES:
+        return None
+    return (f"{path} holds {count} entries (more than {MANY_ENTRIES}): the kubelet reads every one of them every "
+            "fileCheckFrequency; a static pod folder holds a few manifests. Is staticPodPath the right folder?")
 
 
 def _entry(reader: NodeReader, path: str, name: str, node_name: str) -> ManifestEntry:
@@ -104,10 +118,14 @@ def judge(path: str, record: FileRecord, node_name: str) -> ManifestEntry:
         return ManifestEntry(path, "rejected", str(exc), record, code="decode")
     pod = decoded.value
     warnings: tuple[str, ...] = ("several YAML documents: only the first runs",) if decoded.documents > 1 else ()
-    problem = _not_a_pod(pod)
+    problem = not_a_pod(pod)
     if problem:
         return ManifestEntry(path, "rejected", problem, record, warnings=warnings, code="not-a-pod")
     assert isinstance(pod, dict)
+    numbers = integer_errors(pod)
+    if numbers:  # the typed decoding fails before validation: couldn't parse as pod
+        reason = "; ".join(numbers[:3]) + (f" (and {len(numbers) - 3} more)" if len(numbers) > 3 else "")
+        return ManifestEntry(path, "rejected", reason, record, warnings=warnings, code="decode")
     meta = pod.get("metadata") if isinstance(pod.get("metadata"), dict) else {}
     assert isinstance(meta, dict)
     name = meta.get("name")
@@ -119,15 +137,17 @@ def judge(path: str, record: FileRecord, node_name: str) -> ManifestEntry:
     errors = validate_pod(pod, identity.mirror_name, identity.namespace)
     if errors:
         reason = "invalid pod: " + "; ".join(errors)
-        return ManifestEntry(path, "rejected", reason, record, identity, pod, warnings=warnings, code="invalid")
+        return ManifestEntry(path, "rejected", reason, record, identity, warnings=warnings, code="invalid")
     references = api_references(pod)
     if references:
         warnings += ("kubelets since v1.34 reject it (static pods may not reference API objects): "
                      + ", ".join(references),)
-    return ManifestEntry(path, "loaded", f"runs as {identity.key}", record, identity, pod, warnings=warnings)
+    # Only the fields podaudit reads stay (podfields.POD): the parsed document is most of an
+    # entry's memory (about 7 of 10 KB for a 1 KB manifest).
+    return ManifestEntry(path, "loaded", f"runs as {identity.key}", record, identity, slim(pod), warnings=warnings)
 
 
-def _not_a_pod(value: Any) -> str | None:
+def not_a_pod(value: Any) -> str | None:
     """tryDecodeSinglePod: the universal decoder must produce a v1 Pod."""
     if not isinstance(value, dict):
         return "not a Kubernetes object (couldn't parse as pod)"

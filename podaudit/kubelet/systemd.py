@@ -192,7 +192,7 @@ def _load_file(svc: _Service, path: str, record: FileRecord) -> None:
         _SETTERS[setting.key](svc, setting)
 
 
-def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+def logical_lines(text: str) -> Iterator[tuple[int, str]]:
     """(first line number, text) of each logical line: systemd.syntax(7), config_parse()."""
     pending: str | None = None
     start = 0
@@ -216,7 +216,7 @@ def _parse_unit_text(text: str, source: str) -> tuple[list[_Setting], list[str]]
     settings: list[_Setting] = []
     problems: list[str] = []
     section: str | None = None
-    for number, raw in _logical_lines(text):
+    for number, raw in logical_lines(text):
         line = raw.strip(WHITESPACE)
         key, equals, value = line.partition("=")
         if any(0xDC80 <= ord(c) <= 0xDCFF for c in line):

@@ -82,12 +82,12 @@ def _one_container(where: str, container: Any, seen: set[str]) -> list[str]:
 
 
 # Volume types that name API objects (podutil.HasAPIObjectReference), and projected sources.
-_API_VOLUMES = {
+API_VOLUMES = {
     "secret": "secretName", "configMap": "name", "persistentVolumeClaim": "claimName", "csi": "driver",
     "glusterfs": "endpoints", "ephemeral": None, "azureFile": "secretName",
 }
-_SECRET_REF_VOLUMES = ("cephfs", "cinder", "flexVolume", "rbd", "iscsi", "scaleIO", "storageos")
-_PROJECTED = ("secret", "configMap", "serviceAccountToken", "clusterTrustBundle", "podCertificate")
+SECRET_REF_VOLUMES = ("cephfs", "cinder", "flexVolume", "rbd", "iscsi", "scaleIO", "storageos")
+PROJECTED = ("secret", "configMap", "serviceAccountToken", "clusterTrustBundle", "podCertificate")
 
 
 def api_references(pod: dict[str, Any]) -> list[str]:
@@ -129,12 +129,104 @@ def _volume_references(volume: dict[str, Any]) -> list[str]:
     name = volume.get("name")
     found = [
         f"{kind} {volume[kind].get(key) if key else ''} (volume {name})".replace("  ", " ")
-        for kind, key in _API_VOLUMES.items() if isinstance(volume.get(kind), dict)
+        for kind, key in API_VOLUMES.items() if isinstance(volume.get(kind), dict)
     ]
-    found += [f"secret {volume[kind]['secretRef'].get('name')} (volume {name})" for kind in _SECRET_REF_VOLUMES
+    found += [f"secret {volume[kind]['secretRef'].get('name')} (volume {name})" for kind in SECRET_REF_VOLUMES
               if isinstance(volume.get(kind), dict) and isinstance(volume[kind].get("secretRef"), dict)]
     projected = volume.get("projected") if isinstance(volume.get("projected"), dict) else {}
     assert isinstance(projected, dict)
     for source in _items(projected.get("sources")):
-        found += [f"projected {kind} (volume {name})" for kind in _PROJECTED if kind in source]
+        found += [f"projected {kind} (volume {name})" for kind in PROJECTED if kind in source]
     return found
+
+
+# Integer fields of a v1 Pod (k8s.io/api/core/v1 types.go) and their Go type. A number none of
+# them can hold makes the kubelet's JSON decoding fail (json: cannot unmarshal number ... of type
+# int32) before any validation: tryDecodeSinglePod logs it and skips the file. "port" is an
+# IntOrString: only a number is decoded into its int32.
+POD_INTS = {"terminationGracePeriodSeconds": 64, "activeDeadlineSeconds": 64, "priority": 32}
+SECURITY_INTS = {"runAsUser": 64, "runAsGroup": 64, "fsGroup": 64}
+PROBE_INTS = {"initialDelaySeconds": 32, "timeoutSeconds": 32, "periodSeconds": 32, "successThreshold": 32,
+               "failureThreshold": 32, "terminationGracePeriodSeconds": 64}
+PORT_INTS = {"containerPort": 32, "hostPort": 32}
+HANDLERS = ("httpGet", "tcpSocket", "grpc")
+_DIGITS = re.compile(r"[-+]?[0-9][0-9_]*")
+
+
+def integer_errors(pod: dict[str, Any]) -> list[str]:
+    """Integer fields holding a number no Go integer of their size holds (a 5000-digit number
+    is a JSON float64 or, from YAML, go-yaml's string): the kubelet cannot decode such a pod."""
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    errors = _ints("spec", spec, POD_INTS)
+    context = spec.get("securityContext")
+    if isinstance(context, dict):
+        errors += _ints("spec.securityContext", context, SECURITY_INTS)
+        groups = context.get("supplementalGroups")
+        for i, group in enumerate(groups if isinstance(groups, list) else []):
+            errors += _int_error(f"spec.securityContext.supplementalGroups[{i}]", group, 64)
+    for field in ("containers", "initContainers", "ephemeralContainers"):
+        items = spec.get(field)
+        for i, container in enumerate(items if isinstance(items, list) else []):
+            if isinstance(container, dict):
+                errors += _container_ints(f"spec.{field}[{i}]", container)
+    return errors
+
+
+def _container_ints(where: str, container: dict[str, Any]) -> list[str]:
+    errors: list[str] = []
+    ports = container.get("ports")
+    for i, port in enumerate(ports if isinstance(ports, list) else []):
+        if isinstance(port, dict):
+            errors += _ints(f"{where}.ports[{i}]", port, PORT_INTS)
+    if isinstance(container.get("securityContext"), dict):
+        errors += _ints(f"{where}.securityContext", container["securityContext"], SECURITY_INTS)
+    for name in ("livenessProbe", "readinessProbe", "startupProbe"):
+        probe = container.get(name)
+        if isinstance(probe, dict):
+            errors += _ints(f"{where}.{name}", probe, PROBE_INTS) + _handler_ints(f"{where}.{name}", probe)
+    lifecycle = container.get("lifecycle")
+    for name in ("postStart", "preStop"):
+        hook = lifecycle.get(name) if isinstance(lifecycle, dict) else None
+        if isinstance(hook, dict):
+            errors += _handler_ints(f"{where}.lifecycle.{name}", hook)
+    return errors
+
+
+def _handler_ints(where: str, handler: dict[str, Any]) -> list[str]:
+    errors: list[str] = []
+    for kind in HANDLERS:
+        action = handler.get(kind)
+        port = action.get("port") if isinstance(action, dict) else None
+        if not isinstance(port, str):  # IntOrString: a string is a port name
+            errors += _int_error(f"{where}.{kind}.port", port, 32)
+    return errors
+
+
+def _ints(where: str, mapping: dict[str, Any], fields: dict[str, int]) -> list[str]:
+    return [e for field, bits in fields.items() for e in _int_error(f"{where}.{field}", mapping.get(field), bits)]
+
+
+def _int_error(where: str, value: Any, bits: int) -> list[str]:
+    what = _too_big(value, bits)
+    if what is None:
+        return []
+    return [f"{where}: {what} does not fit an int{bits}: the kubelet cannot decode the pod"]
+
+
+def _too_big(value: Any, bits: int) -> str | None:
+    """How to name a value beyond a signed integer of ``bits``, or None when it is not one."""
+    digits = getattr(value, "digits", None)  # yamlload.BigNumber: a JSON integer of > 20 digits
+    if isinstance(digits, int):
+        return f"a number with {digits} digits"
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        count = sum(c.isdigit() for c in value)
+        # go-yaml keeps a number it cannot hold as a string; the JSON string fails any int field.
+        return f"a number with {count} digits" if count > 19 else None
+    limit = 1 << (bits - 1)
+    if isinstance(value, float) and not (-limit <= value < limit):  # inf and nan too
+        return f"the number {value:g}"
+    if isinstance(value, int) and not isinstance(value, bool) and not -limit <= value < limit:
+        return f"the number {value}"
+    return None
