@@ -6,6 +6,8 @@ Every shared option is accepted before or after the command name.
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,8 +17,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from podaudit.cluster.select import Selection
     from podaudit.cluster.source import Cluster
+    from podaudit.report.console import SafeConsole
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
 FORMATS = ("table", "json", "markdown", "junit", "sarif", "watch-paths")
@@ -35,17 +40,53 @@ class Options:
         return Selection(**self.where)
 
 
+def notice(line: str) -> None:
+    """Every line podaudit writes to stderr for people (errors, notes, "wrote FILE") goes
+    through here: it names nodes, paths and what nodes said, so control and format characters
+    are escaped (report/escape.py), and the line stays one line."""
+    from podaudit.report.escape import printable
+
+    click.echo(printable(line), err=True)
+
+
 class UsageFailure(click.ClickException):
     """A one-line error for people; exit code 2."""
 
     exit_code = EXIT_INPUT
 
     def show(self, file: object = None) -> None:
-        click.echo(f"podaudit: error: {self.message}", err=True)
+        notice(f"podaudit: error: {self.message}")
 
 
 def _fail(message: str) -> NoReturn:
     raise UsageFailure(message)
+
+
+# The most seconds any option takes (a week): beyond it, time.monotonic() + value and the
+# socket, thread and subprocess timeouts it reaches overflow or mean nothing.
+MAX_SECONDS = 7 * 24 * 3600
+
+
+class Seconds(click.FloatRange):
+    """Seconds for --timeout, --deadline, --api-timeout and --wait: a finite number from
+    ``minimum`` to MAX_SECONDS. ``nan`` passes every comparison click's FloatRange makes, and
+    ``inf`` overflows the first timeout it reaches: both would fail every node with a
+    misleading message, so they are refused here, in one line, before anything runs."""
+
+    name = "seconds"
+
+    def __init__(self, minimum: float) -> None:
+        super().__init__(minimum, MAX_SECONDS)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            seconds = float(super().convert(value, param, ctx))
+        except click.BadParameter:
+            seconds = math.nan
+        if not math.isfinite(seconds):
+            option = param.opts[0] if param is not None and param.opts else "seconds"
+            raise UsageFailure(f"{option} {value}: give a number of seconds from {self.min:g} to {MAX_SECONDS:g}")
+        return seconds
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -76,14 +117,14 @@ SHARED_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--accept-new-host-keys",), {"is_flag": True, "default": None,
                                    "help": "Record unknown host keys (OpenSSH accept-new); changed keys still fail."}),
     (("--concurrency",), {"type": click.IntRange(1, 1000), "help": "Nodes audited at once (default 32)."}),
-    (("--timeout",), {"type": click.FloatRange(0.5), "help": "Per-node connect and command timeout, seconds (30)."}),
-    (("--deadline",), {"type": click.FloatRange(1), "help": "Whole-run deadline, seconds (none)."}),
+    (("--timeout",), {"type": Seconds(0.5), "help": "Per-node connect and command timeout, seconds (30)."}),
+    (("--deadline",), {"type": Seconds(1), "help": "Whole-run deadline, seconds (none)."}),
     (("--kubeconfig",), {"metavar": "FILE", "help": "kubeconfig for the API view (as kubectl takes it)."}),
     (("--context",), {"help": "kubeconfig context for the API view."}),
     (("--kubectl",), {"metavar": "PATH", "help": "The kubectl to run (default: kubectl on PATH)."}),
     (("--no-api",), {"is_flag": True, "default": None,
                      "help": "Do not ask the API server (no mirror pod checks, no API inventory)."}),
-    (("--api-timeout",), {"type": click.FloatRange(1), "help": "Seconds for each kubectl call (10)."}),
+    (("--api-timeout",), {"type": Seconds(1), "help": "Seconds for each kubectl call (10)."}),
     (("--via",), {"type": click.Choice(["ssh", "kubectl-debug"]),
                   "help": "Reach nodes over SSH (default) or with kubectl debug node (no SSH needed)."}),
     (("--debug-image",), {"metavar": "IMAGE", "help": "Image of the kubectl debug pod (busybox:1.37)."}),
@@ -137,13 +178,14 @@ def _cross_check(opts: Options, cluster: Cluster, nodes: list[str], until: float
         cluster.notes.append(f"PA107 not checked where configz could not be read: {problems[0]}{more}")
 
 
-def _console() -> object:
-    from rich.console import Console
+def _console() -> SafeConsole:
+    """The console of reports for people: node text never markup, never a control character."""
+    from podaudit.report.console import SafeConsole
 
-    console = Console(highlight=False)
+    console = SafeConsole()
     if not console.is_terminal:
         # Piped output is read by people in logs and tickets: do not fold it at 80 columns.
-        console = Console(highlight=False, width=160)
+        console = SafeConsole(width=160)
     return console
 
 
@@ -189,7 +231,7 @@ def find(opts: Options, pod: str, namespace: str | None) -> None:
     else:
         from podaudit.report.text import render_find
 
-        render_find(_console(), result)  # type: ignore[arg-type]
+        render_find(_console(), result)
     partial = result.incomplete or result.unavailable
     sys.exit(EXIT_PARTIAL if partial else EXIT_OK if result.matches else EXIT_INPUT)
 
@@ -217,7 +259,7 @@ def node(opts: Options, node_name: str | None) -> None:
     else:
         from podaudit.report.text import render_node
 
-        render_node(_console(), view)  # type: ignore[arg-type]
+        render_node(_console(), view)
     sys.exit(EXIT_PARTIAL if view.incomplete else EXIT_OK)
 
 
@@ -294,7 +336,7 @@ def reaching(opts: Options) -> Iterator[None]:
     try:
         yield
     except NodeUnavailable as exc:
-        click.echo(f"podaudit: {exc.message}", err=True)
+        notice(f"podaudit: {exc.message}")
         sys.exit(EXIT_PARTIAL)
     finally:
         _cleanup(opts)
@@ -308,7 +350,7 @@ def _cleanup(opts: Options) -> None:
     from podaudit.collect.over_kubectl_debug import cleanup_debug_pods
 
     for problem in cleanup_debug_pods():
-        click.echo(f"podaudit: {problem}", err=True)
+        notice(f"podaudit: {problem}")
 
 
 def _load_baseline(spec: str | None) -> Any:
@@ -362,7 +404,7 @@ def _render_sweep(opts: Options, result: Any, findings: Any, api: Any) -> None:
     else:
         from podaudit.report.text import render_sweep
 
-        render_sweep(_console(), result, findings)  # type: ignore[arg-type]
+        render_sweep(_console(), result, findings)
 
 
 @cli.command()
@@ -395,30 +437,68 @@ from podaudit import cli_bundle, cli_remedy  # noqa: E402
 del cli_bundle, cli_remedy
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM. A subclass on purpose: CPython (3.11) marks a plain KeyboardInterrupt
+    that passes through exec() of a string (dataclasses and namedtuple make their methods so,
+    at import) as unhandled, and the process then ends by SIGINT, not with podaudit's code
+    (run_eval_code_obj in Python/pythonrun.c compares the exception type exactly)."""
+
+
+@dataclass
+class _Interrupt:
+    pid: int = 0  # podaudit's own process: a forked worker inherits the handler, not the role
+    signum: int = 0  # the signal that interrupted the run
+
+
+_INTERRUPT = _Interrupt()
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C, and SIGTERM (a CI job cancelled, kill PID, timeout(1)) the same way: a sweep stops
+    its workers and prints what finished; finally blocks and atexit run, so debug pods are
+    deleted and nothing is left half-written. The exit code names the signal."""
+    if os.getpid() != _INTERRUPT.pid:
+        os._exit(128 + signum)  # a worker forked before it set its own handlers: it just ends
+    _INTERRUPT.signum = signum
+    raise Interrupted
+
+
+def _show(exc: click.ClickException) -> None:
+    """A click error: ours is one line; click's own (an unknown option, a missing argument)
+    quote what was typed, so their lines go through ``notice`` too."""
+    if isinstance(exc, UsageFailure):
+        exc.show()
+        return
+    import io
+
+    text = io.StringIO()
+    exc.show(file=text)
+    for line in text.getvalue().splitlines():
+        notice(line)
+
+
 def main() -> None:
     """Entry point: one line for people on any failure, a traceback only with --debug."""
-    import os
     import signal
 
-    # SIGTERM (a CI job cancelled, kill PID) unwinds like Ctrl-C, so finally blocks and atexit
-    # run: debug pods get deleted, nothing is left half-written.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    _INTERRUPT.pid = os.getpid()
+    signal.signal(signal.SIGINT, _interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
     # As a kubectl plugin (kubectl-podaudit), help and errors say "kubectl podaudit".
     plugin = os.path.basename(sys.argv[0]) == "kubectl-podaudit"
     try:
         cli.main(prog_name="kubectl podaudit" if plugin else None, standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("podaudit: interrupted", err=True)
-        sys.exit(130)
+        notice("podaudit: interrupted")
+        sys.exit(128 + (_INTERRUPT.signum or signal.SIGINT))
     except click.ClickException as exc:
-        exc.show()
+        _show(exc)
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(EXIT_OK)
     except Exception as exc:
         if "--debug" in sys.argv:
             raise
-        reason = f"{type(exc).__name__}: {exc}"
-        click.echo(f"podaudit: internal error: {reason} (run with --debug for the traceback)", err=True)
+        notice(f"podaudit: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         sys.exit(EXIT_INPUT)
     sys.exit(EXIT_OK)

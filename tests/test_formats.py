@@ -367,3 +367,17 @@ def test_undecodable_and_control_characters_in_node_names(sweep: SweepResult, ru
     assert "bad\\\\x1bnode\\\\xff" in markdown and "\\\\u202eodd" in markdown
     root = ET.fromstring(render_junit(odd_sweep, result).encode("utf-8"))
     assert {c.get("classname") for c in root.iter("testcase")} >= {"bad\\x1bnode\\xff"}
+
+
+def test_junit_escapes_bidi_overrides_and_c1_controls(sweep: SweepResult, rules: dict[str, registry.Rule]) -> None:
+    """XML 1.0 allows C1 controls, bidi overrides and zero-width characters; a CI log that
+    prints the file (or a viewer) would act on them, so they are escaped like the rest."""
+    odd = "n\u202e\x85\x9b\u200b"
+    failure = NodeUnavailable(odd, "unreachable", f"{odd}: refused")
+    odd_sweep = SweepResult([*sweep.results[:1], NodeResult(odd, None, failure, 0.0)])
+    result = AuditResult(findings=[registry.finding("PA9902", odd, "/x\u2066.yaml", f"{odd}: stray \u2066")])
+    text = render_junit(odd_sweep, result)
+    assert not set(text) & set("\u202e\x85\x9b\u200b\u2066"), text
+    root = ET.fromstring(text.encode("utf-8"))
+    assert "n\\u202e\\x85\\x9b\\u200b" in {c.get("classname") for c in root.iter("testcase")}
+    assert any("stray \\u2066" in (f.text or "") for f in root.iter("failure"))

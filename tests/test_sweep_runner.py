@@ -1,11 +1,14 @@
 """The sweep runner on in-process node sources: order, failures, deadline, concurrency."""
 
+import os
 import threading
 import time
 from dataclasses import dataclass
 
+import psutil
+
 from podaudit.cluster.source import NodeUnavailable
-from podaudit.cluster.sweep import run_sweep
+from podaudit.cluster.sweep import CHUNK, _in_processes, run_sweep
 from podaudit.kubelet.resolve import analyze_node
 from tests.memnode import mem_node
 
@@ -21,6 +24,10 @@ class FakeNode:
         time.sleep(self.delay)
         if self.fail == "bug":
             raise RuntimeError("boom")
+        if self.fail == "die":  # the worker process ends (out of memory, a crash in a C library)
+            os._exit(1)
+        if self.fail == "unpicklable":
+            return lambda: None
         if self.fail:
             raise NodeUnavailable(self.name, self.fail, f"{self.name}: {self.fail}")
         return analyze_node(mem_node({}, hostname=self.name))
@@ -60,3 +67,36 @@ def test_concurrency_is_bounded():
 
     run_sweep([Counting(f"n{i}") for i in range(20)], concurrency=4)
     assert peak == 4
+
+
+# Worker processes (the path of 100 or more local nodes), on these nodes: a dying worker or a
+# result that cannot come back costs only its chunk; the deadline stops every worker.
+
+def _kinds(result):
+    return {r.name: r.failure.kind if r.failure else "ok" for r in result.results}
+
+
+def test_processes_keep_order_and_a_dying_worker_costs_only_its_chunk():
+    nodes = [FakeNode(f"n{i:02d}", fail="die" if i == 3 else None) for i in range(4 * CHUNK)]
+    result = _in_processes(nodes, None, None)
+    assert [r.name for r in result.results] == [n.name for n in nodes]
+    kinds = _kinds(result)
+    assert {name for name, kind in kinds.items() if kind != "ok"} == {f"n{i:02d}" for i in range(CHUNK)}
+    assert "worker process failed" in result.results[0].failure.message and not result.interrupted
+
+
+def test_a_result_that_cannot_come_back_costs_only_its_chunk():
+    nodes = [FakeNode(f"n{i:02d}", fail="unpicklable" if i == CHUNK else None) for i in range(3 * CHUNK)]
+    kinds = _kinds(_in_processes(nodes, None, None))
+    assert {name for name, kind in kinds.items() if kind == "error"} == {f"n{i:02d}" for i in range(CHUNK, 2 * CHUNK)}
+    assert sum(kind == "ok" for kind in kinds.values()) == 2 * CHUNK
+
+
+def test_the_deadline_stops_every_worker_process():
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    nodes = [FakeNode("slow", delay=30), *(FakeNode(f"n{i}") for i in range(2 * CHUNK))]
+    start = time.monotonic()
+    result = _in_processes(nodes, 1.0, None)
+    assert time.monotonic() - start < 3
+    assert _kinds(result)["slow"] == "deadline" and sum(k == "ok" for k in _kinds(result).values()) >= CHUNK
+    assert {p.pid for p in psutil.Process().children(recursive=True)} - before == set()

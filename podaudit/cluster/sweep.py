@@ -2,7 +2,9 @@
 
 Each node's own connect and command timeouts bound its work; the deadline bounds the run.
 Workers are daemon threads, so a node stuck past the deadline never keeps podaudit alive:
-it is reported as not audited and the rest of the report stands.
+it is reported as not audited and the rest of the report stands. Many local nodes are read
+in worker processes, which Ctrl-C, SIGTERM and the deadline stop at once (none is left
+holding podaudit's stdout); what finished is reported.
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 from podaudit.cluster.source import NodeHandle, NodeSource, NodeUnavailable
 from podaudit.kubelet.resolve import NodeView
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 DEFAULT_CONCURRENCY = 32
 # Local nodes (snapshots, --root) are read in one worker thread: their reading is CPU work
@@ -25,6 +32,8 @@ DEFAULT_CONCURRENCY = 32
 # 5.9 s with 32). From this many on, worker processes, one per core, share it out.
 PROCESS_THRESHOLD = 100
 CHUNK = 10  # nodes per task: small, so one slow node holds back few results
+STOP_GRACE = 0.5  # seconds a worker process has to end on SIGTERM before SIGKILL
+ORPHAN_CHECK = 1.0  # seconds between an idle worker's checks that podaudit is still there
 
 
 @dataclass(frozen=True)
@@ -92,61 +101,128 @@ def _in_threads(nodes: Sequence[NodeSource], workers: int, deadline: float | Non
     return SweepResult(_in_order(nodes, found, interrupted), interrupted)
 
 
-def _audit_chunk(chunk: list[tuple[int, NodeSource]]) -> list[tuple[int, NodeResult]]:
+Chunk = list[tuple[int, NodeSource]]
+Results = list[tuple[int, NodeResult]]
+
+
+def _audit_chunk(chunk: Chunk) -> Results:
     return [(index, _audit(node)) for index, node in chunk]
 
 
-def _quiet() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+def _serve(conn: Connection, parent: int) -> None:
+    """A worker process: audit each chunk the parent sends, send the results back, until the
+    parent closes its end or is gone (killed: then no EOF comes, as the other workers hold
+    copies of the pipe's far end). Ctrl-C (sent to the whole foreground group) is the parent's
+    to handle; SIGTERM ends the worker there and then (a forked worker has the parent's Python
+    handlers, which would raise in the middle of a node and carry on)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    while True:
+        try:
+            while not conn.poll(ORPHAN_CHECK):
+                if os.getppid() != parent:
+                    return
+            chunk: Chunk = conn.recv()
+        except EOFError:
+            return
+        results = _audit_chunk(chunk)
+        try:
+            conn.send(results)
+        except OSError:
+            return  # the parent stopped listening
+        except Exception as exc:  # a result that cannot be pickled: its nodes are reported
+            conn.send(f"{type(exc).__name__}: {exc}")
+
+
+@dataclass
+class _Worker:
+    """One worker process and its own pipe. Not ProcessPoolExecutor: a worker stopped in the
+    middle of sending (Ctrl-C, the deadline) leaves the executor's shared result queue half
+    written, and its manager thread, which the interpreter joins at exit, waits for the rest
+    forever. A pipe per worker is simply closed."""
+
+    process: BaseProcess
+    conn: Connection
+    chunk: Chunk | None = None
+    gone: bool = False  # its pipe closed: it died, and is given nothing more
+
+    @classmethod
+    def start(cls) -> _Worker:
+        import multiprocessing
+
+        parent, child = multiprocessing.Pipe()
+        process = multiprocessing.get_context().Process(target=_serve, args=(child, os.getpid()), daemon=True)
+        process.start()
+        child.close()
+        return cls(process, parent)
+
+    def give(self, chunk: Chunk) -> None:
+        self.chunk = chunk
+        with suppress(OSError):  # it died: its pipe reads as closed, and take() reports the chunk
+            self.conn.send(chunk)
+
+    def take(self) -> Results:
+        """The results of the chunk it had; a worker that died or a result that could not come
+        back costs only the nodes of that chunk, each reported as not audited."""
+        chunk, self.chunk = self.chunk or [], None
+        try:
+            answer = self.conn.recv()
+        except (EOFError, OSError) as exc:
+            self.gone = True
+            answer = f"the worker ended ({type(exc).__name__})"
+        except Exception as exc:  # a result that could not be unpickled
+            answer = f"{type(exc).__name__}: {exc}"
+        if not isinstance(answer, str):
+            return list(answer)
+        return [(index, NodeResult(node.name, None, NodeUnavailable(
+            node.name, "error", f"{node.name}: the analysis in a worker process failed ({answer})"), 0.0))
+            for index, node in chunk]
+
+    def stop(self) -> None:
+        """SIGTERM, SIGKILL after STOP_GRACE seconds: none outlives podaudit holding its stdout."""
+        self.process.terminate()
+        self.process.join(STOP_GRACE)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(STOP_GRACE)
+        self.conn.close()
 
 
 def _in_processes(nodes: Sequence[NodeSource], deadline: float | None,
                   on_result: Callable[[NodeResult], None] | None) -> SweepResult:
     """Many nodes whose files are read here: analysis is CPU work, so one process per core
     (1,000 snapshot nodes on 2 cores: 2.4 s instead of 4.3 s in one thread)."""
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from multiprocessing.connection import wait
 
     items = list(enumerate(nodes))
-    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+    todo = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)][::-1]
     found: dict[int, NodeResult] = {}
     end = None if deadline is None else time.monotonic() + deadline
-    pool = ProcessPoolExecutor(max_workers=os.cpu_count(), initializer=_quiet)
-    interrupted = finished_all = False
+    workers: list[_Worker] = []
+    interrupted = False
     try:
-        pending = {pool.submit(_audit_chunk, chunk): chunk for chunk in chunks}
-        while pending:
+        busy: dict[Connection, _Worker] = {}
+        while todo or busy:
+            while todo and len(busy) < (os.cpu_count() or 1):
+                worker = next((w for w in workers if w.chunk is None and not w.gone), None)
+                if worker is None:  # the first ones, or one in place of a worker that died
+                    workers.append(worker := _Worker.start())
+                worker.give(todo.pop())
+                busy[worker.conn] = worker
             left = None if end is None else end - time.monotonic()
             if left is not None and left <= 0:
                 break
-            finished, _ = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
-            for future in finished:
-                for index, result in _chunk_results(future, pending.pop(future)):
+            for conn in wait(list(busy), timeout=left):
+                for index, result in busy.pop(cast("Connection", conn)).take():
                     found[index] = result
                     if on_result is not None:
                         on_result(result)
-        finished_all = not pending
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        if not finished_all:
-            # Workers ignore SIGINT (the parent handles it) and would run on to the end of
-            # their chunk, keeping podaudit alive at exit: stop them.
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
-        pool.shutdown(wait=finished_all, cancel_futures=True)
+        for worker in workers:
+            worker.stop()
     return SweepResult(_in_order(nodes, found, interrupted), interrupted)
-
-
-def _chunk_results(future: Future[list[tuple[int, NodeResult]]], chunk: list[tuple[int, NodeSource]]
-                   ) -> list[tuple[int, NodeResult]]:
-    """The chunk's results; a worker that died or a result that could not come back costs
-    only the nodes of that chunk, each reported as not audited."""
-    try:
-        return future.result()
-    except Exception as exc:  # BrokenProcessPool, a pickling error: every node stays reported
-        why = f"{type(exc).__name__}: {exc}"
-        return [(index, NodeResult(node.name, None, NodeUnavailable(node.name, "error", f"{node.name}: the "
-                                   f"analysis in a worker process failed ({why})"), 0.0)) for index, node in chunk]
 
 
 def _collect(done: queue.Queue[tuple[int, NodeResult]], total: int, deadline: float | None,

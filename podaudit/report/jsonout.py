@@ -1,9 +1,15 @@
 """JSON documents for ``find`` and ``node``: versioned, documented in docs/json.md and
-checked against docs/schema/podaudit-v1.schema.json."""
+checked against docs/schema/podaudit-v1.schema.json.
+
+Data is exact (node names, paths, argv, link targets: what scripts compare and act on);
+messages for people (findings, problems, reasons, notes, steps) are ``printable``, as every
+other format shows them, so ``jq -r`` cannot print a node's escape sequence or bidi override.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from podaudit.audit.engine import AuditResult
@@ -17,6 +23,7 @@ from podaudit.kubelet.resolve import NodeView, StaticPod
 from podaudit.model import Step
 from podaudit.network import NetworkFacts
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
+from podaudit.report.escape import printable
 
 API_VERSION = "podaudit/v1"
 
@@ -27,8 +34,12 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=True, allow_nan=False)
 
 
+def _prose(lines: Iterable[str]) -> list[str]:
+    return [printable(line) for line in lines]
+
+
 def step_json(step: Step) -> dict[str, Any]:
-    return {"what": step.what, "source": step.source, "line": step.line}
+    return {"what": printable(step.what), "source": step.source, "line": step.line}
 
 
 def provenance(view: NodeView) -> list[dict[str, Any]]:
@@ -49,8 +60,8 @@ def pod_json(view: NodeView, pod: StaticPod, api_pod: ApiPod | None = None) -> d
         "path_source": view.static_pod_path.source,
         "argv_source": view.invocation.argv_source,
         "provenance": provenance(view),
-        "why_kubectl_delete_fails": why_kubectl_delete_fails(node, pod),
-        "remove": [] if view.incomplete else removal_commands(node, pod),
+        "why_kubectl_delete_fails": printable(why_kubectl_delete_fails(node, pod)),
+        "remove": [] if view.incomplete else removal_commands(node, pod),  # commands: exact, like data
         "api": api_pod_json(api_pod) if api_pod else None,
     }
 
@@ -65,18 +76,19 @@ def api_pod_json(pod: ApiPod) -> dict[str, Any]:
 def api_summary(api: ApiView | None) -> dict[str, Any] | None:
     if api is None:
         return None
-    return {"origin": api.origin, "loaded": sorted(api.loaded), "failed": dict(sorted(api.failed.items())),
+    return {"origin": api.origin, "loaded": sorted(api.loaded),
+            "failed": {name: printable(why) for name, why in sorted(api.failed.items())},
             "configz": sorted(api.configz)}
 
 
 def entry_json(entry: ManifestEntry) -> dict[str, Any]:
     record = entry.record
     return {
-        "path": entry.path, "fate": entry.fate, "reason": entry.reason,
+        "path": entry.path, "fate": entry.fate, "reason": printable(entry.reason),
         "namespace": entry.pod.namespace if entry.pod else None,
         "name": entry.pod.name if entry.pod else None,
         "mirror_name": entry.pod.mirror_name if entry.pod else None,
-        "related": list(entry.related), "warnings": list(entry.warnings),
+        "related": list(entry.related), "warnings": _prose(entry.warnings),
         "target": record.target,
         "mode": f"{record.mode:04o}" if record.mode is not None else None,
         "uid": record.uid, "gid": record.gid, "size": record.size,
@@ -106,16 +118,16 @@ def node_json(view: NodeView) -> dict[str, Any]:
         "discovery": [step_json(s) for s in inv.discovery],
         "static_pods": [pod_json(view, p) for p in view.static_pods],
         "entries": [entry_json(e) for e in view.entries],
-        "restart_pending": view.restart_pending,
-        "problems": view.problems,
-        "incomplete": view.incomplete,
+        "restart_pending": _prose(view.restart_pending),
+        "problems": _prose(view.problems),
+        "incomplete": _prose(view.incomplete),
         "network": network_json(view.network),
         "collection": view.collection,
     }
 
 
 def unavailable_json(failure: NodeUnavailable) -> dict[str, Any]:
-    return {"node": failure.node, "kind": failure.kind, "message": failure.message}
+    return {"node": failure.node, "kind": failure.kind, "message": printable(failure.message)}
 
 
 def network_json(facts: NetworkFacts | None) -> dict[str, Any] | None:
@@ -129,7 +141,7 @@ def network_json(facts: NetworkFacts | None) -> dict[str, Any] | None:
 
 def finding_json(finding: Finding) -> dict[str, Any]:
     return {"id": finding.id, "severity": finding.severity, "node": finding.node, "path": finding.path,
-            "message": finding.message, "fingerprint": finding.fingerprint}
+            "message": printable(finding.message), "fingerprint": finding.fingerprint}
 
 
 def sweep_json(result: SweepResult, audit: AuditResult | None = None, api: ApiView | None = None) -> dict[str, Any]:
@@ -140,10 +152,11 @@ def sweep_json(result: SweepResult, audit: AuditResult | None = None, api: ApiVi
         "nodes": [node_json(view) for view in result.views],
         "unavailable": [unavailable_json(f) for f in result.failures],
         "findings": [finding_json(f) for f in audit.findings] if audit else [],
-        "suppressed": [{**finding_json(f), "reason": s.reason, "expires": s.expires.isoformat() if s.expires else None}
-                       for f, s in audit.suppressed] if audit else [],
+        "suppressed": [{**finding_json(f), "reason": printable(s.reason),
+                        "expires": s.expires.isoformat() if s.expires else None} for f, s in audit.suppressed]
+        if audit else [],
         "roles": audit.roles if audit else {},
-        "notes": audit.notes if audit else [],
+        "notes": _prose(audit.notes) if audit else [],
         "api": api_summary(api),
     }
 
@@ -156,10 +169,10 @@ def find_json(result: FindResult) -> dict[str, Any]:
         "namespace": result.namespace,
         "found": bool(result.matches),
         "matches": [pod_json(m.view, m.pod, result.api_pod(m.pod)) for m in result.matches],
-        "candidates": [{"node": c.node.name, "reason": c.reason} for c in result.candidates],
+        "candidates": [{"node": c.node.name, "reason": printable(c.reason)} for c in result.candidates],
         "suggestions": result.suggestions,
-        "notes": result.notes,
-        "incomplete": [{"node": node, "reasons": reasons} for node, reasons in result.incomplete.items()],
+        "notes": _prose(result.notes),
+        "incomplete": [{"node": node, "reasons": _prose(reasons)} for node, reasons in result.incomplete.items()],
         "unavailable": [unavailable_json(f) for f in result.unavailable],
         "api": api_summary(result.api),
         "findings": [finding_json(f) for f in result.findings],

@@ -9,7 +9,6 @@ Suppressed findings pass; they are listed in the test case's ``<system-out>``.
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
@@ -18,17 +17,16 @@ from podaudit.audit.registry import RULES, SEVERITIES, Finding, Rule
 from podaudit.cluster.sweep import SweepResult
 from podaudit.report.escape import printable
 
-# Everything outside XML 1.0's Char production (#x9 | #xA | #xD | [#x20-#xD7FF] |
-# [#xE000-#xFFFD] | [#x10000-#x10FFFF]); a carriage return too, which parsers fold into \n.
-_NOT_XML = re.compile("[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
 Cases = dict[str, list[Finding]]
 
 
-def xml_safe(text: str) -> str:
-    """Text any XML 1.0 parser accepts: the other characters as ``\\xNN`` text (an undecodable
-    file name byte as that byte), as every podaudit report shows them."""
-    return _NOT_XML.sub(lambda match: printable(match[0]), text)
+def xml_safe(text: str, keep: str = "") -> str:
+    """Text any XML 1.0 parser accepts and no terminal acts on (CI logs print these files):
+    every control and format character as ``\\xNN`` text, an undecodable file name byte as that
+    byte, as every podaudit report shows them. ``printable`` escapes all that XML 1.0's Char
+    production forbids (C0 controls, surrogates, U+FFFE, U+FFFF) and more: C1 controls, bidi
+    overrides and zero-width characters, which XML allows. ``keep``: line breaks in a body."""
+    return printable(text, keep)
 
 
 def one_line(text: str) -> str:
@@ -68,7 +66,7 @@ def _failure(case: ET.Element, found: list[Finding]) -> None:
     first = one_line(found[0].message)
     summary = first if len(found) == 1 else f"{len(found)} findings; the first: {first}"
     failure = _element(case, "failure", message=summary, type=worst)
-    failure.text = xml_safe("\n".join(one_line(f.message) for f in found))
+    failure.text = xml_safe("\n".join(one_line(f.message) for f in found), keep="\n")
 
 
 def _rule_suite(root: ET.Element, rule: Rule, audited: list[str], found: Cases, suppressed: Cases) -> int:
@@ -80,7 +78,7 @@ def _rule_suite(root: ET.Element, rule: Rule, audited: list[str], found: Cases, 
             _failure(case, found[node])
         if suppressed.get(node):
             out = ET.SubElement(case, "system-out")
-            out.text = xml_safe("\n".join(f"suppressed: {one_line(f.message)}" for f in suppressed[node]))
+            out.text = xml_safe("\n".join(f"suppressed: {one_line(f.message)}" for f in suppressed[node]), keep="\n")
     return int(suite.get("failures", "0"))
 
 

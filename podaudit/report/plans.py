@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
+from rich.text import Text
 
 from podaudit.remedy.apply import outcome
 from podaudit.remedy.plan import Plan, PlannedFile, quarantine_path
 from podaudit.remedy.quarantine import Held
-from podaudit.report.escape import printable as _printable
-
-
-def printable(text: str) -> str:
-    """Text from a node, shown exactly and never read as rich markup ('[conceal]' in a name)."""
-    from rich.markup import escape
-
-    return escape(_printable(text))
+from podaudit.report.console import SafeConsole, plain
+from podaudit.report.escape import printable
 
 _VERBS = {"delete": "Remove", "restore": "Restore", "create": "Create"}
 
@@ -31,74 +25,87 @@ def _status(plan: Plan, f: PlannedFile) -> tuple[str, str]:
     return (found.status, found.detail) if found else ("not run", "")
 
 
-def render_plan(console: Console, plan: Plan, transport: str, record: str | None = None) -> None:
-    shown = printable
-    console.print(f"[bold]{_VERBS[plan.action]} {shown(plan.namespace)}/{shown(plan.name)}[/] (mirror pod "
-                  f"{shown(plan.mirror_name)}) on [bold cyan]{shown(plan.node)}[/] ({shown(transport)})",
-                  soft_wrap=True)
+def render_plan(console: SafeConsole, plan: Plan, transport: str, record: str | None = None) -> None:
+    """Every line a Text: plan values come from the node (paths, names, a journal's text)."""
+    console.print(Text.assemble(plain(f"{_VERBS[plan.action]} {plan.namespace}/{plan.name}", "bold"),
+                                plain(f" (mirror pod {plan.mirror_name}) on "), plain(plan.node, "bold cyan"),
+                                plain(f" ({transport})")), soft_wrap=True)
     if plan.quarantine_id:
-        console.print(f"Quarantine  {shown(quarantine_path(plan.quarantine_id))}  (ID {plan.quarantine_id})")
+        console.print(plain(f"Quarantine  {quarantine_path(plan.quarantine_id)}  (ID {plan.quarantine_id})"))
     for f in plan.files:
-        where = "" if f.destination == f.path else f" → {shown(f.destination)}"
-        console.print(f"  {f.index}. {shown(f.path)}{where}", soft_wrap=True)
-        facts = [f"link to {shown(f.link or '')}" if f.kind == "link" else f"sha256 {f.sha256 or '?'}", _owner(f)]
-        console.print(f"     [dim]{', '.join(facts)}; {shown(f.why)}[/]", soft_wrap=True)
-        if plan.applied:
-            status, detail = _status(plan, f)
-            style = "green" if status in {"moved", "restored", "same", "created"} else "bold red"
-            console.print(f"     [{style}]{status}[/] {shown(detail)}", soft_wrap=True)
+        _render_file(console, plan, f)
     if plan.manifest is not None:
-        console.print("\n[bold]Manifest[/]")
+        console.print(Text("\nManifest", "bold"))
         for line in plan.manifest.decode("utf-8", "replace").splitlines():
-            console.print(f"  {_printable(line)}", soft_wrap=True, markup=False)
-    console.print(f"\n[bold]Commands[/] (one script, run as root on {shown(plan.node)})")
+            console.print(f"  {printable(line)}", soft_wrap=True)
+    console.print(Text.assemble(("\nCommands", "bold"), plain(f" (one script, run as root on {plan.node})")))
     for line in plan.commands:
-        console.print(f"  {_printable(line)}", soft_wrap=True, markup=False)
+        console.print(f"  {printable(line)}", soft_wrap=True)
     for warning in plan.warnings:
-        console.print(f"[yellow]warning:[/] {shown(warning)}", soft_wrap=True)
+        console.print(Text.assemble(("warning:", "yellow"), " ", plain(warning)), soft_wrap=True)
     _render_end(console, plan, record)
 
 
-def _render_end(console: Console, plan: Plan, record: str | None) -> None:
+def _render_file(console: SafeConsole, plan: Plan, f: PlannedFile) -> None:
+    where = "" if f.destination == f.path else f" → {f.destination}"
+    console.print(plain(f"  {f.index}. {f.path}{where}"), soft_wrap=True)
+    facts = [f"link to {f.link or ''}" if f.kind == "link" else f"sha256 {f.sha256 or '?'}", _owner(f)]
+    console.print(Text.assemble("     ", plain(f"{', '.join(facts)}; {f.why}", "dim")), soft_wrap=True)
+    if plan.applied:
+        status, detail = _status(plan, f)
+        style = "green" if status in {"moved", "restored", "same", "created"} else "bold red"
+        console.print(Text.assemble("     ", plain(status, style), " ", plain(detail)), soft_wrap=True)
+
+
+def _render_end(console: SafeConsole, plan: Plan, record: str | None) -> None:
     if plan.refused:
-        console.print(f"\n[bold red]Cannot be applied:[/] {printable(plan.refused)}", soft_wrap=True)
+        console.print(Text.assemble(("\nCannot be applied:", "bold red"), " ", plain(plan.refused)), soft_wrap=True)
         return
     if not plan.applied:
         console.print("\nNothing was changed. Run the same command with --yes to apply this plan.")
         return
     for result in plan.results:
         if result.index == 0:
-            console.print(f"[bold red]{result.status}:[/] {printable(result.detail)}", soft_wrap=True)
-    console.print(f"\n[bold]{outcome(plan).capitalize()}.[/]")
+            console.print(Text.assemble(plain(f"{result.status}:", "bold red"), " ", plain(result.detail)),
+                          soft_wrap=True)
+    console.print(Text(f"\n{outcome(plan).capitalize()}.", "bold"))
     if plan.waited:
-        console.print(printable(plan.waited))
+        console.print(plain(plan.waited))
     if plan.action == "delete" and plan.quarantine_id:
-        console.print(f"Quarantine ID: [bold]{plan.quarantine_id}[/]  (undo: podaudit restore {plan.quarantine_id} "
-                      f"--node {printable(plan.node)} --yes)")
+        console.print(Text.assemble("Quarantine ID: ", plain(plan.quarantine_id, "bold"),
+                                    plain(f"  (undo: podaudit restore {plan.quarantine_id} --node {plan.node} --yes)")))
     if plan.action == "create":
-        console.print(f"It appears in the API as mirror pod {printable(plan.namespace)}/{printable(plan.mirror_name)}.")
+        console.print(plain(f"It appears in the API as mirror pod {plan.namespace}/{plan.mirror_name}."))
     if record:
-        console.print(f"[dim]Recorded in {printable(record)}[/]")
+        console.print(plain(f"Recorded in {record}", "dim"))
 
 
 def plan_json(plan: Plan, transport: str, record: str | None = None) -> dict[str, Any]:
+    """Names and paths exact (data); what people read (why, detail, warnings, errors,
+    commands) ``printable``, as the table shows it."""
     return {
         "apiVersion": "podaudit/v1", "kind": "Plan", "action": plan.action, "node": plan.node,
         "transport": transport, "namespace": plan.namespace, "name": plan.name, "mirror_name": plan.mirror_name,
         "quarantine_id": plan.quarantine_id, "applied": plan.applied,
-        "outcome": outcome(plan) if plan.applied else None, "refused": plan.refused,
-        "files": [{**f.journal(), "destination": f.destination, "why": f.why,
+        "outcome": outcome(plan) if plan.applied else None, "refused": _prose(plan.refused),
+        "files": [{**f.journal(), "destination": f.destination, "why": printable(f.why),
                    "status": _status(plan, f)[0] if plan.applied else None,
-                   "detail": _status(plan, f)[1] if plan.applied else None} for f in plan.files],
-        "commands": plan.commands, "warnings": plan.warnings, "wait": plan.waited, "record": record,
+                   "detail": printable(_status(plan, f)[1]) if plan.applied else None} for f in plan.files],
+        "commands": [printable(c) for c in plan.commands], "warnings": [printable(w) for w in plan.warnings],
+        "wait": _prose(plan.waited), "record": record,
         "manifest": plan.manifest.decode("utf-8", "surrogateescape") if plan.manifest is not None else None,
-        "errors": [r.detail for r in plan.results if r.index == 0],
+        "errors": [printable(r.detail) for r in plan.results if r.index == 0],
     }
 
 
-def render_held(console: Console, node: str, held: list[Held]) -> None:
+def _prose(text: str | None) -> str | None:
+    return None if text is None else printable(text)
+
+
+def render_held(console: SafeConsole, node: str, held: list[Held]) -> None:
+    """A journal is the node's JSON: any value may be any type, holding anything."""
     if not held:
-        console.print(f"Nothing is held in {printable(node)}'s quarantine.")
+        console.print(plain(f"Nothing is held in {node}'s quarantine."))
         return
     for item in held:
         journal = item.journal or {}
@@ -106,13 +113,14 @@ def render_held(console: Console, node: str, held: list[Held]) -> None:
         files: list[Any] = journal["files"] if isinstance(journal.get("files"), list) else []
         state = item.problem or (f"{len(item.held)} of {len(files)} files held" if item.held else
                                  "restored" if item.moved is None or item.moved else "nothing was moved")
-        console.print(f"[bold]{item.quarantine_id}[/]  {printable(str(pod.get('mirror_name', '?')))}  "
-                      f"{printable(str(journal.get('time', '?')))}  {printable(state)}", soft_wrap=True)
+        console.print(Text.assemble(plain(item.quarantine_id, "bold"),
+                                    plain(f"  {pod.get('mirror_name', '?')}  {journal.get('time', '?')}  {state}")),
+                      soft_wrap=True)
         for entry in files:
             if isinstance(entry, dict):
                 index = entry.get("index")
                 mark = item.state(index) if isinstance(index, int) else "?"
-                console.print(f"  {entry.get('index')}. {printable(str(entry.get('path')))}  [dim]{mark}[/]",
+                console.print(Text.assemble(plain(f"  {index}. {entry.get('path')}  "), plain(mark, "dim")),
                               soft_wrap=True)
 
 

@@ -14,10 +14,12 @@ def progress_for(total: int) -> Iterator[Callable[[Any], None]]:
     if not sys.stderr.isatty() or total < 2:
         yield lambda _result: None
         return
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from podaudit.report.console import SafeConsole
+
+    # Only our words and counts are shown; the console still keeps any node text inert.
     columns = (TextColumn("auditing nodes"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(*columns, console=SafeConsole(stderr=True), transient=True) as progress:
         task = progress.add_task("sweep", total=total)
         yield lambda _result: progress.advance(task)

@@ -1,10 +1,13 @@
-"""Reports for people (rich): what a troubleshooter reads top to bottom."""
+"""Reports for people (rich): what a troubleshooter reads top to bottom.
+
+Lines are rich ``Text``: our words with their styles, and node text through ``printable``
+(``plain``), never markup; the console (report/console.py) escapes whatever is left.
+"""
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from podaudit.audit.engine import AuditResult
 from podaudit.audit.registry import Finding
@@ -15,42 +18,41 @@ from podaudit.cluster.sweep import SweepResult
 from podaudit.kubelet.resolve import NodeView, StaticPod
 from podaudit.model import Step
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
+from podaudit.report.console import SafeConsole, plain
 from podaudit.report.escape import printable
 
 FATE_STYLE = {"loaded": "green", "shadowed": "yellow", "ignored": "dim", "rejected": "red",
               "unknown": "magenta"}
 
 
-def shown(text: str) -> str:
-    """Text safe to print: control characters and undecodable bytes as \\xNN escapes, so a
-    file name shows exactly (a carriage return cannot hide part of it) and markup is inert."""
-    return escape(printable(text))
+def _heading(console: SafeConsole, title: str, style: str = "bold") -> None:
+    console.print(Text("\n" + title, style))
 
 
-def _steps(console: Console, steps: tuple[Step, ...]) -> None:
+def _steps(console: SafeConsole, steps: tuple[Step, ...]) -> None:
     for number, step in enumerate(steps, start=1):
-        console.print(f"  {number}. {shown(step.what)}", soft_wrap=True)
-        console.print(f"     [dim]{shown(step.where())}[/]", soft_wrap=True)
+        console.print(f"  {number}. {printable(step.what)}", soft_wrap=True)
+        console.print(Text.assemble("     ", plain(step.where(), "dim")), soft_wrap=True)
 
 
-def _fields(console: Console, rows: list[tuple[str, str]]) -> None:
+def _fields(console: SafeConsole, rows: list[tuple[str, Text]]) -> None:
     width = max(len(key) for key, _ in rows) + 2
     for key, value in rows:
-        console.print(f"[bold]{key.ljust(width)}[/]{value}", soft_wrap=True)
+        console.print(Text.assemble((key.ljust(width), "bold"), value), soft_wrap=True)
 
 
-def _api_line(pod: ApiPod | None, api: ApiView | None) -> str:
+def _api_line(pod: ApiPod | None, api: ApiView | None) -> Text:
     """The mirror pod as ``kubectl get pod -o wide`` shows it (ready, status, restarts, age, IP, node)."""
     if api is None or "pods" not in api.loaded:
-        return "[dim]no API view[/]"
+        return Text("no API view", "dim")
     if pod is None:
-        return "[bold red]no mirror pod in the API: invisible to kubectl (PA301)[/]"
-    line = shown(f"{pod.ready} ready, {pod.status}, {pod.restarts} restarts, age {pod.age()}, "
-                 f"IP {pod.ip or '<none>'}, node {pod.node_name}")
-    return f"[bold yellow]{line}[/]" if pod.trouble() else line
+        return Text("no mirror pod in the API: invisible to kubectl (PA301)", "bold red")
+    line = (f"{pod.ready} ready, {pod.status}, {pod.restarts} restarts, age {pod.age()}, "
+            f"IP {pod.ip or '<none>'}, node {pod.node_name}")
+    return plain(line, "bold yellow" if pod.trouble() else "")
 
 
-def render_find(console: Console, result: FindResult) -> None:
+def render_find(console: SafeConsole, result: FindResult) -> None:
     if not result.matches:
         _render_not_found(console, result)
     for match in result.matches:
@@ -58,97 +60,98 @@ def render_find(console: Console, result: FindResult) -> None:
     _render_incomplete(console, result.incomplete)
     render_unavailable(console, result.unavailable)
     for note in result.notes:
-        console.print(f"[dim]note: {shown(note)}[/]", soft_wrap=True)
+        console.print(plain(f"note: {note}", "dim"), soft_wrap=True)
 
 
-def render_unavailable(console: Console, failures: list[NodeUnavailable]) -> None:
+def render_unavailable(console: SafeConsole, failures: list[NodeUnavailable]) -> None:
     for failure in failures:
-        console.print(f"[bold red]Not audited:[/] {shown(failure.message)}", soft_wrap=True)
+        console.print(Text.assemble(("Not audited:", "bold red"), " ", plain(failure.message)), soft_wrap=True)
 
 
-def _render_incomplete(console: Console, incomplete: dict[str, list[str]]) -> None:
+def _render_incomplete(console: SafeConsole, incomplete: dict[str, list[str]]) -> None:
     for node, reasons in incomplete.items():
-        console.print(f"[bold yellow]Incomplete on {shown(node)}:[/] podaudit could not read what the kubelet "
-                      "reads; the answer may be wrong. Run as root.", soft_wrap=True)
+        console.print(Text.assemble(plain(f"Incomplete on {node}:", "bold yellow"), " podaudit could not read what "
+                                    "the kubelet reads; the answer may be wrong. Run as root."), soft_wrap=True)
         for reason in reasons:
-            console.print(f"  - {shown(reason)}", soft_wrap=True)
+            console.print(f"  - {printable(reason)}", soft_wrap=True)
 
 
-def _render_match(console: Console, result: FindResult, match: Match) -> None:
+def _render_match(console: SafeConsole, result: FindResult, match: Match) -> None:
     view, pod = match.view, match.pod
     node = view.node_name.value
     api_pod = result.api_pod(pod)
     reason = next((c.reason for c in result.candidates if c.node.name == view.label), "")
-    console.print(f"[bold]{shown(pod.mirror_name)}[/] is defined on [bold cyan]{shown(node)}[/] by "
-                  f"[bold green]{shown(pod.manifest_path)}[/]", soft_wrap=True)
+    console.print(Text.assemble(plain(pod.mirror_name, "bold"), " is defined on ", plain(node, "bold cyan"), " by ",
+                                plain(pod.manifest_path, "bold green")), soft_wrap=True)
     rows = [
-        ("Pod", shown(f"{pod.namespace}/{pod.name} (mirror pod {pod.mirror_name})")),
+        ("Pod", plain(f"{pod.namespace}/{pod.name} (mirror pod {pod.mirror_name})")),
         ("API", _api_line(api_pod, result.api)),
-        ("Node", shown(f"{node}  ({reason})" if reason else node)),
-        ("Manifest", shown(pod.manifest_path)),
-        ("Watched path", shown(f"{view.static_pod_path.value}  (decided by: {view.static_pod_path.source}; "
-                                f"kubelet command line from: {view.invocation.argv_source})")),
+        ("Node", plain(f"{node}  ({reason})" if reason else node)),
+        ("Manifest", plain(pod.manifest_path)),
+        ("Watched path", plain(f"{view.static_pod_path.value}  (decided by: {view.static_pod_path.source}; "
+                               f"kubelet command line from: {view.invocation.argv_source})")),
     ]
-    rows += [("Also defines it", shown(f"{p}  (loses: sorts before the manifest)")) for p in pod.shadowed_paths]
+    rows += [("Also defines it", plain(f"{p}  (loses: sorts before the manifest)")) for p in pod.shadowed_paths]
     _fields(console, rows)
-    console.print("\n[bold]How we know[/]")
+    _heading(console, "How we know")
     _steps(console, (*view.static_pod_path.provenance, Step(
         f"{pod.manifest_path} defines {pod.namespace}/{pod.name} → mirror pod {pod.mirror_name}", pod.manifest_path)))
     files = {pod.manifest_path, *pod.shadowed_paths}
     found = [f for f in result.findings if f.node == node and f.path in files]
     if found:
-        console.print("\n[bold]Findings[/]")
+        _heading(console, "Findings")
         for item in found:
-            console.print(f"  [{SEVERITY_STYLE[item.severity]}]{item.id} {item.severity}[/] "
-                          f"{shown(item.message)}", soft_wrap=True)
+            console.print(Text.assemble("  ", (f"{item.id} {item.severity}", SEVERITY_STYLE[item.severity]), " ",
+                                        plain(item.message)), soft_wrap=True)
     _remedy(console, view, pod)
 
 
-def _remedy(console: Console, view: NodeView, pod: StaticPod) -> None:
+def _remedy(console: SafeConsole, view: NodeView, pod: StaticPod) -> None:
     node = view.node_name.value
-    console.print("\n[bold]Why kubectl delete does not remove it[/]")
-    console.print(f"  {shown(why_kubectl_delete_fails(node, pod))}", soft_wrap=True)
-    console.print("\n[bold]Remove it[/]")
+    _heading(console, "Why kubectl delete does not remove it")
+    console.print(f"  {printable(why_kubectl_delete_fails(node, pod))}", soft_wrap=True)
+    _heading(console, "Remove it")
     if view.incomplete:
-        console.print("  [yellow]Not shown: podaudit could not read everything in the directory, so another "
-                      "file may define this pod too. Run as root.[/]", soft_wrap=True)
+        console.print(Text("  Not shown: podaudit could not read everything in the directory, so another file may "
+                           "define this pod too. Run as root.", "yellow"), soft_wrap=True)
         return
-    console.print(f"  podaudit delete {shown(pod.mirror_name)} -n {shown(pod.namespace)}   (shows the plan; --yes "
-                  "applies it, checks each file first, keeps a restorable quarantine)", soft_wrap=True)
+    console.print(f"  podaudit delete {printable(pod.mirror_name)} -n {printable(pod.namespace)}   (shows the plan; "
+                  "--yes applies it, checks each file first, keeps a restorable quarantine)", soft_wrap=True)
     console.print("  or by hand:")
     for line in removal_commands(node, pod):
-        console.print(f"  {shown(line)}", soft_wrap=True, highlight=False)
+        console.print(f"  {printable(line)}", soft_wrap=True)
     console.print()
 
 
-def _render_not_found(console: Console, result: FindResult) -> None:
+def _render_not_found(console: SafeConsole, result: FindResult) -> None:
     where = ", ".join(c.node.name for c in result.candidates) or "no node (no node name is a suffix of it)"
-    console.print(f"[bold red]No static pod named {shown(result.query)}[/] (nodes read: {shown(where)})",
-                  soft_wrap=True)
+    console.print(Text.assemble(plain(f"No static pod named {result.query}", "bold red"),
+                                plain(f" (nodes read: {where})")), soft_wrap=True)
     if result.api_pods and not any(p.is_mirror for p in result.api_pods):
         console.print("  The API has a pod by that name, but it is not a mirror pod: no static pod is behind it.")
     if result.suggestions:
-        console.print(f"  Did you mean: {shown(', '.join(result.suggestions))}?", soft_wrap=True)
+        console.print(f"  Did you mean: {printable(', '.join(result.suggestions))}?", soft_wrap=True)
 
 
-def render_node(console: Console, view: NodeView) -> None:
+def render_node(console: SafeConsole, view: NodeView) -> None:
     inv = view.invocation
     process = inv.process
-    console.print(f"[bold]Node {shown(view.node_name.value)}[/] (hostname {shown(view.hostname or 'unknown')})")
+    console.print(Text.assemble(plain(f"Node {view.node_name.value}", "bold"),
+                                plain(f" (hostname {view.hostname or 'unknown'})")))
     rows = [
-        ("Kubelet", shown(f"pid {process.pid}: {' '.join(process.argv[:1])} ({inv.kind})") if process
-         else shown(f"not running; command line rebuilt from {inv.argv_source}")),
-        ("Config file", shown(view.config_file or "none")),
-        ("Config dir", shown(view.config_dir or "none")),
-        ("Static pod path", shown(f"{view.static_pod_path.value or 'none (file source disabled)'}  "
-                                   f"(decided by: {view.static_pod_path.source})")),
-        ("Static pod URL", shown(view.static_pod_url.value or "none")),
+        ("Kubelet", plain(f"pid {process.pid}: {' '.join(process.argv[:1])} ({inv.kind})") if process
+         else plain(f"not running; command line rebuilt from {inv.argv_source}")),
+        ("Config file", plain(view.config_file or "none")),
+        ("Config dir", plain(view.config_dir or "none")),
+        ("Static pod path", plain(f"{view.static_pod_path.value or 'none (file source disabled)'}  "
+                                  f"(decided by: {view.static_pod_path.source})")),
+        ("Static pod URL", plain(view.static_pod_url.value or "none")),
     ]
     _fields(console, rows)
     _render_settings(console, view)
-    console.print("\n[bold]How the static pod path was decided[/]")
+    _heading(console, "How the static pod path was decided")
     _steps(console, view.static_pod_path.provenance)
-    console.print("\n[bold]Node name[/]")
+    _heading(console, "Node name")
     _steps(console, view.node_name.provenance)
     _render_entries(console, view)
     _render_network(console, view)
@@ -156,59 +159,60 @@ def render_node(console: Console, view: NodeView) -> None:
                 ("Incomplete: podaudit could not read these; the kubelet can (run as root)", view.incomplete))
     for title, lines in sections:
         if lines:
-            console.print(f"\n[bold yellow]{title}[/]")
+            _heading(console, title, "bold yellow")
             for line in lines:
-                console.print(f"  - {shown(line)}", soft_wrap=True)
+                console.print(f"  - {printable(line)}", soft_wrap=True)
 
 
 # The flags that decide where static pods come from, in the order the kubelet applies them.
 SOURCE_FLAGS = ("config", "config-dir", "pod-manifest-path", "manifest-url", "hostname-override")
 
 
-def _render_settings(console: Console, view: NodeView) -> None:
+def _render_settings(console: SafeConsole, view: NodeView) -> None:
     """Every command-line setting that decides the static pod source, with its origin."""
     found = [(flag, arg) for arg in view.invocation.args for flag in SOURCE_FLAGS
              if arg.value.lstrip("-").replace("_", "-").split("=")[0] == flag]
     if not found:
         return
-    console.print("\n[bold]Settings that decide the static pod source[/]")
+    _heading(console, "Settings that decide the static pod source")
     _steps(console, tuple(arg.origin for _, arg in found))
 
 
-def _render_network(console: Console, view: NodeView) -> None:
+def _render_network(console: SafeConsole, view: NodeView) -> None:
     facts = view.network
     if facts is None or (facts.node_interface is None and not facts.cni):
         return
-    console.print("\n[bold]Network[/]")
+    _heading(console, "Network")
     if facts.node_interface:
-        console.print(f"  node   {shown(facts.node_interface)} {shown(' '.join(facts.node_addresses))}"
-                      f"  [dim]({shown(facts.how)})[/]", soft_wrap=True)
+        console.print(Text.assemble(plain(f"  node   {facts.node_interface} {' '.join(facts.node_addresses)}  "),
+                                    plain(f"({facts.how})", "dim")), soft_wrap=True)
     for cni in facts.cni:
         ranges = ", ".join(cni.ranges) or "no address"
-        console.print(f"  CNI    {shown(cni.name)} {shown(' '.join(cni.addresses))}  [dim](range {shown(ranges)})[/]",
-                      soft_wrap=True)
+        console.print(Text.assemble(plain(f"  CNI    {cni.name} {' '.join(cni.addresses)}  "),
+                                    plain(f"(range {ranges})", "dim")), soft_wrap=True)
 
 
-def _render_entries(console: Console, view: NodeView) -> None:
+def _render_entries(console: SafeConsole, view: NodeView) -> None:
     if view.static_pod_path.value is None:
         return
-    table = Table(title=f"Entries of {shown(view.static_pod_path.value)}", title_justify="left", expand=False)
+    # A str title takes the table's title style; the console shows it as written (no markup).
+    table = Table(title=f"Entries of {printable(view.static_pod_path.value)}", title_justify="left", expand=False)
     for column in ("entry", "fate", "pod / reason"):
         table.add_column(column, overflow="fold")
     for entry in view.entries:
-        style = FATE_STYLE[entry.fate]
-        detail = shown(entry.pod.key if entry.pod and entry.fate == "loaded" else entry.reason)
-        detail += "".join(f"\n[yellow]{shown(w)}[/]" for w in entry.warnings)
-        table.add_row(shown(entry.path.rsplit("/", 1)[-1]), f"[{style}]{entry.fate}[/]", detail)
+        detail = plain(entry.pod.key if entry.pod and entry.fate == "loaded" else entry.reason)
+        for warning in entry.warnings:
+            detail.append_text(Text.assemble("\n", plain(warning, "yellow")))
+        table.add_row(plain(entry.path.rsplit("/", 1)[-1]), plain(entry.fate, FATE_STYLE[entry.fate]), detail)
     console.print()
     console.print(table)
 
 
-def _lines(items: list[str]) -> str:
-    return "\n".join(shown(item) for item in items) or "-"
+def _lines(items: list[str]) -> Text:
+    return Text("\n".join(printable(item) for item in items) or "-")
 
 
-def render_sweep(console: Console, result: SweepResult, audit: AuditResult | None = None) -> None:
+def render_sweep(console: SafeConsole, result: SweepResult, audit: AuditResult | None = None) -> None:
     """One row per group of identical nodes, then the findings, then every node not audited."""
     from podaudit.audit.rules_baseline import group_identical
 
@@ -223,7 +227,7 @@ def render_sweep(console: Console, result: SweepResult, audit: AuditResult | Non
         view = views[names[0]]
         path = view.static_pod_path
         problems = [*view.problems, *view.restart_pending, *(f"incomplete: {i}" for i in view.incomplete)]
-        table.add_row(_group_name(names), shown(f"{path.value or 'none'} ({path.source})"),
+        table.add_row(_group_name(names), plain(f"{path.value or 'none'} ({path.source})"),
                       _lines([p.mirror_name.removesuffix("-" + view.node_name.value) for p in view.static_pods]),
                       _lines(problems))
     console.print(table)
@@ -243,11 +247,11 @@ def _finding_signatures(audit: AuditResult) -> dict[str, tuple[tuple[str, str], 
     return {node: tuple(sorted(pairs)) for node, pairs in found.items()}
 
 
-def _group_name(names: list[str], what: str = " identical") -> str:
+def _group_name(names: list[str], what: str = " identical") -> Text:
     if len(names) == 1:
-        return shown(names[0])
+        return plain(names[0])
     listed = ", ".join(names) if len(names) <= 4 else f"{names[0]}, {names[1]} … {names[-1]}"
-    return shown(f"{listed} ({len(names)} nodes){what}")
+    return plain(f"{listed} ({len(names)} nodes){what}")
 
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -265,19 +269,19 @@ def _same_findings(findings: list[Finding]) -> list[tuple[tuple[str, str, str, s
             for (severity, rule, path, generic), nodes in groups.items()]
 
 
-def _render_findings(console: Console, audit: AuditResult) -> None:
+def _render_findings(console: SafeConsole, audit: AuditResult) -> None:
     if not audit.findings:
-        console.print("\n[green]No findings.[/]")
+        _heading(console, "No findings.", "green")
     else:
         table = Table(title=f"Findings ({len(audit.findings)})", title_justify="left")
         for column in ("severity", "id", "node", "message"):
             table.add_column(column, overflow="fold")
         for (severity, rule, _, message), nodes in _same_findings(audit.findings):
             text = message if len(nodes) == 1 else message.removeprefix(f"{nodes[0]}: ")
-            table.add_row(f"[{SEVERITY_STYLE[severity]}]{severity}[/]", rule, _group_name(nodes, ""), shown(text))
+            table.add_row(plain(severity, SEVERITY_STYLE[severity]), rule, _group_name(nodes, ""), plain(text))
         console.print()
         console.print(table)
     for note in audit.notes:
-        console.print(f"[dim]note: {shown(note)}[/]", soft_wrap=True)
+        console.print(plain(f"note: {note}", "dim"), soft_wrap=True)
     if audit.suppressed:
-        console.print(f"[dim]{len(audit.suppressed)} finding(s) suppressed by the baseline.[/]")
+        console.print(Text(f"{len(audit.suppressed)} finding(s) suppressed by the baseline.", "dim"))
