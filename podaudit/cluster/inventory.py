@@ -235,7 +235,9 @@ def checked(entry: InventoryEntry, where: str, fix: str = "fix it there") -> Inv
     label = _label(entry.name)
     if entry.address is not None and not valid_address(entry.address):
         why = f"{label}: address {_shown(entry.address)} from {where} is not a host name or an IP address"
-    elif entry.address is None and not valid_node_label(entry.name):
+    elif not valid_node_label(entry.name):
+        # With an address too: the name is what ssh_config is asked about, and paramiko (as
+        # OpenSSH) puts it unquoted into the user's "Match exec" commands as %h and %n.
         why = f"{_shown(entry.name)} from {where} is not a host name or an IP address"
     elif entry.user is not None and not _USER.fullmatch(entry.user):
         why = f"{label}: user {_shown(entry.user)} from {where} is not a POSIX user name (letters, digits, . _ -)"

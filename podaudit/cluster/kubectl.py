@@ -91,6 +91,12 @@ def reload_pods(opts: KubectlOptions, view: ApiView) -> None:
 def pod_exists(opts: KubectlOptions, namespace: str, name: str, problems: list[str]) -> bool | None:
     """Whether the API has pod NAMESPACE/NAME; None (and a problem line) when it cannot say."""
     what = f"kubectl get pod {namespace}/{name}"
+    # The names may be a node's word (restore's journal): a name is a positional word of
+    # kubectl's argv, where "--server=..." would be a flag. Pod names and namespaces are
+    # DNS-1123 names, which never start with "-".
+    if not (valid_node_name(name) and valid_node_name(namespace)):
+        problems.append(f"{one_line(repr(what))}: not a pod name and namespace (DNS-1123); not asked")
+        return None
     try:
         out = run_kubectl(opts, ["get", "pod", name, f"--namespace={namespace}", "-o", "json", "--ignore-not-found"],
                           what, problems, rbac=RBAC_HINT)

@@ -247,7 +247,8 @@ def _collect(done: queue.Queue[tuple[int, NodeResult]], total: int, deadline: fl
 
 
 def _in_order(nodes: Sequence[NodeSource], found: dict[int, NodeResult], interrupted: bool) -> list[NodeResult]:
-    why = "interrupted (Ctrl-C) before this node finished" if interrupted else "the sweep deadline passed first"
+    why = ("interrupted (Ctrl-C or SIGTERM) before this node finished" if interrupted
+           else "the sweep deadline passed first")
     kind = "interrupted" if interrupted else "deadline"
     return [found.get(i) or NodeResult(n.name, None, NodeUnavailable(n.name, kind, f"{n.name}: {why}"), 0.0)
             for i, n in enumerate(nodes)]

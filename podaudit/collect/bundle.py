@@ -30,7 +30,7 @@ from typing import Any
 
 from podaudit.collect.meta import META_FILE
 from podaudit.collect.redact import redact_argv, redact_manifest, redact_text
-from podaudit.collect.untar import Refused, extract
+from podaudit.collect.untar import BoundedTarInfo, Refused, extract
 from podaudit.model import FileRecord, NodeSnapshot
 
 FORMAT = 1
@@ -247,7 +247,7 @@ def unpack(data: bytes, where: str, into: str) -> list[str]:
     """Extract one bundle's nodes into the cluster folder ``into``; the node names. Checks
     every file against checksums.json first; BundleError on anything amiss."""
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz", tarinfo=BoundedTarInfo) as tar:
             members = _safe_members(tar, where)
             sums = _json_member(tar, CHECKSUMS, where)
             _check_sums(tar, members, sums, where)

@@ -25,8 +25,31 @@ _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+# A GNU long name or link, or a pax header: text about the next member, which tarfile reads
+# whole into memory (TarInfo._proc_gnulong, _proc_pax) before any member is seen. podaudit's
+# own are a few hundred bytes (a path, a time); a gzip bomb can declare gigabytes.
+MAX_HEADER_TEXT = 1 << 20
+_HEADER_TEXT = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
+                tarfile.SOLARIS_XHDTYPE)
+
+
 class Refused(Exception):
     """A member podaudit does not unpack: what is wrong with it, naming it."""
+
+
+class BoundedTarInfo(tarfile.TarInfo):
+    """A TarInfo (``tarfile.open(tarinfo=...)``) that refuses header text over
+    MAX_HEADER_TEXT bytes and GNU sparse members (whose map of extension blocks tarfile's
+    _proc_sparse reads without end) before tarfile reads them: a ReadError, not the memory."""
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type == tarfile.GNUTYPE_SPARSE or (self.type in _HEADER_TEXT and self.size > MAX_HEADER_TEXT):
+            # A ReadError passes tarfile.TarFile.next as it is, at any offset (unlike a
+            # HeaderError, which ends the archive quietly after the first member).
+            raise tarfile.ReadError(f"a tar header of type {self.type!r} and {self.size} bytes "
+                                                "(podaudit writes none)")
+        result: tarfile.TarInfo = tarfile.TarInfo._proc_member(self, tar)  # type: ignore[attr-defined]
+        return result
 
 
 def extract(tar: tarfile.TarFile, members: list[tarfile.TarInfo], into: str) -> None:

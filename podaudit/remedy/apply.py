@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from podaudit.cluster.source import NodeHandle, NodeSource, NodeUnavailable
 from podaudit.collect.over_ssh import MARKER
 from podaudit.remedy.script import CHANGED_AS_MOVED, parse_results
+from podaudit.transport.limits import MAX_NODE_STDERR, MAX_NODE_STDOUT, run_capped, too_much
 
 if TYPE_CHECKING:
     from podaudit.cluster.kubectl import KubectlOptions
@@ -56,15 +56,23 @@ def _local(source: NodeHandle, sudo: bool) -> Runner:
     command = ["sudo", "-n", "sh", "-s"] if live and sudo and os.geteuid() != 0 else ["sh", "-s"]
 
     def run(script: bytes) -> bytes:
+        # Capped as a node's answer over SSH is: under --root the tree is hostile input too (a
+        # sparse 2 GiB journal.json that the quarantine list prints costs its author nothing).
         try:
-            proc = subprocess.run(command, input=script, capture_output=True, timeout=LOCAL_TIMEOUT, check=False)
-        except subprocess.TimeoutExpired as exc:
+            proc = run_capped(command, LOCAL_TIMEOUT, MAX_NODE_STDOUT, stdin=script)
+        except OSError as exc:
+            raise NodeUnavailable(source.name, "gather", f"{source.name}: the change script could not be started "
+                                  f"({exc.strerror or exc})") from None
+        if proc.full is not None:
+            raise NodeUnavailable(source.name, "gather", too_much(source.name, f"on {proc.full}",
+                                  MAX_NODE_STDOUT if proc.full == "stdout" else MAX_NODE_STDERR))
+        if proc.timed_out:
             raise NodeUnavailable(source.name, "timeout", f"{source.name}: the change script did not finish "
-                                  f"within {LOCAL_TIMEOUT} s") from exc
-        if not proc.stdout.startswith(MARKER):
-            why = " ".join(proc.stderr.decode("utf-8", "replace").split())[:300] or f"exit {proc.returncode}"
+                                  f"within {LOCAL_TIMEOUT} s")
+        if not proc.out.startswith(MARKER):
+            why = " ".join(proc.err.decode("utf-8", "replace").split())[:300] or f"exit {proc.status}"
             raise NodeUnavailable(source.name, "gather", f"{source.name}: the change script did not run ({why})")
-        return proc.stdout
+        return proc.out
 
     return run
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import secrets
 from typing import Any
 
 import yaml
@@ -12,7 +13,7 @@ import yaml
 from podaudit.kubelet.manifests import judge
 from podaudit.kubelet.resolve import NodeView
 from podaudit.model import FileRecord
-from podaudit.remedy.plan import Plan, PlannedFile, new_id
+from podaudit.remedy.plan import Plan, PlannedFile
 from podaudit.remedy.script import Unresolvable, Where, at_root, encode
 from podaudit.shell import display, quote
 
@@ -79,7 +80,9 @@ def create_plan(view: NodeView, manifest: bytes, root: str, namespace: str | Non
     if view.restart_pending:
         plan.warnings.append("the kubelet's settings changed since it started (restart pending): the running "
                              f"kubelet may watch another folder than {folder}")
-    token = new_id(entry.pod.mirror_name).rsplit("-", 1)[1]
+    # 64 random bits: a tree can hold links at many guessed names (and a link to a device
+    # is written through even with noclobber).
+    token = secrets.token_hex(8)
     plan.script = encode(_script(plan, inside, target, token, Where.of(root)))
     plan.commands = _commands(inside, target, token)
     return plan
@@ -122,6 +125,8 @@ def _script(plan: Plan, folder: str, target: str, token: str, where: Where) -> s
     return (where.start() +
             f"[ -d {at_root(folder)} ] || {{ say 1 failed {not_a_folder}; exit 0; }}\n"
             f'[ -e {dst} ] || [ -L {dst} ] && {{ say 1 exists "already there; not overwritten"; exit 0; }}\n'
+            # A link to a device passes noclobber, and chown and chmod follow links.
+            f'[ -e {tmp} ] || [ -L {tmp} ] && {{ say 1 failed "its temporary name is taken"; exit 0; }}\n'
             # noclobber: the temporary name is never written through a link or over a file put there.
             f"( set -C; printf '%s' {quote(manifest)} > {tmp} ) "
             f"|| {{ rm -f -- {tmp}; say 1 failed {quote(f'cannot write in {folder}')}; exit 0; }}\n"

@@ -272,7 +272,9 @@ def _from_journal(entry: dict[str, Any], folder: str) -> PlannedFile | None:
 
     return PlannedFile(index, path, kind, digest if isinstance(digest, str) and SHA256.fullmatch(digest) else None,
                        link if isinstance(link, str) else None,
-                       int(mode, 8) if isinstance(mode, str) and re.fullmatch(r"[0-7]{1,4}", mode) else None,
+                       # Permission bits only: a set-ID or sticky mode from the journal would make
+                       # root's chmod plant a set-user-ID root program of the node's choosing.
+                       int(mode, 8) if isinstance(mode, str) and re.fullmatch(r"0?[0-7]{1,3}", mode) else None,
                        number("uid"), number("gid"), number("size"), path,
                        f"held in {folder}/files/{index}")
 
@@ -290,7 +292,9 @@ def _restore_function(f: PlannedFile, folder: str) -> str:
     n = f.index
     src, dst = at_root(f"{folder}/files/{n}"), at_root(f.destination)
     parent = posixpath.dirname(f.destination)
-    tmp = at_root(posixpath.join(parent, f".podaudit-restore-{n}-{posixpath.basename(folder)}"))
+    # A random temporary name: the quarantine ID is known to whoever holds the tree or the
+    # node, and cp writes through a link planted at a name it can guess.
+    tmp = at_root(posixpath.join(parent, f".podaudit-restore-{n}-{secrets.token_hex(8)}"))
     # "same" only when the bytes and the recorded mode and owner all match: identical bytes
     # left world-writable by someone else are not the file that was put aside.
     same = (f'[ -f {dst} ] && [ ! -L {dst} ] && [ "$(hash {dst})" = "$(hash {src})" ] && '
@@ -302,7 +306,9 @@ def _restore_function(f: PlannedFile, folder: str) -> str:
         owner = "" if f.uid is None or f.gid is None or f.mode is None else (
             f"  chown {f.uid}:{f.gid} {tmp} && chmod {f.mode:o} {tmp} || "
             f'{{ rm -f -- {tmp}; say {n} failed "cannot set owner and mode"; return; }}\n')
-        place = (f'  cp -pP -- {src} {tmp} || {{ rm -f -- {tmp}; say {n} failed "copy failed"; return; }}\n{owner}'
+        place = (f'  {{ [ ! -e {tmp} ] && [ ! -L {tmp} ]; }} || {{ say {n} failed "its temporary name is taken"; '
+                 'return; }\n'
+                 f'  cp -pP -- {src} {tmp} || {{ rm -f -- {tmp}; say {n} failed "copy failed"; return; }}\n{owner}'
                  f"  ln -- {tmp} {dst}")
         done = f'say {n} restored "$(hash {dst})" "$(mode {dst})"'
     else:

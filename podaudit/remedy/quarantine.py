@@ -30,17 +30,20 @@ class Held:
 
 def list_script(root: str, only: str | None = None) -> bytes:
     """Print, per quarantine folder: a header (id, journal size, held file indices), then the
-    journal's bytes. Folder names are podaudit's IDs; anything else there is skipped. Raises
+    journal's bytes. Folder names are podaudit's IDs; anything else there is skipped, and so is
+    a link (podaudit makes none there: under --root, one would lead out of the root). Raises
     Unresolvable when the quarantine folder cannot be followed inside --root."""
     where = Where.of(root)
     pattern = quote(only) if only is not None else "*"
     return encode(where.start() + f"""cd {at_root(where.folder(QUARANTINE_DIR))} 2>/dev/null || exit 0
 for d in {pattern}; do
-  [ -d "$d" ] && [ -f "$d/{JOURNAL}" ] || continue
+  [ -d "$d" ] && [ ! -L "$d" ] && [ -f "$d/{JOURNAL}" ] && [ ! -L "$d/{JOURNAL}" ] || continue
   case "$d" in *[!a-zA-Z0-9.-]*) continue ;; esac
-  held=$(ls -- "$d/files" 2>/dev/null | sed -n '/^[0-9][0-9]*$/p' | tr '\\n' ',')
+  held=
+  [ -L "$d/files" ] || held=$(ls -- "$d/files" 2>/dev/null | sed -n '/^[0-9][0-9]*$/p' | tr '\\n' ',')
   moved=-
-  [ -f "$d/{OUTCOME}" ] && moved=$(sed -n 's/^\\([0-9]*\\) moved$/\\1/p' "$d/{OUTCOME}" | tr '\\n' ',')
+  [ -f "$d/{OUTCOME}" ] && [ ! -L "$d/{OUTCOME}" ] &&
+    moved=$(sed -n 's/^\\([0-9]*\\) moved$/\\1/p' "$d/{OUTCOME}" | tr '\\n' ',')
   printf '{HEADER} %s %s %s %s\\n' "$d" "$(wc -c < "$d/{JOURNAL}" | tr -d ' ')" "${{held:--}}" "${{moved:-,}}"
   cat "$d/{JOURNAL}"
 done

@@ -28,7 +28,8 @@ from podaudit.transport.files import is_dev_null, read_ssh_file
 Verdict = Literal["known", "unknown", "changed", "revoked"]
 # A known RSA key is offered as SHA-2 signatures; paramiko no longer negotiates plain ssh-rsa.
 _ALGORITHMS_FOR_TYPE = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")}
-_MALFORMED = (paramiko.SSHException, paramiko.UnknownKeyType, ValueError, IndexError, struct.error)
+# OverflowError: an RSA key whose exponent is a negative mpint (cryptography refuses it).
+_MALFORMED = (paramiko.SSHException, paramiko.UnknownKeyType, ValueError, IndexError, struct.error, OverflowError)
 
 
 @dataclass(frozen=True)

@@ -77,15 +77,18 @@ class Captured:
     timed_out: bool
 
 
-def run_capped(argv: list[str], timeout: float, out_limit: int, err_limit: int = MAX_NODE_STDERR) -> Captured:
-    """Run ``argv`` (no shell, stdin closed, its own process group), reading at most the caps;
-    a stream past its cap, or the time limit, kills the whole group. Raises OSError when it
-    cannot start."""
+def run_capped(argv: list[str], timeout: float, out_limit: int, err_limit: int = MAX_NODE_STDERR,
+               stdin: bytes | None = None) -> Captured:
+    """Run ``argv`` (no shell, stdin closed or fed ``stdin``, its own process group), reading
+    at most the caps; a stream past its cap, or the time limit, kills the whole group. Raises
+    OSError when it cannot start."""
     from podaudit.cluster.kubectl import kill_group
 
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True, close_fds=True)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
     assert proc.stdout is not None and proc.stderr is not None
+    if stdin is not None:
+        threading.Thread(target=_feed, args=(proc, stdin), daemon=True).start()
 
     def stop() -> None:
         kill_group(proc, reap=False)  # the drains still hold the pipes: reaped below
@@ -113,3 +116,14 @@ def run_capped(argv: list[str], timeout: float, out_limit: int, err_limit: int =
     full = "stdout" if out.full else "stderr" if err.full else None
     killed = timed_out or full is not None
     return Captured(None if killed else status, out.data(), err.data(), full, timed_out)
+
+
+def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
+    """Write a script to the process's stdin and close it (a process that stops reading early,
+    or is killed, just ends the write)."""
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(data)
+        proc.stdin.close()
+    except OSError:
+        pass
