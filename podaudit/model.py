@@ -134,3 +134,15 @@ class Arg:
 
     value: str
     origin: Step
+
+
+@dataclass(frozen=True)
+class InventoryEntry:
+    """One node to reach: ``name``, the node as Kubernetes knows it (the mirror pod suffix),
+    and ``address``, where SSH connects (None: the name itself, through the user's ssh_config)."""
+
+    name: str
+    address: str | None = None
+    user: str | None = None
+    port: int | None = None
+    problem: str | None = None  # why this entry is not connected to: one line naming it and the bad value

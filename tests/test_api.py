@@ -1,4 +1,4 @@
-"""podaudit.cluster.api on hostile kubectl JSON: never a traceback, a problem line at most."""
+"""podaudit.api.view on hostile kubectl JSON: never a traceback, a problem line at most."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from podaudit.cluster import api
-from podaudit.cluster.api import ApiNode, ApiPod, load_api_dir, load_list, parse_node, parse_pod
+from podaudit import userfiles
+from podaudit.api import view as api
+from podaudit.api.view import ApiNode, ApiPod, load_api_dir, load_list, parse_node, parse_pod
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -213,7 +214,7 @@ def test_fifo_swapped_in_after_the_stat_does_not_hang(tmp_path, monkeypatch, ala
         calls.append(mode)
         return len(calls) == 1 or stat.S_ISREG(mode)
 
-    monkeypatch.setattr(api, "stat", SimpleNamespace(S_ISREG=fooled_once))
+    monkeypatch.setattr(userfiles, "stat", SimpleNamespace(S_ISREG=fooled_once))
     problems: list[str] = []
     assert load_list(str(tmp_path / "pods.json"), problems) == []
     assert len(calls) == 2 and len(problems) == 1 and "not a regular file" in problems[0]

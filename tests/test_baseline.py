@@ -20,7 +20,7 @@ from podaudit.audit.baseline import (
 from podaudit.audit.context import ClusterContext, NodeContext, Role
 from podaudit.audit.registry import finding
 from podaudit.audit.rules_baseline import drift, group_identical, missing_expected, not_in_baseline
-from podaudit.cluster.source import InputError
+from podaudit.errors import InputError
 from podaudit.kubelet.resolve import NodeView, analyze_node
 from podaudit.model import Interface, ProcessRecord
 from tests.memnode import mem_node

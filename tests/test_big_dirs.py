@@ -56,7 +56,7 @@ def test_a_deeply_nested_manifest_costs_no_node_in_a_large_sweep(tmp_path: Path)
     """From 100 nodes the sweep analyses in worker processes and pickles each NodeView back;
     a manifest nested 900 levels deep (valid YAML; the kubelet drops the unknown field) made
     pickle raise RecursionError and its whole chunk of 10 nodes went unaudited."""
-    from podaudit.cluster.sweep import PROCESS_THRESHOLD
+    from podaudit.run.sweep import PROCESS_THRESHOLD
 
     nodes = tmp_path / "cluster" / "nodes"
     for i in range(PROCESS_THRESHOLD):

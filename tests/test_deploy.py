@@ -487,7 +487,7 @@ def build_context() -> set[str]:
 
 def test_build_context() -> None:
     sent = build_context()
-    for needed in ("pyproject.toml", "README.md", "podaudit/cli.py", "podaudit/collect/gather.sh"):
+    for needed in ("pyproject.toml", "README.md", "podaudit/cli/__init__.py", "podaudit/collect/gather.sh"):
         assert needed in sent, needed
     for kept_out in (".venv/", ".git/", "tests/", ".hypothesis/"):
         assert not any(s.startswith(kept_out) for s in sent), kept_out
@@ -506,4 +506,4 @@ def test_dockerignore_matcher_excludes() -> None:
     patterns = ignore_patterns()
     for path in (".venv", "podaudit/__pycache__", "podaudit/collect/__pycache__", "podaudit.egg-info", "tests"):
         assert any(p.fullmatch(path) for p in patterns), path
-    assert not any(p.fullmatch("podaudit") or p.fullmatch("podaudit/cli.py") for p in patterns)
+    assert not any(p.fullmatch("podaudit") or p.fullmatch("podaudit/cli/__init__.py") for p in patterns)

@@ -25,9 +25,9 @@ from podaudit.audit import registry
 from podaudit.audit.baseline import Suppression
 from podaudit.audit.engine import AuditResult
 from podaudit.audit.engine import audit as run_audit
-from podaudit.cluster.source import NodeUnavailable
-from podaudit.cluster.sweep import NodeResult, SweepResult
 from podaudit.collect.local import LocalNode
+from podaudit.collect.source import NodeResult, SweepResult
+from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.resolve import NodeView, analyze_node
 from podaudit.report.junit import render_junit
 from podaudit.report.markdown import render_markdown

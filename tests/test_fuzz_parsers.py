@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from podaudit.cluster import api
+from podaudit.api import view as api
 from podaudit.collect.meta import META_FILE, load_meta
 from podaudit.collect.records import GatherError
 from podaudit.collect.remote import parse_gather
@@ -141,7 +141,7 @@ def test_flags_and_a_whole_node(words: list[str], config: bytes) -> None:
 def _audit(view: Any) -> None:
     """Every rule over the view: the rules read what the parsers produced."""
     from podaudit.audit.engine import audit
-    from podaudit.cluster.sweep import NodeResult, SweepResult
+    from podaudit.collect.source import NodeResult, SweepResult
 
     result = audit(SweepResult([NodeResult(view.label, view, None, 0.0)]))
     assert not result.errors, result.errors

@@ -25,7 +25,7 @@ import jsonschema
 import pytest
 import yaml
 
-from podaudit.cluster.source import NodeUnavailable
+from podaudit.errors import NodeUnavailable
 from podaudit.transport import SshError, SshOptions
 from podaudit.transport.sshconfig import load_ssh_config, resolve_target
 from tests import stub_api
@@ -256,8 +256,10 @@ def test_a_huge_port_is_one_line_on_the_command_line(tmp_path: Path) -> None:
 
 
 def test_an_endless_debug_pod_log_is_cut_at_the_cap(tmp_path: Path, kubectl_bin: str) -> None:
-    from podaudit.cluster.kubectl import KubectlOptions
-    from podaudit.collect.over_kubectl_debug import DebugNode, DebugOptions, cleanup_debug_pods
+    from podaudit.collect.over_kubectl_debug import DebugNode
+    from podaudit.transport.debug import DebugOptions
+    from podaudit.transport.debug_pods import cleanup_debug_pods
+    from podaudit.transport.kubectl import KubectlOptions
     from podaudit.transport.limits import MAX_NODE_STDOUT
 
     flood = b"QUFB" * (MAX_NODE_STDOUT // 2)  # base64 of twice the cap, in one line

@@ -152,7 +152,8 @@ def test_a_bundle_whose_header_inflates_to_gigabytes_is_one_line(kind: str, tmp_
 def test_a_journal_names_no_kubectl_option_when_restore_waits(namespace: str, name: str, tmp_path: Path) -> None:
     """restore waits for the mirror pod the journal names (the journal is the node's word):
     a name that is a kubectl flag would send the user's credentials to another server."""
-    from podaudit.cluster.kubectl import KubectlOptions, pod_exists
+    from podaudit.api.kubectl import pod_exists
+    from podaudit.transport.kubectl import KubectlOptions
 
     seen = tmp_path / "argv"
     stub = tmp_path / "kubectl"

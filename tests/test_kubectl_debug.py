@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 
-from podaudit.cluster.kubectl import KubectlOptions
-from podaudit.cluster.source import NodeUnavailable
-from podaudit.collect import over_kubectl_debug as debug
-from podaudit.collect.over_kubectl_debug import DebugNode, DebugOptions, cleanup_debug_pods
+from podaudit.collect.over_kubectl_debug import MAX_PASSES, DebugNode
 from podaudit.collect.passes import collect_view
+from podaudit.errors import NodeUnavailable
+from podaudit.transport import debug
+from podaudit.transport.debug import DebugOptions
+from podaudit.transport.debug_pods import cleanup_debug_pods
+from podaudit.transport.kubectl import KubectlOptions
 from tests import stub_api
 from tests.debug_kubelet import LabKubelet
 from tests.lab_helpers import running_lab
@@ -69,7 +71,7 @@ def direct(pid: int, name: str) -> Any:
     def run(script: bytes) -> bytes:
         return subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-p", "--", "sh", "-s"], input=script,
                               capture_output=True, timeout=60, check=True).stdout
-    return collect_view(run, name, max_passes=debug.MAX_PASSES)[1]
+    return collect_view(run, name, max_passes=MAX_PASSES)[1]
 
 
 def assert_all_deleted(stub: StubApi) -> None:
@@ -249,8 +251,10 @@ def test_interrupt_leaves_no_pod_behind(window: str, stub: StubApi, opts: Kubect
 
 SIGINT_SCRIPT = """
 import sys, threading, time
-from podaudit.cluster.kubectl import KubectlOptions
-from podaudit.collect.over_kubectl_debug import DebugNode, DebugOptions, register_cleanup
+from podaudit.transport.kubectl import KubectlOptions
+from podaudit.collect.over_kubectl_debug import DebugNode
+from podaudit.transport.debug import DebugOptions
+from podaudit.transport.debug_pods import register_cleanup
 register_cleanup()
 node = DebugNode("node01", KubectlOptions(sys.argv[1], kubectl=sys.argv[2], timeout=10), DebugOptions(), "sigint")
 if sys.argv[3] == "main":

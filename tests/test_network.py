@@ -1,5 +1,5 @@
+from podaudit.kubelet.network import network_facts, parse_default_route, parse_ip_addr
 from podaudit.model import NodeSnapshot
-from podaudit.network import network_facts, parse_default_route, parse_ip_addr
 
 IP_ADDR = """1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
 2: ens160    inet 10.10.14.124/16 brd 10.10.255.255 scope global ens160\\       valid_lft forever

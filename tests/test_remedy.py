@@ -135,8 +135,7 @@ def test_a_symlinked_manifest_moves_as_a_link(node: Path) -> None:
 
 
 def test_a_file_changed_after_the_plan_is_left_alone(node: Path) -> None:
-    from podaudit.cluster.source import NodeHandle
-    from podaudit.collect.local import LocalNode
+    from podaudit.collect.local import LocalNode, NodeHandle
     from podaudit.kubelet.resolve import analyze_node
     from podaudit.remedy.apply import apply, on_node, outcome
     from podaudit.remedy.plan import delete_plan
@@ -208,8 +207,7 @@ def test_the_demo_shows_a_plan_but_changes_nothing() -> None:
 
 
 def test_a_partial_delete_keeps_what_moved_and_says_what_never_did(node: Path) -> None:
-    from podaudit.cluster.source import NodeHandle
-    from podaudit.collect.local import LocalNode
+    from podaudit.collect.local import LocalNode, NodeHandle
     from podaudit.kubelet.resolve import analyze_node
     from podaudit.remedy.apply import apply, on_node, outcome
     from podaudit.remedy.plan import delete_plan

@@ -280,8 +280,8 @@ def test_hostile_file_names_are_moved_and_restored_exactly(node: Lab, user: User
 
 def _plan_and_change(node: Lab) -> tuple[Any, tuple[str, str]]:
     """A delete plan built from the node as read, then greenbox.yaml changed behind its back."""
-    from podaudit.cluster.inventory import InventoryEntry
     from podaudit.collect.over_ssh import collect_over_ssh, root_shell
+    from podaudit.model import InventoryEntry
     from podaudit.remedy.apply import apply
     from podaudit.remedy.plan import delete_plan
     from podaudit.transport import SshOptions
@@ -410,8 +410,8 @@ def test_a_hostile_static_pod_path_is_never_run_on_the_node(node: Lab, user: Use
 def test_a_file_changed_between_its_check_and_its_move_is_held_as_moved(node: Lab, user: User) -> None:
     """mv on the node rewrites the file first, as another writer would exactly between the check
     and the move: the result is 'changed', the quarantine holds what moved, restore brings it back."""
-    from podaudit.cluster.inventory import InventoryEntry
     from podaudit.collect.over_ssh import collect_over_ssh, root_shell
+    from podaudit.model import InventoryEntry
     from podaudit.remedy.apply import apply, outcome
     from podaudit.remedy.plan import delete_plan
     from podaudit.transport import SshOptions

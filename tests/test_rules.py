@@ -7,8 +7,8 @@ import pytest
 
 from podaudit.audit.context import ClusterContext, NodeContext
 from podaudit.audit.registry import RULES, load_all_rules
-from podaudit.cluster.source import NodeUnavailable
 from podaudit.collect.local import LocalNode
+from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.resolve import analyze_node
 from podaudit.model import ProcessRecord
 from tests.memnode import mem_node

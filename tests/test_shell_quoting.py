@@ -250,7 +250,7 @@ def test_the_gather_script_reads_exactly_the_named_paths(hostile: str, tmp_path:
 
 @CASES
 def test_the_debug_container_gets_the_script_as_one_word(hostile: str, tmp_path: Path, cwd: Path) -> None:
-    from podaudit.collect.over_kubectl_debug import container_command, decode_log
+    from podaudit.transport.debug import container_command, decode_log
 
     root, _, view, pod = node_tree(tmp_path, hostile)
     plan = delete_plan(view, pod, str(root), "test")

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import psutil
 
-from podaudit.cluster.source import NodeUnavailable
-from podaudit.cluster.sweep import CHUNK, _in_processes, run_sweep
+from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.resolve import analyze_node
+from podaudit.run.sweep import CHUNK, _in_processes, run_sweep
 from tests.memnode import mem_node
 
 

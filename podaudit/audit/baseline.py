@@ -50,7 +50,8 @@ import yaml
 
 from podaudit.audit.context import NodeContext, Role
 from podaudit.audit.registry import Finding
-from podaudit.cluster.source import InputError, read_user_text
+from podaudit.errors import InputError
+from podaudit.userfiles import read_user_text
 
 if TYPE_CHECKING:
     from podaudit.kubelet.resolve import NodeView, StaticPod

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from podaudit.api.view import ApiView
     from podaudit.audit.baseline import Baseline, RoleExpectation
-    from podaudit.cluster.api import ApiView
-    from podaudit.cluster.source import NodeUnavailable
+    from podaudit.errors import NodeUnavailable
     from podaudit.kubelet.resolve import NodeView
 
 Role = Literal["control-plane", "worker"]

@@ -12,9 +12,9 @@ from podaudit.audit.context import ClusterContext, NodeContext, Role
 from podaudit.audit.registry import Finding, load_all_rules, run_cluster_rules, run_node_rules, severity_at_least
 
 if TYPE_CHECKING:
+    from podaudit.api.view import ApiView
     from podaudit.audit.baseline import Baseline, Suppression
-    from podaudit.cluster.api import ApiView
-    from podaudit.cluster.sweep import SweepResult
+    from podaudit.collect.source import SweepResult
     from podaudit.kubelet.resolve import NodeView
 
 CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")

@@ -1,9 +1,9 @@
 """PA107 and PA3xx: what the nodes run against what the API server shows (mirror pods).
 
 A mirror pod is matched to a static pod by namespace, name (``<name>-<node>``) and
-``spec.nodeName``; never by ``metadata.uid``, which the API server assigns afresh. Each rule
-runs only on the lists that were actually read (``api.loaded``): a list that could not be
-read is not an empty cluster. PA905 says what could not be read.
+``spec.nodeName`` (audit/match.py); never by ``metadata.uid``. Each rule runs only on the
+lists that were actually read (``api.loaded``): a list that could not be read is not an
+empty cluster. PA905 says what could not be read.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from podaudit.audit.context import ClusterContext, NodeContext
+from podaudit.audit.match import api_key, manifests_by_mirror, mirror_key, mirrored_on, name_holders
 from podaudit.audit.registry import Finding, finding, rule
 from podaudit.kubelet.flags import parse_args
 from podaudit.kubelet.validation import api_references
 
 if TYPE_CHECKING:
-    from podaudit.cluster.api import ApiPod, ApiView
+    from podaudit.api.view import ApiPod, ApiView
     from podaudit.kubelet.resolve import NodeView, StaticPod
 
 RECENT = 60  # seconds: a manifest this fresh may not have its mirror pod yet
@@ -52,8 +53,8 @@ def no_mirror_pod(ctx: NodeContext) -> Iterator[Finding]:
         yield _unregistered(ctx, pods)
         return
     for pod in pods:
-        holders = api.pods_named(pod.mirror_name, pod.namespace)
-        if any(p.is_mirror and p.node_name == ctx.node for p in holders):
+        holders = name_holders(api, pod)
+        if mirrored_on(holders, ctx.node):
             continue
         causes = _causes(ctx, api, pod, holders)
         yield finding("PA301", ctx.node, pod.manifest_path,
@@ -122,9 +123,9 @@ def orphaned_mirror(ctx: NodeContext) -> Iterator[Finding]:
     if api is None or not _fully_read(ctx):
         return
     view = ctx.view
-    running = {(p.namespace, p.mirror_name) for p in view.static_pods}
+    running = manifests_by_mirror(view)
     for mirror in api.mirrors_on(ctx.node):
-        if (mirror.namespace, mirror.name) in running:
+        if api_key(mirror) in running:
             continue
         if mirror.source == "http" and view.static_pod_url.value:
             continue  # served by the URL source, which podaudit does not read: expected
@@ -149,8 +150,7 @@ def _orphan_causes(ctx: NodeContext, api: ApiView, mirror: ApiPod) -> list[str]:
     view = ctx.view
     causes = [f"{e.path} defines it but the kubelet does not load it ({e.fate}: {e.reason})"
               for e in view.entries
-              if e.pod is not None and e.fate != "loaded" and (e.pod.namespace, e.pod.mirror_name)
-              == (mirror.namespace, mirror.name)]
+              if e.pod is not None and e.fate != "loaded" and mirror_key(e.pod) == api_key(mirror)]
     if mirror.source == "http" or view.static_pod_url.value:
         causes.append(f"it may come from the kubelet's staticPodURL ({view.static_pod_url.value or 'source http'}), "
                       "which podaudit does not read")
@@ -176,14 +176,14 @@ def unhealthy_mirror(ctx: NodeContext) -> Iterator[Finding]:
     api = _pods_read(ctx)
     if api is None:
         return
-    files = {(p.namespace, p.mirror_name): p.manifest_path for p in ctx.view.static_pods}
+    files = manifests_by_mirror(ctx.view)
     for mirror in api.mirrors_on(ctx.node):
         trouble = mirror.trouble()
         age = mirror.age_seconds()
         if mirror.status in STARTING and age is not None and 0 <= age < RECENT * 2:
             continue  # just created: give it the time an image pull takes
         if trouble is not None:
-            path = files.get((mirror.namespace, mirror.name))
+            path = files.get(api_key(mirror))
             source = f" (from {path})" if path else ""
             yield finding("PA303", ctx.node, path, f"{ctx.node}: {mirror.namespace}/{mirror.name}{source} is "
                           f"{trouble}", key=f"{mirror.namespace}/{mirror.name}")

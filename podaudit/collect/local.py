@@ -16,12 +16,40 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from podaudit.collect.meta import load_meta
 from podaudit.collect.rootfs import RootFS, describe_oserror, live_procfs
+from podaudit.kubelet.network import parse_default_route
 from podaudit.kubelet.process import choose_kubelet, kubelet_kind
 from podaudit.model import DirListing, FileRecord, Interface, NodeSnapshot, ProcessRecord
-from podaudit.network import parse_default_route
+from podaudit.transport.local import LocalShell
+
+if TYPE_CHECKING:
+    from podaudit.kubelet.resolve import NodeView
+
+
+@dataclass(frozen=True)
+class NodeHandle:
+    """A node whose root filesystem is readable here: this machine, --root, a snapshot."""
+
+    name: str
+    root: str
+    only: bool = False
+    node_ip: str | None = None
+
+    def load(self) -> NodeView:
+        from podaudit.kubelet.resolve import analyze_node
+
+        node = LocalNode(self.root, label=self.name)
+        view = analyze_node(node.snapshot, node, self.node_ip)
+        view.collection = {"transport": "local", "root": self.root}
+        return view
+
+    def shell(self, sudo: bool = False) -> LocalShell:
+        """sh here, under the node's root (``sudo -n`` with ``sudo`` on this machine's own node)."""
+        return LocalShell(self.name, self.root, sudo)
 
 
 class LocalNode:

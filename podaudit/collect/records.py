@@ -10,9 +10,9 @@ import ipaddress
 import posixpath
 from dataclasses import dataclass, field
 
+from podaudit.kubelet.network import parse_default_route, parse_ip_addr
 from podaudit.kubelet.process import kubelet_kind
 from podaudit.model import DENIED, MAX_FILE_BYTES, DirListing, FileRecord, Interface, NodeSnapshot, ProcessRecord
-from podaudit.network import parse_default_route, parse_ip_addr
 
 CLK_TCK = 100  # when the node cannot say (getconf missing)
 

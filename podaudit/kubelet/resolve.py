@@ -22,10 +22,10 @@ from podaudit.kubelet.config import (
 from podaudit.kubelet.flags import BOOL_FLAGS, ParsedArgs, parse_args
 from podaudit.kubelet.invocation import Invocation, find_invocation
 from podaudit.kubelet.manifests import ManifestEntry, read_static_pod_path
+from podaudit.kubelet.network import NetworkFacts, network_facts
 from podaudit.kubelet.nodename import NodeName, resolve_node_name
 from podaudit.kubelet.staleness import restart_pending
 from podaudit.model import DENIED, Arg, FileRecord, NodeReader, NodeSnapshot, Step
-from podaudit.network import NetworkFacts, network_facts
 
 PathSource = Literal["flag", "config", "config-dir", "distro-default", "url", "none"]
 

@@ -1,6 +1,6 @@
 """Applying a plan: run its one script as root on the node, read what happened to each file,
-and keep a record here. The node is reached the way it was read: locally, over SSH, or
-through a kubectl debug pod."""
+and keep a record here. The node is reached the way it was read, through its transport
+Shell: locally, over SSH, or through a kubectl debug pod."""
 
 from __future__ import annotations
 
@@ -12,69 +12,23 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from podaudit.cluster.source import NodeHandle, NodeSource, NodeUnavailable
-from podaudit.collect.over_ssh import MARKER
 from podaudit.remedy.script import CHANGED_AS_MOVED, parse_results
-from podaudit.transport.limits import MAX_NODE_STDERR, MAX_NODE_STDOUT, run_capped, too_much
 
 if TYPE_CHECKING:
-    from podaudit.cluster.kubectl import KubectlOptions
+    from podaudit.collect.source import NodeSource
     from podaudit.remedy.plan import Plan
+    from podaudit.transport.kubectl import KubectlOptions
 
 Runner = Callable[[bytes], bytes]
 DONE = {"moved", "restored", "same", "created"}
-LOCAL_TIMEOUT = 120  # seconds for a change script run here (it only moves a few files)
-
-
-def node_root(source: NodeSource) -> str:
-    """Where the node's paths live from here: '/' on a live node, the --root directory."""
-    return source.root if isinstance(source, NodeHandle) else "/"
 
 
 @contextmanager
 def on_node(source: NodeSource, sudo: bool) -> Iterator[Runner]:
-    """``run(script) -> stdout`` as root on the node; raises NodeUnavailable."""
-    from podaudit.collect.over_kubectl_debug import DebugNode
-    from podaudit.collect.over_ssh import SshNode, root_shell
-
-    if isinstance(source, SshNode):
-        with root_shell(source.entry, source.options, source.sudo, source.config) as run:
-            yield run
-    elif isinstance(source, DebugNode):
-        yield source.run_script
-    elif isinstance(source, NodeHandle):
-        yield _local(source, sudo)
-    else:
-        raise NodeUnavailable(source.name, "usage", f"{source.name}: podaudit cannot change files there")
-
-
-def _local(source: NodeHandle, sudo: bool) -> Runner:
-    live = os.path.abspath(source.root) == "/"
-    if live and os.geteuid() != 0 and not sudo:
-        raise NodeUnavailable(source.name, "sudo", f"{source.name}: changing the kubelet's files needs root: run "
-                              "podaudit as root, or with --sudo")
-    command = ["sudo", "-n", "sh", "-s"] if live and sudo and os.geteuid() != 0 else ["sh", "-s"]
-
-    def run(script: bytes) -> bytes:
-        # Capped as a node's answer over SSH is: under --root the tree is hostile input too (a
-        # sparse 2 GiB journal.json that the quarantine list prints costs its author nothing).
-        try:
-            proc = run_capped(command, LOCAL_TIMEOUT, MAX_NODE_STDOUT, stdin=script)
-        except OSError as exc:
-            raise NodeUnavailable(source.name, "gather", f"{source.name}: the change script could not be started "
-                                  f"({exc.strerror or exc})") from None
-        if proc.full is not None:
-            raise NodeUnavailable(source.name, "gather", too_much(source.name, f"on {proc.full}",
-                                  MAX_NODE_STDOUT if proc.full == "stdout" else MAX_NODE_STDERR))
-        if proc.timed_out:
-            raise NodeUnavailable(source.name, "timeout", f"{source.name}: the change script did not finish "
-                                  f"within {LOCAL_TIMEOUT} s")
-        if not proc.out.startswith(MARKER):
-            why = " ".join(proc.err.decode("utf-8", "replace").split())[:300] or f"exit {proc.status}"
-            raise NodeUnavailable(source.name, "gather", f"{source.name}: the change script did not run ({why})")
-        return proc.out
-
-    return run
+    """``run(script) -> stdout`` as root on the node, through its Shell (``sudo``: the run's
+    --sudo, for a node read here); raises NodeUnavailable."""
+    with source.shell(sudo) as shell:
+        yield shell.run
 
 
 def apply(plan: Plan, run: Runner) -> None:
@@ -96,7 +50,7 @@ def outcome(plan: Plan) -> str:
 
 def wait_for_mirror(opts: KubectlOptions, plan: Plan, present: bool, seconds: float) -> str:
     """Poll the API until the mirror pod is there (``present``) or gone; one line for people."""
-    from podaudit.cluster.kubectl import pod_exists
+    from podaudit.api.kubectl import pod_exists
 
     deadline = time.monotonic() + seconds
     want = "appeared" if present else "is gone"

@@ -22,8 +22,8 @@ import os
 import posixpath
 from dataclasses import dataclass
 
-from podaudit.collect.over_ssh import MARKER
 from podaudit.shell import quote, speakable
+from podaudit.transport import MARKER
 
 RESULT = "PODAUDIT-RESULT"
 QUARANTINE_DIR = "/var/lib/podaudit/quarantine"

@@ -12,16 +12,16 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from podaudit.api.view import ApiPod, ApiView
 from podaudit.audit.engine import AuditResult
+from podaudit.audit.match import FindResult
 from podaudit.audit.registry import Finding
-from podaudit.cluster.api import ApiPod, ApiView
-from podaudit.cluster.locate import FindResult
-from podaudit.cluster.source import NodeUnavailable
-from podaudit.cluster.sweep import SweepResult
+from podaudit.collect.source import SweepResult
+from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.manifests import ManifestEntry
+from podaudit.kubelet.network import NetworkFacts
 from podaudit.kubelet.resolve import NodeView, StaticPod
 from podaudit.model import Step
-from podaudit.network import NetworkFacts
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
 from podaudit.report.escape import printable
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 from podaudit.audit.engine import AuditResult
 from podaudit.audit.registry import RULES, SEVERITIES, Finding, Rule
-from podaudit.cluster.sweep import SweepResult
+from podaudit.collect.source import SweepResult
 from podaudit.report.escape import printable
 
 Cases = dict[str, list[Finding]]

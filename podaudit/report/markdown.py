@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from podaudit.audit.engine import AuditResult
 from podaudit.audit.registry import SEVERITIES, Finding
-from podaudit.cluster.sweep import SweepResult
+from podaudit.collect.source import SweepResult
 from podaudit.kubelet.resolve import NodeView
 from podaudit.report.escape import printable
 

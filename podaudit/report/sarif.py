@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from podaudit.audit.engine import AuditResult
 from podaudit.audit.registry import RULES, Finding, Rule, Severity
-from podaudit.cluster.sweep import SweepResult
+from podaudit.collect.source import SweepResult
 from podaudit.report.escape import printable
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

@@ -9,12 +9,12 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from podaudit.api.view import ApiPod, ApiView
 from podaudit.audit.engine import AuditResult
+from podaudit.audit.match import FindResult, Match
 from podaudit.audit.registry import Finding
-from podaudit.cluster.api import ApiPod, ApiView
-from podaudit.cluster.locate import FindResult, Match
-from podaudit.cluster.source import NodeUnavailable
-from podaudit.cluster.sweep import SweepResult
+from podaudit.collect.source import SweepResult
+from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.resolve import NodeView, StaticPod
 from podaudit.model import Step
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails

@@ -33,7 +33,7 @@ import posixpath
 from collections.abc import Iterator
 from typing import Literal
 
-from podaudit.cluster.sweep import SweepResult
+from podaudit.collect.source import SweepResult
 from podaudit.kubelet.resolve import NodeView
 
 WatchKind = Literal["static-pod-dir", "manifest", "kubelet-config", "kubelet-config-dir", "systemd-unit", "env-file"]

@@ -1,14 +1,38 @@
-"""Ways to reach a node. ``podaudit.transport.ssh`` runs commands on nodes over SSH.
+"""Ways to reach a node: one ``Shell`` protocol, run as root over SSH (``ssh_shell.py``),
+through a kubectl debug pod (``debug.py``) or here under a root directory (``local.py``).
 
-This package module holds only the plain types (options, targets, the error) so the CLI can
-build options from its flags and catch ``SshError`` without importing paramiko at startup;
-``podaudit.transport.ssh`` imports paramiko when a connection is actually wanted.
+This package module holds only the plain types (the protocol, options, targets, the error)
+so the CLI can build options from its flags and catch ``SshError`` without importing
+paramiko at startup; ``podaudit.transport.ssh`` imports paramiko when a connection is
+actually wanted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
+
+# What every podaudit script (the gather script, the change scripts) prints first on the node:
+# output without it means the script did not run (sudo refused, no POSIX sh).
+MARKER = b"PODAUDIT-GATHER "
+
+
+class Shell(Protocol):
+    """Scripts run as root on one node, one ``with`` per node and command:
+    ``with source.shell() as shell: shell.run(script)``."""
+
+    def __enter__(self) -> Shell:
+        """Reach the node (an SSH login; nothing yet for a debug pod or a local shell)."""
+        ...
+
+    def __exit__(self, *exc: object) -> None:
+        """Let go of the node (close the login)."""
+        ...
+
+    def run(self, script: bytes) -> bytes:
+        """Feed ``script`` to ``sh -s`` as root on the node; its stdout, which starts with
+        ``MARKER``. Raises podaudit.errors.NodeUnavailable."""
+        ...
 
 # "gather": the node answered, but not with something podaudit reads (more than a node may send).
 ErrorKind = Literal["unreachable", "timeout", "host-key-unknown", "host-key-changed", "auth", "config", "gather"]

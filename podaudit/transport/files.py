@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 
-from podaudit.cluster.source import USER_FILE_LIMIT, InputError, read_user_bytes
+from podaudit.errors import InputError
 from podaudit.transport import SshError
+from podaudit.userfiles import USER_FILE_LIMIT, read_user_bytes
 
 
 def is_dev_null(path: str) -> bool:

@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 import paramiko
 
-from podaudit.cluster.source import USER_FILE_LIMIT
 from podaudit.transport import SshError, SshTarget
 from podaudit.transport.files import is_dev_null, read_ssh_file
+from podaudit.userfiles import USER_FILE_LIMIT
 
 Verdict = Literal["known", "unknown", "changed", "revoked"]
 # A known RSA key is offered as SHA-2 signatures; paramiko no longer negotiates plain ssh-rsa.

@@ -82,7 +82,7 @@ def run_capped(argv: list[str], timeout: float, out_limit: int, err_limit: int =
     """Run ``argv`` (no shell, stdin closed or fed ``stdin``, its own process group), reading
     at most the caps; a stream past its cap, or the time limit, kills the whole group. Raises
     OSError when it cannot start."""
-    from podaudit.cluster.kubectl import kill_group
+    from podaudit.transport.kubectl import kill_group
 
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True)

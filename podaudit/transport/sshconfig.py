@@ -21,10 +21,10 @@ from typing import Any, ClassVar, Protocol
 
 import paramiko
 
-from podaudit.cluster.source import USER_FILE_LIMIT
 from podaudit.shell import quote
 from podaudit.transport import SshError, SshOptions, SshTarget, Strictness
 from podaudit.transport.files import read_ssh_file
+from podaudit.userfiles import USER_FILE_LIMIT
 
 USER_CONFIG = "~/.ssh/config"
 SYSTEM_CONFIG = "/etc/ssh/ssh_config"

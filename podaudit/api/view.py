@@ -13,17 +13,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from podaudit.names import valid_node_name
+from podaudit.userfiles import read_capped
+
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 SOURCE_ANNOTATION = "kubernetes.io/config.source"
 MAX_BYTES = 512 * 1024 * 1024  # a kubectl List bigger than this is not read at all
-_CHUNK = 1024 * 1024
-_DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")  # every Node name
 _INT_LIMIT = 2**63  # int64, what the API server stores; anything beyond is junk
 
 
@@ -126,11 +125,6 @@ class ApiView:
             self.namespaces = namespace_names(items)
 
 
-def valid_node_name(node: str) -> bool:
-    """A DNS-1123 subdomain, as every Node name is; anything else never reaches a URL or a path."""
-    return isinstance(node, str) and len(node) <= 253 and _DNS1123.fullmatch(node) is not None
-
-
 def load_list(path: str, problems: list[str]) -> list[dict[str, Any]]:
     """The items of a kubectl List JSON file; a problem line instead of raising.
 
@@ -138,7 +132,7 @@ def load_list(path: str, problems: list[str]) -> list[dict[str, Any]]:
     never more than ``MAX_BYTES`` is read, so a FIFO or /dev/zero cannot hang or flood us.
     """
     try:
-        data = _read_capped(path)
+        data = read_capped(path, MAX_BYTES)
     except FileNotFoundError:
         return []
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
@@ -277,29 +271,6 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def _read_capped(path: str, limit: int = MAX_BYTES) -> bytes | None:
-    """At most ``limit + 1`` bytes of a regular file; None if it is anything else."""
-    if not stat.S_ISREG(os.stat(path).st_mode):
-        return None
-    # O_NONBLOCK: if a FIFO is swapped in after the stat, opening it does not wait for a writer.
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(fd, min(_CHUNK, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 def _seconds(created: str | None, now: datetime) -> int | None:
     """Seconds since an RFC 3339 timestamp; None when there is none or it is not one."""
     if not created:
@@ -362,7 +333,7 @@ def configz_object(doc: Any, where: str, problems: list[str]) -> dict[str, Any] 
 
 def _configz_file(path: str, problems: list[str]) -> dict[str, Any] | None:
     try:
-        data = _read_capped(path)
+        data = read_capped(path, MAX_BYTES)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:

@@ -11,27 +11,20 @@ The API view: a snapshot's api/ folder, else the user's kubectl when the command
 
 from __future__ import annotations
 
+import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from podaudit.cluster.source import (
-    Cluster,
-    InputError,
-    NodeHandle,
-    NodeSource,
-    NodeUnavailable,
-    demo_path,
-    local_cluster,
-    snapshot_cluster,
-)
+from podaudit.api.view import ApiView, load_api_dir
+from podaudit.collect.local import NodeHandle
+from podaudit.errors import InputError
+from podaudit.run.reach import reach
 
 if TYPE_CHECKING:
-    from podaudit.cluster.api import ApiView
-    from podaudit.cluster.inventory import InventoryEntry
-    from podaudit.cluster.kubectl import KubectlOptions
-    from podaudit.kubelet.resolve import NodeView
-    from podaudit.transport.ssh import SSHConfigLike, SshOptions
+    from podaudit.collect.source import NodeSource
+    from podaudit.model import InventoryEntry
+    from podaudit.transport.kubectl import KubectlOptions
 
 # Per node, for the connection and for each command: generous, because a busy node (or many
 # nodes sharing few cores) answers slowly; the whole-run --deadline bounds the sweep.
@@ -39,20 +32,6 @@ DEFAULT_TIMEOUT = 30.0
 # An API server that does not answer in 10 s is down for our purposes: the node side goes on.
 DEFAULT_API_TIMEOUT = 10.0
 DEFAULT_DEBUG_IMAGE = "busybox:1.37"
-
-
-@dataclass(frozen=True)
-class RefusedNode:
-    """An entry never connected to: its address, user or name failed the inventory's checks
-    (``InventoryEntry.problem``). Reported like an unreachable node (PA901), so the rest of a
-    sweep goes on and the exit code says some nodes were not audited."""
-
-    name: str
-    problem: str
-    only: bool = False
-
-    def load(self) -> NodeView:
-        raise NodeUnavailable(self.name, "config", self.problem)
 
 
 @dataclass
@@ -84,7 +63,7 @@ class Selection:
     debug_namespace: str | None = None
 
     def kubectl_options(self) -> KubectlOptions:
-        from podaudit.cluster.kubectl import KubectlOptions
+        from podaudit.transport.kubectl import KubectlOptions
 
         return KubectlOptions(self.kubeconfig, self.context, self.kubectl, self.api_timeout)
 
@@ -138,8 +117,7 @@ def live_api(sel: Selection) -> tuple[ApiView | None, list[str]]:
     """
     import shutil
 
-    from podaudit.cluster.api import ApiView
-    from podaudit.cluster.kubectl import describe, load_api_view
+    from podaudit.api.kubectl import describe, load_api_view
 
     explicit = sel.kubeconfig is not None or sel.context is not None
     if not explicit and not _kubeconfig_present():
@@ -172,42 +150,10 @@ def _pick(entries: list[InventoryEntry], wanted: list[InventoryEntry], inventory
     return [by_name[w.name] for w in wanted]
 
 
-def _check_host(host: str, options: SshOptions, config: SSHConfigLike, ssh_config: str | None) -> None:
-    """``node NODE``: a name that is neither an ssh_config Host nor resolvable is a typo, not
-    an unreachable node."""
-    import socket
-
-    from podaudit.transport.ssh import resolve_target
-
-    target = resolve_target(host, options, config)
-    if target.hostname != host or target.proxy_jump or target.proxy_command:
-        return  # the config maps it somewhere
-    try:
-        socket.getaddrinfo(host, target.port)
-    except (OSError, UnicodeError) as exc:
-        where = ssh_config or "~/.ssh/config"
-        raise InputError(f"{host}: not a Host in {where} and not a resolvable host name ({exc}); "
-                         "check the name, or give --ssh-config or --nodes user@address") from exc
-
-
-def _check_files(sel: Selection) -> None:
-    """--known-hosts and --identity, once for the run: a FIFO, a device or a huge file is a
-    usage error here, not the same failure for every node. A file not there yet is fine:
-    accept-new creates known_hosts, and a missing key is reported with the keys tried."""
-    from podaudit.cluster.source import read_user_bytes
-    from podaudit.transport.files import is_dev_null
-
-    for option, path in (("--known-hosts", sel.known_hosts), ("--identity", sel.identity)):
-        if path is None:
-            continue
-        full = os.path.expanduser(path)
-        if os.path.lexists(full) and not is_dev_null(full):
-            read_user_bytes(full, option)
-
-
 def remote_cluster(sel: Selection, api: ApiView | None, host: str | None = None) -> Cluster:
     """Nodes reached over SSH or kubectl debug: the inventory's, or the one host named."""
-    from podaudit.cluster.inventory import InventoryEntry, checked, from_api_nodes, from_nodes_option, load_inventory
+    from podaudit.inventory import checked, from_api_nodes, from_nodes_option, load_inventory
+    from podaudit.model import InventoryEntry
 
     if sel.inventory is not None:
         entries = load_inventory(sel.inventory, sel.address_type)
@@ -221,16 +167,16 @@ def remote_cluster(sel: Selection, api: ApiView | None, host: str | None = None)
             checked(InventoryEntry(host or ""), "the command line")]
     origin = f"inventory {sel.inventory}" if sel.inventory else "--nodes" if sel.nodes else f"host {host}"
     single = host is not None and sel.inventory is None and sel.nodes is None
-    return Cluster(_reach(sel, entries, api, check_host=single and api is None), None, origin)
+    return Cluster(reach(sel, entries, api, check_host=single and api is None), None, origin)
 
 
 def api_cluster(sel: Selection, api: ApiView) -> Cluster:
     """Every node the API lists; this machine's own node is read here, without SSH."""
-    from podaudit.cluster.inventory import from_api_nodes
+    from podaudit.inventory import from_api_nodes
 
     reachable = [n for n in api.nodes if not _no_kubelet_files(n.labels)]
     entries = from_api_nodes(reachable, sel.address_type)
-    cluster = Cluster(_reach(sel, entries, api), None, f"the API's nodes ({api.origin})")
+    cluster = Cluster(reach(sel, entries, api), None, f"the API's nodes ({api.origin})")
     skipped = [n.name for n in api.nodes if n not in reachable]
     if skipped:
         cluster.notes.append(f"not read: {len(skipped)} nodes with no Linux kubelet to read (Windows, virtual "
@@ -244,75 +190,79 @@ def _no_kubelet_files(labels: dict[str, str]) -> bool:
             or labels.get("eks.amazonaws.com/compute-type") == "fargate")
 
 
-def _reach(sel: Selection, entries: list[InventoryEntry], api: ApiView | None, check_host: bool = False
-           ) -> list[NodeSource]:
-    """How each node is read: kubectl debug, this machine, or SSH."""
-    only = len(entries) == 1
-    node_ip = {n.name: n.addresses.get("InternalIP") for n in api.nodes} if api is not None else {}
-    if sel.via == "kubectl-debug":
-        return _debug_nodes(sel, entries, only, node_ip)
-    here = _this_node(api) if os.geteuid() == 0 else None  # without root, SSH (with --sudo) reads more
-    local: list[NodeSource] = [NodeHandle(e.name, "/", only, node_ip.get(e.name)) for e in entries if e.name == here]
-    refused: list[NodeSource] = [RefusedNode(e.name, e.problem, only) for e in entries
-                                 if e.problem is not None and e.name != here]
-    remote = [e for e in entries if e.name != here and e.problem is None]
-    nodes = ssh_nodes(sel, remote, only, node_ip, check_host) if remote else []
-    order = {e.name: i for i, e in enumerate(entries)}
-    return sorted(local + refused + nodes, key=lambda n: order[n.name])
+@dataclass
+class Cluster:
+    nodes: list[NodeSource]
+    api: ApiView | None = None
+    origin: str = "local"
+    notes: list[str] = field(default_factory=list)
+
+    def node(self, name: str) -> NodeSource | None:
+        return next((n for n in self.nodes if n.name == name), None)
 
 
-def _this_node(api: ApiView | None) -> str | None:
-    """This machine's node name, when the API lists a node by its host name (kubectl on a
-    control-plane node): read it directly rather than over SSH to itself."""
-    if api is None:
-        return None
-    import socket
-
-    name = socket.gethostname().strip().lower()
-    node = api.node(name)
-    # A pod or container on that node shares its host name but not its files: only the
-    # node's own /etc/machine-id (status.nodeInfo.machineID) says that "/" is the node's.
-    if node is None or not node.machine_id or _machine_id() != node.machine_id:
-        return None
-    return name
+def local_cluster(root: str) -> Cluster:
+    """This machine (root '/') or one node's filesystem under --root."""
+    if not root:
+        raise InputError("--root is empty; give the path of a node's root filesystem (or / for this machine)")
+    if not os.path.isdir(root):
+        raise InputError(f"--root {root}: no such directory; give the path of a node's root filesystem")
+    label = "localhost" if os.path.abspath(root) == "/" else os.path.basename(os.path.abspath(root))
+    return Cluster([NodeHandle(label, root, only=True)], None, f"root {root}")
 
 
-def _machine_id() -> str:
+def snapshot_cluster(path: str) -> Cluster:
+    """A cluster snapshot: nodes/<node>/ node roots and optional api/*.json. What the snapshot
+    holds never chooses a path outside it: nodes/ must be a folder, not a link, and an api/
+    that is (or holds) a link is not read."""
+    nodes_dir = os.path.join(path, "nodes")
+    if not path:
+        raise InputError("--snapshot is empty; give the path of a cluster snapshot")
+    if not os.path.isdir(path):
+        raise InputError(f"--snapshot {path}: no such directory")
+    if os.path.islink(nodes_dir):
+        raise InputError(f"--snapshot {path}: nodes/ is a link ({os.readlink(nodes_dir)}); a cluster snapshot "
+                         "holds its nodes/<node>/ folders itself: copy them in")
+    if not os.path.isdir(nodes_dir):
+        raise InputError(f"--snapshot {path}: no nodes/ folder; a cluster snapshot holds nodes/<node>/ "
+                         "(docs/snapshot-format.md)")
     try:
-        with open("/etc/machine-id", encoding="ascii") as handle:
-            return handle.read(64).strip()
-    except (OSError, ValueError):
-        return ""
+        names = sorted(n for n in os.listdir(nodes_dir) if os.path.isdir(os.path.join(nodes_dir, n)))
+    except OSError as exc:
+        raise InputError(f"--snapshot {path}: cannot list nodes/ ({exc.strerror})") from exc
+    api_dir = os.path.join(path, "api")
+    link = _api_link(api_dir)
+    api = load_api_dir(api_dir) if os.path.isdir(api_dir) and link is None else None
+    notes = list(api.problems) if api else []
+    if link is not None:
+        notes.append(f"{link} is a link; the API view is not read (a snapshot's api/ holds plain files)")
+    nodes: list[NodeSource] = []
+    inside = os.path.realpath(nodes_dir)
+    for name in names:
+        root = os.path.join(nodes_dir, name)
+        # A node folder that leads out of the snapshot (nodes/x -> /) would read this machine.
+        if os.path.commonpath([inside, os.path.realpath(root)]) != inside:
+            notes.append(f"nodes/{name} leads outside the snapshot ({os.path.realpath(root)}); skipped")
+            continue
+        api_node = next((n for n in api.nodes if n.name == name), None) if api else None
+        nodes.append(NodeHandle(name, root, node_ip=api_node.addresses.get("InternalIP") if api_node else None))
+    if not nodes:
+        raise InputError(f"--snapshot {path}: nodes/ holds no node folders")
+    return Cluster(nodes, api, f"snapshot {path}", notes)
 
 
-def _debug_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, node_ip: dict[str, str | None]
-                 ) -> list[NodeSource]:
-    import uuid
-
-    from podaudit.cluster.api import valid_node_name
-    from podaudit.collect.over_kubectl_debug import DebugNode, DebugOptions, register_cleanup
-
-    bad = [e.name for e in entries if not valid_node_name(e.name)]
-    if bad:
-        raise InputError(f"--via kubectl-debug: {', '.join(bad)}: not a node name (DNS-1123 subdomain)")
-    register_cleanup()
-    debug = DebugOptions(sel.debug_image, sel.debug_namespace, max(sel.timeout * 4, 60.0))
-    run_id = uuid.uuid4().hex[:12]
-    return [DebugNode(e.name, sel.kubectl_options(), debug, run_id, only, node_ip.get(e.name)) for e in entries]
+def _api_link(api_dir: str) -> str | None:
+    """The first name load_api_dir would read that is a link: it would lead out of the snapshot."""
+    if os.path.islink(api_dir):
+        return "api"
+    names = ["nodes.json", "pods.json", "namespaces.json", "configz"]
+    configz = os.path.join(api_dir, "configz")
+    if os.path.isdir(configz) and not os.path.islink(configz):
+        with contextlib.suppress(OSError):  # load_api_dir reports what it cannot read
+            names += [f"configz/{n}" for n in sorted(os.listdir(configz))]
+    return next((f"api/{n}" for n in names if os.path.islink(os.path.join(api_dir, n))), None)
 
 
-def ssh_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, node_ip: dict[str, str | None],
-              check_host: bool = False) -> list[NodeSource]:
-    from podaudit.collect.over_ssh import SshNode
-    from podaudit.transport.ssh import SshError, SshOptions, load_ssh_config
-
-    options = SshOptions(ssh_config=sel.ssh_config, known_hosts=sel.known_hosts, user=sel.user,
-                         identity=sel.identity, accept_new_host_keys=sel.accept_new_host_keys, timeout=sel.timeout)
-    try:
-        config = load_ssh_config(sel.ssh_config)
-        if check_host:
-            _check_host(entries[0].name, options, config, sel.ssh_config)
-    except SshError as exc:
-        raise InputError(str(exc)) from exc
-    _check_files(sel)
-    return [SshNode(e, options, sel.sudo, only, node_ip.get(e.name), config=config) for e in entries]
+def demo_path() -> str:
+    """The bundled demo cluster (package data), usable after any install."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo", "cluster")

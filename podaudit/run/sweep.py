@@ -16,11 +16,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from podaudit.cluster.source import NodeHandle, NodeSource, NodeUnavailable
-from podaudit.kubelet.resolve import NodeView
+from podaudit.collect.local import NodeHandle
+from podaudit.collect.source import NodeResult, NodeSource, SweepResult
+from podaudit.errors import NodeUnavailable
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -34,28 +35,6 @@ PROCESS_THRESHOLD = 100
 CHUNK = 10  # nodes per task: small, so one slow node holds back few results
 STOP_GRACE = 0.5  # seconds a worker process has to end on SIGTERM before SIGKILL
 ORPHAN_CHECK = 1.0  # seconds between an idle worker's checks that podaudit is still there
-
-
-@dataclass(frozen=True)
-class NodeResult:
-    name: str
-    view: NodeView | None
-    failure: NodeUnavailable | None
-    seconds: float
-
-
-@dataclass
-class SweepResult:
-    results: list[NodeResult] = field(default_factory=list)
-    interrupted: bool = False
-
-    @property
-    def views(self) -> list[NodeView]:
-        return [r.view for r in self.results if r.view is not None]
-
-    @property
-    def failures(self) -> list[NodeUnavailable]:
-        return [r.failure for r in self.results if r.failure is not None]
 
 
 def _audit(node: NodeSource) -> NodeResult:

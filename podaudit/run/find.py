@@ -1,6 +1,7 @@
-"""From a mirror pod name to the node(s) whose kubelet may run it, and then to the file.
+"""podaudit find: from a mirror pod name to the node(s) whose kubelet may run it, and then to
+the file.
 
-A mirror pod is named ``<name>-<node>`` (generatePodName). The API's ``spec.nodeName`` is
+A mirror pod is named ``<name>-<node>`` (audit/match.py). The API's ``spec.nodeName`` is
 the authority when the pod is known there; otherwise every node whose name is a suffix is
 a candidate (nodes ``node`` and ``a-node`` both fit ``static-a-node``), and each is read.
 """
@@ -8,50 +9,18 @@ a candidate (nodes ``node`` and ``a-node`` both fit ``static-a-node``), and each
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from podaudit.audit.engine import audit
-from podaudit.audit.registry import Finding
-from podaudit.cluster.api import ApiPod, ApiView
-from podaudit.cluster.source import Cluster, NodeSource, NodeUnavailable
-from podaudit.cluster.sweep import DEFAULT_CONCURRENCY, run_sweep
-from podaudit.kubelet.resolve import NodeView, StaticPod
+from podaudit.audit.match import Candidate, FindResult, Match, defines, name_fits
+from podaudit.run.sweep import DEFAULT_CONCURRENCY, run_sweep
+
+if TYPE_CHECKING:
+    from podaudit.api.view import ApiPod
+    from podaudit.kubelet.resolve import NodeView
+    from podaudit.run.select import Cluster
 
 SUGGEST_READ_LIMIT = 5  # nodes read just to suggest names when nothing else is known
-
-
-@dataclass(frozen=True)
-class Candidate:
-    node: NodeSource
-    reason: str
-
-
-@dataclass(frozen=True)
-class Match:
-    view: NodeView
-    pod: StaticPod
-
-
-@dataclass
-class FindResult:
-    query: str
-    namespace: str | None
-    candidates: list[Candidate]
-    matches: list[Match]
-    api_pods: list[ApiPod] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    suggestions: list[str] = field(default_factory=list)
-    # Per node read, what podaudit could not read (the answer there may be wrong).
-    incomplete: dict[str, list[str]] = field(default_factory=dict)
-    # Candidate nodes that could not be audited at all.
-    unavailable: list[NodeUnavailable] = field(default_factory=list)
-    api: ApiView | None = None  # the API view the answer used (None: not asked)
-    # Findings about the files that define the matched pods (PA301 no mirror pod, PA303, ...).
-    findings: list[Finding] = field(default_factory=list)
-
-    def api_pod(self, pod: StaticPod) -> ApiPod | None:
-        """The mirror pod the API shows for this static pod, if any."""
-        return next((p for p in self.api_pods if p.namespace == pod.namespace), None)
 
 
 def candidate_nodes(name: str, namespace: str | None, cluster: Cluster) -> tuple[list[Candidate], list[ApiPod]]:
@@ -67,9 +36,8 @@ def candidate_nodes(name: str, namespace: str | None, cluster: Cluster) -> tuple
             found[node.name] = Candidate(node, f"spec.nodeName of pod {pod.namespace}/{pod.name} in the API")
     if found:
         return list(found.values()), api_pods
-    lowered = name.lower()
     for node in cluster.nodes:
-        if node.only or lowered.endswith("-" + node.name.lower()):
+        if node.only or name_fits(name, node.name):
             reason = "the only node given" if node.only else f"the name ends with -{node.name}"
             found[node.name] = Candidate(node, reason)
     return list(found.values()), api_pods
@@ -96,8 +64,7 @@ def find_pod(name: str, namespace: str | None, cluster: Cluster, concurrency: in
     views = sweep.views
     for view in views:
         result.matches += [
-            Match(view, pod) for pod in view.static_pods
-            if pod.mirror_name == name and namespace in (None, pod.namespace)
+            Match(view, pod) for pod in view.static_pods if defines(pod, name, namespace)
         ]
         if view.incomplete:
             result.incomplete[view.label] = view.incomplete

@@ -14,39 +14,25 @@ connected to. A port that is not 1-65535 is a usage error naming the entry.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import yaml
 
-from podaudit.cluster.api import parse_int, parse_node
-from podaudit.cluster.source import InputError, read_user_text
+from podaudit.api.view import parse_int, parse_node
+from podaudit.errors import InputError
 from podaudit.kubelet.yamlload import GoYamlLoader
+from podaudit.model import InventoryEntry
+from podaudit.names import valid_address, valid_node_label
+from podaudit.userfiles import read_user_text
 
 ADDRESS_TYPES = ("InternalIP", "ExternalIP", "Hostname")
 _RANGE = re.compile(r"\[(\d+):(\d+)\]")
-# RFC 1123 section 2.1 host name: dot-separated labels of letters, digits and inner hyphens,
-# at most 63 characters each and 253 in all (one trailing dot allowed: the root).
-_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-# Names are ssh_config aliases and Ansible host names too, where "_" is common; they are only
-# connected to when there is no address, and then the resolver refuses what DNS cannot hold.
-_NAME_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 # POSIX portable user name (XBD 3.437, the portable filename character set, no leading "-").
 _USER = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]{0,255}")
-_ZONE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # an IPv6 zone: an interface name or index
-
-
-@dataclass(frozen=True)
-class InventoryEntry:
-    name: str
-    address: str | None = None
-    user: str | None = None
-    port: int | None = None
-    problem: str | None = None  # why this entry is not connected to: one line naming it and the bad value
 
 
 def from_nodes_option(text: str) -> list[InventoryEntry]:
@@ -244,35 +230,6 @@ def checked(entry: InventoryEntry, where: str, fix: str = "fix it there") -> Inv
     else:
         return entry
     return replace(entry, problem=f"{why}; not audited: {fix}")
-
-
-def valid_address(value: str) -> bool:
-    """An RFC 1123 host name or an IP literal (IPv6 with or without brackets; a zone only
-    as an interface name): nothing a shell, ssh or getaddrinfo could read as more."""
-    host = value[1:-1] if value.startswith("[") and value.endswith("]") else value
-    return _ip_literal(host) or _host_name(host, _LABEL)
-
-
-def valid_node_label(value: str) -> bool:
-    """A name SSH may connect to when it has no address: a host name that may hold "_"
-    (ssh_config aliases, Ansible names), or an IP literal."""
-    return _ip_literal(value) or _host_name(value, _NAME_LABEL)
-
-
-def _host_name(value: str, label: re.Pattern[str]) -> bool:
-    name = value[:-1] if value.endswith(".") else value
-    return 0 < len(name) <= 253 and all(label.fullmatch(part) for part in name.split("."))
-
-
-def _ip_literal(value: str) -> bool:
-    address, _, zone = value.partition("%")
-    if zone and not _ZONE.fullmatch(zone):
-        return False
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return not zone or ":" in address
 
 
 def _shown(value: Any) -> str:

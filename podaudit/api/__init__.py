@@ -1,0 +1,1 @@
+"""The API server's side: nodes, pods, namespaces and the kubelets' configz, from kubectl or a snapshot."""

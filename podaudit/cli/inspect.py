@@ -1,0 +1,151 @@
+"""find, node and sweep: where a static pod comes from, how one node decides, every node at once."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from podaudit.cli.options import (
+    EXIT_FINDINGS,
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    NODE_FORMATS,
+    Options,
+    check_format,
+    cleanup,
+    cluster,
+    console,
+    fail,
+    input_errors,
+    load_baseline,
+    reaching,
+    shared_options,
+    sweep_options,
+)
+
+if TYPE_CHECKING:
+    from podaudit.api.view import ApiView
+    from podaudit.audit.baseline import Baseline
+    from podaudit.audit.engine import AuditResult
+    from podaudit.collect.source import SweepResult
+    from podaudit.run.select import Cluster
+
+
+@click.command()
+@click.argument("pod")
+@click.option("-n", "--namespace", help="Only this namespace (default: any).")
+@shared_options
+@click.pass_obj
+def find(opts: Options, pod: str, namespace: str | None) -> None:
+    """Which node and which file define the static pod POD (its mirror pod name), and how we know."""
+    from podaudit.run.find import find_pod
+
+    check_format(opts, NODE_FORMATS)
+    try:
+        result = find_pod(pod, namespace, cluster(opts, want_api=True), opts.selection().concurrency)
+    finally:
+        cleanup(opts)
+    if opts.output == "json":
+        from podaudit.report.jsonout import dumps, find_json
+
+        click.echo(dumps(find_json(result)))
+    else:
+        from podaudit.report.text import render_find
+
+        render_find(console(), result)
+    partial = result.incomplete or result.unavailable
+    sys.exit(EXIT_PARTIAL if partial else EXIT_OK if result.matches else EXIT_INPUT)
+
+
+@click.command()
+@click.argument("node_name", metavar="[NODE]", required=False)
+@shared_options
+@click.pass_obj
+def node(opts: Options, node_name: str | None) -> None:
+    """How one node's kubelet decides its static pods, and the fate of every manifest entry."""
+    check_format(opts, NODE_FORMATS)
+    chosen = cluster(opts, node_name)
+    if node_name is None and len(chosen.nodes) > 1:
+        fail(f"{chosen.origin} has {len(chosen.nodes)} nodes; name one: " + ", ".join(n.name for n in chosen.nodes))
+    handle = chosen.nodes[0] if node_name is None or len(chosen.nodes) == 1 else chosen.node(node_name)
+    if handle is None:
+        fail(f"no node {node_name} in {chosen.origin}; nodes: " + ", ".join(n.name for n in chosen.nodes))
+    with reaching(opts):
+        view = handle.load()
+    if opts.output == "json":
+        from podaudit.report.jsonout import dumps, node_json
+
+        click.echo(dumps(node_json(view)))
+    else:
+        from podaudit.report.text import render_node
+
+        render_node(console(), view)
+    sys.exit(EXIT_PARTIAL if view.incomplete else EXIT_OK)
+
+
+@click.command()
+@sweep_options
+@shared_options
+@click.pass_obj
+def sweep(opts: Options, fail_on: str, baseline: str | None, write_baseline: str | None) -> None:
+    """Every node at once: static pod path and source, static pods, findings; unreachable nodes listed.
+
+    Exit codes: 1 a finding at or above --fail-on; else 3 when some nodes could not be audited
+    (or only in part: PA901-PA904, unless the baseline suppresses them); else 0. 2 is a usage
+    or input error. The report covers every node either way.
+    """
+
+    expected = load_baseline(baseline)
+    report(opts, cluster(opts, want_api=True), fail_on, expected, write_baseline)
+
+
+def report(opts: Options, chosen: Cluster, fail_on: str, expected: Baseline | None,
+           write_baseline: str | None) -> NoReturn:
+    """Read every node of ``chosen``, audit, render, exit: the body of sweep and analyze."""
+    from podaudit.run.audit import audit_cluster
+    from podaudit.run.audit import write_baseline as save_baseline
+
+    with input_errors():
+        result, findings = audit_cluster(opts.selection(), chosen, expected, lambda: cleanup(opts))
+        if write_baseline:
+            save_baseline(write_baseline, findings)
+    render_sweep(opts, result, findings, chosen.api)
+    # Findings at or above --fail-on win over "not audited", so a CI job tolerating 3 sees them.
+    if findings.failing(fail_on):
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_PARTIAL if findings.not_audited or findings.errors else EXIT_OK)
+
+
+def render_sweep(opts: Options, result: SweepResult, findings: AuditResult, api: ApiView | None) -> None:
+    """The same result objects in every format."""
+    from podaudit import __version__
+
+    if opts.output == "json":
+        from podaudit.report.jsonout import dumps, sweep_json
+
+        click.echo(dumps(sweep_json(result, findings, api)))
+    elif opts.output == "markdown":
+        from podaudit.report.markdown import render_markdown
+
+        click.echo(render_markdown(result, findings), nl=False)
+    elif opts.output == "junit":
+        from podaudit.report.junit import render_junit
+
+        click.echo(render_junit(result, findings))
+    elif opts.output == "sarif":
+        import json
+
+        from podaudit.report.sarif import render_sarif
+
+        click.echo(json.dumps(render_sarif(result, findings, __version__), indent=2, ensure_ascii=True))
+    elif opts.output == "watch-paths":
+        from podaudit.report.watch import render_watch_paths
+
+        click.echo(render_watch_paths(result), nl=False)
+    else:
+        from podaudit.report.text import render_sweep
+
+        render_sweep(console(), result, findings)
