@@ -23,6 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEMO_NODES = REPO / "podaudit" / "demo" / "cluster" / "nodes"
 FIXTURE_NODES = REPO / "tests" / "fixtures" / "nodes"
+PRIVATE_TMP = REPO / "scripts" / "private_tmp.sh"  # gives each node a /tmp of its own
 SCENARIOS = ("greenbox", "fixtures", "fleet", "faults")
 FLEET_DEFAULT, FLEET_MAX = 10, 250
 
@@ -411,8 +412,9 @@ def new_key(path: Path, comment: str) -> str:
     return " ".join(Path(f"{path}.pub").read_text().split()[:2])
 
 
-def build_node(node: Node, lab: Path, client_key: str) -> None:
-    """Files, host key, sshd_config and init script of one node."""
+def build_node(node: Node, lab: Path, client_key: str, keep: tuple[str, ...] = ()) -> None:
+    """Files, host key, sshd_config and init script of one node; keep: host directories
+    under /tmp the node still sees in its private /tmp (the lab's own is always kept)."""
     upper, work = node.home / "upper", node.home / "work"
     upper.mkdir(parents=True)
     node.tops = tuple(lay_node(node.spec, upper, lab / "bin" / "kubelet", node.address, client_key))
@@ -433,16 +435,19 @@ def build_node(node: Node, lab: Path, client_key: str) -> None:
         *SSHD_OPTIONS,
     ]
     write_text(node.home / "sshd_config", "\n".join(config) + "\n")
-    write_text(node.home / "init.sh", init_script(node), 0o755)
+    write_text(node.home / "init.sh", init_script(node, (str(lab), str(REPO), *keep)), 0o755)
 
 
-def init_script(node: Node) -> str:
-    """The node's PID 1: mount its overlays, set its hostname, start its processes and sshd."""
+def init_script(node: Node, keep: tuple[str, ...] = ()) -> str:
+    """The node's PID 1: mount its overlays and a private /tmp (a tmpfs, so nothing a node
+    writes there reaches this machine's /tmp; keep: directories of the real /tmp it still
+    needs, such as the lab's own), set its hostname, start its processes and sshd."""
     q = shlex.quote
     lines = ["#!/bin/sh", f"# podaudit lab node {node.spec.name}: PID 1 of its namespaces", "set -eu"]
     for top in node.tops:
         opts = f"lowerdir=/{top},upperdir={node.home}/upper/{top},workdir={node.home}/work/{top}"
         lines.append(f"mount -t overlay overlay -o {q(opts)} {q('/' + top)}")
+    lines.append(shlex.join(["/bin/sh", str(PRIVATE_TMP), "tmpfs", *keep]))
     lines += [f"hostname {q(node.spec.hostname)}", "mkdir -p /run/sshd && chmod 0755 /run/sshd"]
     procs = node.spec.processes
     for proc in procs:

@@ -1,16 +1,100 @@
-"""Shared fixtures: a real sleeping process named kubelet, built once per session."""
+"""Shared fixtures and the suite's isolation from the machine it runs on.
+
+- Every test runs with a private HOME, XDG_* directories and kubectl cache, and without
+  KUBECONFIG, ssh-agent or in-cluster variables, so neither podaudit in-process nor any
+  podaudit subprocess reads the user's ~/.ssh, ~/.kube or kubeconfig.
+- SIGTERM and SIGHUP end the run as Ctrl-C does, so fixture finalizers still run.
+- When the session ends, any lab still up is taken down and any process the run started that
+  still runs is killed, reported, and makes the run fail.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
+from scripts import reaper
+from tests import lab_helpers
+
 SUPPORT = Path(__file__).parent / "support"
+PRIVATE_DIRS = {"HOME": "home", "XDG_CONFIG_HOME": "config", "XDG_CACHE_HOME": "cache", "XDG_DATA_HOME": "data",
+                "XDG_STATE_HOME": "state", "XDG_RUNTIME_DIR": "runtime", "KUBECACHEDIR": "kubecache"}
+# Unset rather than pointed at a private file: podaudit takes a non-empty KUBECONFIG (or the
+# in-cluster variables) as "there is an API", which would change what a sweep does.
+UNSET = ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "SSH_AUTH_SOCK", "SSH_AGENT_PID")
+_RUN: dict[str, Path] = {}  # "basetemp" once the session has one
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """HOME and friends under the run's own tmp: returns the private HOME."""
+    basetemp = tmp_path_factory.getbasetemp()
+    _RUN["basetemp"] = basetemp
+    lab_helpers.SHARED.append(basetemp)  # lab nodes see the run's tree (debug pods mount it)
+    user = tmp_path_factory.mktemp("user")
+    with pytest.MonkeyPatch.context() as env:
+        for name, sub in PRIVATE_DIRS.items():
+            (user / sub).mkdir(mode=0o700)
+            env.setenv(name, str(user / sub))
+        for name in UNSET:
+            env.delenv(name, raising=False)
+        yield user / "home"
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """The first SIGTERM or SIGHUP stops the run like Ctrl-C; later ones wait for the teardown."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, _interrupt)
+
+
+def strays(basetemp: Path | None) -> list[int]:
+    """Processes of this run that still run: below pytest, or naming the run's tmp in their
+    argv (a lab supervisor has been reparented away from pytest)."""
+    kids = reaper.children_map()
+    found = set(reaper.descendants(os.getpid(), kids))
+    if basetemp is not None:
+        ours, pid = set(), os.getpid()
+        while pid > 1:  # pytest and its parents (whose argv may hold --basetemp) are not strays
+            ours.add(pid)
+            fields = reaper.stat_fields(pid)
+            pid = int(fields[1]) if fields else 0
+        mark = str(basetemp)
+        for pid in (pid for pids in kids.values() for pid in pids if pid not in ours):
+            if any(arg == mark or f"{mark}/" in arg for arg in reaper.cmdline(pid) or []):
+                found.update([pid, *reaper.descendants(pid, kids)])
+    return sorted(found)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After every finalizer: take down labs and kill processes left behind, and fail the run."""
+    labs = lab_helpers.down_all()
+    left = strays(_RUN.get("basetemp"))
+    if not labs and not left:
+        return
+    report = [f"lab {lab} was still up at the end of the session; taken down" for lab in labs]
+    report += [f"process left behind, killed: {reaper.describe(pid)}" for pid in left]
+    reaper.kill_all(left)
+    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    for line in report:
+        if terminal is not None:
+            terminal.write_line(f"ERROR: {line}", red=True)
+    if session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
@@ -21,32 +105,6 @@ def fake_kubelet_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bin") / "kubelet"
     subprocess.run(["cc", "-O2", "-o", str(out), str(SUPPORT / "fake_kubelet.c")], check=True)
     return out
-
-
-class Processes:
-    """Starts processes and always stops them."""
-
-    def __init__(self) -> None:
-        self.started: list[subprocess.Popen[bytes]] = []
-
-    def start(self, argv: list[str], cwd: str | None = None) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(argv, cwd=cwd)
-        self.started.append(proc)
-        time.sleep(0.2)  # let exec (and any unshare/mount) finish before /proc is read
-        assert proc.poll() is None, f"{argv} exited with {proc.returncode}"
-        return proc
-
-    def stop(self) -> None:
-        for proc in self.started:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture
-def processes() -> Iterator[Processes]:
-    procs = Processes()
-    yield procs
-    procs.stop()
 
 
 @pytest.fixture(scope="session")

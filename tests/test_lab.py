@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from tests.lab_helpers import why_no_lab
+from tests.lab_helpers import lab_address, why_no_lab
 
 REPO = Path(__file__).resolve().parent.parent
 LAB = REPO / "scripts" / "lab"
 DEMO_NODE01 = REPO / "podaudit" / "demo" / "cluster" / "nodes" / "node01"
-FIRST_ADDRESS = "127.0.9.10"  # away from a lab started by hand at 127.0.1.x
+FIRST_ADDRESS = lab_address("127.0.9.10")  # in this run's 127.X/16: away from other runs and hand-made labs
 
 
 
@@ -68,11 +68,12 @@ def running(pid: int, start: int | None = None) -> bool:
 def test_up_writes_client_files(lab: Lab) -> None:
     assert (lab.dir / "inventory").read_text() == "controlplane\nnode01\n"
     node01 = next(n for n in lab.state["nodes"] if n["name"] == "node01")
-    assert node01["address"] == "127.0.9.11"
+    second = lab_address("127.0.9.11")
+    assert node01["address"] == second
     known = (lab.dir / "known_hosts").read_text().splitlines()
-    assert f"127.0.9.11 {node01['host_key']}" in known
+    assert f"{second} {node01['host_key']}" in known
     assert f"node01 {node01['host_key']}" in known
-    assert "Host node01\n  HostName 127.0.9.11\n" in (lab.dir / "ssh_config").read_text()
+    assert f"Host node01\n  HostName {second}\n" in (lab.dir / "ssh_config").read_text()
     status = lab_command("status", "--dir", str(lab.dir))
     assert status.returncode == 0
     assert "node01" in status.stdout

@@ -17,7 +17,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ from podaudit.collect.remote import GATHER_VERSION, gather_script, parse_gather
 from podaudit.collect.rootfs import RootFS
 from podaudit.kubelet.resolve import NodeView, analyze_node
 from podaudit.model import DENIED, NodeSnapshot
+from tests.sandbox import UNSHARE, private_tmp, why_no_namespaces
 
 REPO = Path(__file__).parent.parent
 SCRIPT = REPO / "podaudit/collect/gather.sh"
@@ -108,12 +109,34 @@ def workdir(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def no_injection(tmp_path: Path) -> Iterator[None]:
-    places = [Path(os.environ.get("HOME", "/root")), Path("/"), Path(tempfile.gettempdir())]
+    # The scripts run in tmp_path (their cwd and the node's private /tmp are there), "cd" takes
+    # them to the suite's private HOME, and "/" is where a "cd /" would land.
+    places = [Path(os.environ["HOME"]), Path("/")]
     before = {p for place in places for p in place.glob("pwned*")}
     yield
     created = [p for p in (*tmp_path.rglob("pwned*"), *(p for place in places for p in place.glob("pwned*")))
                if p not in before]
     assert not created, f"a name was executed as a command: {created}"
+
+
+@pytest.fixture(autouse=True)
+def churn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Directories above each test's tree change all the time, as /tmp does on a busy machine:
+    the isolated runs must not see it (their /tmp is their own), or the mtimes that the two
+    collectors record a moment apart differ."""
+    busy = tmp_path_factory.getbasetemp()
+    stop = threading.Event()
+
+    def change() -> None:
+        while not stop.wait(0.002):
+            (busy / "churn").mkdir()
+            (busy / "churn").rmdir()
+
+    worker = threading.Thread(target=change, daemon=True)
+    worker.start()
+    yield
+    stop.set()
+    worker.join()
 
 
 # --- running a node in isolation ---------------------------------------------------------
@@ -211,8 +234,11 @@ class Node:
     user: int | None = None
 
     def run(self, work: Path, shell: Shell, cwd: Path) -> Run:
-        if os.geteuid() != 0 or shutil.which("unshare") is None:
-            pytest.skip("needs root and unshare (a private pid namespace keeps other kubelets out)")
+        """Run the scenario alone (its own PID namespace and /proc, and a /tmp of its own in
+        which only the test's tree under work.parent and the binaries it uses are visible)."""
+        why = why_no_namespaces()
+        if why:
+            pytest.skip(why)
         work.mkdir(parents=True, exist_ok=True)
         if self.user is not None:
             work.chmod(0o777)  # the other user writes its result here
@@ -224,16 +250,24 @@ class Node:
                 "shell": list(shell.argv), "path": shell.env()["PATH"], "cwd": str(cwd), "out": str(out)}
         with open(spec_file, "wb") as handle:
             pickle.dump(spec, handle)
-        prefix = ["unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private"]
+        prefix = list(UNSHARE)
         if self.mounts:
             binds = " && ".join(f"mount --bind {shlex.quote(str(src))} {shlex.quote(dst)}"
                                 for dst, src in self.mounts.items())
             prefix += ["sh", "-c", f'{binds} && exec "$@"', "sh"]
+        prefix += private_tmp(work / "tmp", [work.parent, *self.binaries(shell)])
         proc = subprocess.run([*prefix, sys.executable, str(inner), str(spec_file), str(REPO)],
                               capture_output=True, timeout=300, check=False)
         assert proc.returncode == 0, proc.stderr.decode(errors="replace")
         with open(out, "rb") as handle:
             return Run(**pickle.load(handle))  # written by the test's own inner script
+
+    def binaries(self, shell: Shell) -> list[Path]:
+        """The directories of the programs the run starts by absolute path, and the shell's tools."""
+        found = [Path(shell.path_prefix)] if shell.path_prefix else []
+        for kubelet in self.kubelets:
+            found += [Path(p).parent for p in (kubelet[0][0], *kubelet[2:]) if str(p).startswith("/")]
+        return found
 
 
 # --- comparing ---------------------------------------------------------------------------
@@ -628,8 +662,9 @@ def test_k3s_with_a_rewritten_title_and_its_default_dirs(tmp_path, workdir, shel
     assert [p.name for p in view.static_pods] == ["coredns"]
 
 
-def test_a_reader_without_root_records_what_it_may_not_read(fake_kubelet_binary, sh):
-    base = Path(tempfile.mkdtemp(prefix="podaudit-nobody-"))  # outside pytest's private tmp
+def test_a_reader_without_root_records_what_it_may_not_read(tmp_path, fake_kubelet_binary, sh):
+    base = tmp_path / "nobody"  # in the run's own /tmp its parents are open to nobody
+    base.mkdir()
     try:
         base.chmod(0o777)
         manifests = base / "manifests"
