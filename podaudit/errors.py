@@ -1,7 +1,10 @@
-"""The two failures that cross podaudit's layers: bad input from the user (exit 2), and a
-node that could not be audited (one line naming it; the rest of a sweep goes on)."""
+"""The two failures raised inside podaudit: bad input from the user (exit 2), and a node that
+could not be audited. The second is raised only inside transports and collectors; what
+crosses into run/, audit/ and report/ is its value, ``model.NodeFailure``."""
 
 from __future__ import annotations
+
+from podaudit.model import FailureKind, NodeFailure
 
 
 class InputError(Exception):
@@ -9,8 +12,12 @@ class InputError(Exception):
 
 
 class NodeUnavailable(Exception):
-    """A node that could not be audited; ``kind`` says why (unreachable, host-key-unknown, ...)."""
+    """A node that could not be audited; ``kind`` says why."""
 
-    def __init__(self, node: str, kind: str, message: str) -> None:
+    def __init__(self, node: str, kind: FailureKind, message: str) -> None:
         super().__init__(message)
         self.node, self.kind, self.message = node, kind, message
+
+    @property
+    def failure(self) -> NodeFailure:
+        return NodeFailure(self.node, self.kind, self.message)

@@ -29,7 +29,6 @@ from podaudit.model import InventoryEntry
 from podaudit.names import valid_address, valid_node_label
 from podaudit.userfiles import read_user_text
 
-ADDRESS_TYPES = ("InternalIP", "ExternalIP", "Hostname")
 _RANGE = re.compile(r"\[(\d+):(\d+)\]")
 # POSIX portable user name (XBD 3.437, the portable filename character set, no leading "-").
 _USER = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]{0,255}")

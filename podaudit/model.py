@@ -1,14 +1,17 @@
 """Plain data that crosses podaudit's boundaries.
 
-A collector (local, --root, snapshot, later SSH) produces a ``NodeSnapshot``: what it saw on
-one node, as raw bytes, stats and per-path errors. Everything after it is pure functions over
-this data, reading it through the small ``NodeReader`` protocol.
+A collector (this machine, --root, a snapshot or bundle, SSH, kubectl debug) produces a
+``NodeSnapshot``: what it saw on one node, as raw bytes, stats and per-path errors. Everything
+after it is pure functions over this data, reading it through the small ``NodeReader``
+protocol. What went wrong travels as values too: a ``Problem`` the kubelet model found on a
+node, a ``NodeFailure`` for a node that could not be read at all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Literal, Protocol
 
 # "denied": the path exists but this reader may not read it (the kubelet, as root, can).
@@ -146,3 +149,68 @@ class InventoryEntry:
     user: str | None = None
     port: int | None = None
     problem: str | None = None  # why this entry is not connected to: one line naming it and the bad value
+
+
+class ProblemKind(Enum):
+    """What a problem on a node is about; rules and reports choose by it, never by wording."""
+
+    COLLECTION = "collection"  # the collector's own notes (a bundle carries them as text)
+    UNREADABLE = "unreadable"  # podaudit may not read what the kubelet reads: the answer may be incomplete
+    KUBELET = "kubelet"  # which kubelet process (several, or none)
+    NODE_NAME = "node-name"  # the kubelet's node name is doubtful or unusable
+    CONFIG = "config"  # a KubeletConfiguration file or --config-dir the kubelet refuses or cannot list
+    UNIT = "unit"  # what systemd refuses or ignores in the kubelet's unit, drop-ins and env files
+    STATIC_POD_PATH = "static-pod-path"  # the static pod path itself (missing, not listable, crowded)
+    RESTART_PENDING = "restart-pending"  # the running kubelet no longer matches its files
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong on a node: what kind, the path it is about (when one), and why.
+
+    ``form`` is how the path and the detail read as one line (``text()``): the words reports
+    and JSON have always shown, kept exactly; nothing parses them back.
+    """
+
+    kind: ProblemKind
+    path: str | None
+    detail: str
+    line: int | None = None  # the line of ``path`` it is about (a systemd unit's)
+    form: str = "{path}: {detail}"
+
+    def text(self) -> str:
+        if self.path is None:
+            return self.detail
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return self.form.format(path=where, detail=self.detail)
+
+
+class FailureKind(Enum):
+    """Why a node could not be audited at all; each kind is exactly one PA9xx rule."""
+
+    UNREACHABLE = "unreachable"  # no connection (refused, no route, no such host, no cluster)
+    TIMEOUT = "timeout"  # the node or the cluster did not answer in time
+    DEADLINE = "deadline"  # the sweep's --deadline passed first
+    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM before the node finished
+    HOST_KEY_UNKNOWN = "host-key-unknown"
+    HOST_KEY_CHANGED = "host-key-changed"
+    AUTH = "auth"  # the login (or the cluster's credentials) was refused
+    SUDO = "sudo"  # sudo refused the read-only script, or root is needed here
+    CONFIG = "config"  # a bad address, user, node name: never connected to
+    GATHER = "gather"  # the node answered, but not with what podaudit reads (or more than a node may send)
+    RBAC = "rbac"  # the cluster forbids this user the kubectl debug pods
+    IMAGE = "image"  # the debug pod's image cannot be pulled or run
+    ADMISSION = "admission"  # PodSecurity, a webhook or a policy refused (or unprivileged) the debug pod
+    KUBECTL_MISSING = "kubectl-missing"  # kubectl is not there or cannot start
+    KUBECTL = "kubectl"  # another kubectl request of the debug pod failed (its message says which)
+    ERROR = "error"  # a bug in podaudit, on this node only
+
+
+@dataclass(frozen=True)
+class NodeFailure:
+    """A node that could not be audited: its name, why, and one line for people that names it."""
+
+    node: str
+    kind: FailureKind
+    message: str
+

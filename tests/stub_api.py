@@ -12,8 +12,9 @@ is "run" by ``kubelet``, a callable given the pod JSON and a cancel event, in a 
 phase goes Pending -> Running -> Succeeded/Failed with its log and exit code, as a real
 kubelet would report it. Knobs: ``pull_failure`` (the pod stays Pending with ErrImagePull,
 then ImagePullBackOff), ``admission`` (create refused with a PodSecurity-style 403),
-``hang_create`` (the create never answers), ``create_delay`` (the pod exists before the
-create is answered), ``unprivileged`` (a mutating policy turns privileged off). Every
+``forbid_create`` (create refused by RBAC: the user may not create pods), ``hang_create``
+(the create never answers), ``create_delay`` (the pod exists before the create is
+answered), ``unprivileged`` (a mutating policy turns privileged off). Every
 request is in ``calls`` as (method, path).
 """
 
@@ -86,11 +87,13 @@ class StubApi:
         self.hang = False
         self.requests: list[tuple[str, str]] = []  # (path, Accept) of every GET
         self.calls: list[tuple[str, str]] = []  # (method, path) of every request
+        self.refused: list[dict[str, Any]] = []  # creates refused by RBAC or admission
         self.created: list[dict[str, Any]] = []  # each pod body as a client POSTed it
         self.pods: dict[tuple[str, str], RunningPod] = {}  # (namespace, name) -> pod
         self.kubelet: Kubelet = idle_kubelet
         self.pull_failure = False
         self.admission = False
+        self.forbid_create = False  # RBAC: the user may list but not create pods
         self.hang_create = False
         self.create_delay = 0.0  # seconds between storing a created pod and answering
         self.unprivileged = False  # a policy that silently turns privileged off (mutating admission)
@@ -226,8 +229,13 @@ class StubApi:
         return 405, "application/json", _status(405, "MethodNotAllowed", f"{method} is not supported here")
 
     def _create(self, namespace: str, pod: dict[str, Any]) -> tuple[int, str, Any]:
-        self.created.append(copy.deepcopy(pod))
         name = pod.get("metadata", {}).get("name", "")
+        # A create RBAC or admission refuses makes no pod: nothing for podaudit to delete.
+        (self.refused if self.forbid_create or self.admission else self.created).append(copy.deepcopy(pod))
+        if self.forbid_create:
+            return 403, "application/json", _status(
+                403, "Forbidden", f'pods is forbidden: User "{USER}" cannot create resource "pods" in API group "" '
+                f'in the namespace "{namespace}"', "pods")
         if self.admission:
             return 403, "application/json", _status(
                 403, "Forbidden", f'pods "{name}" is forbidden: violates PodSecurity "baseline:latest": privileged '

@@ -11,15 +11,15 @@ from podaudit.audit.baseline import (
     Baseline,
     ExpectedPod,
     RoleExpectation,
-    Suppression,
-    build_baseline,
     load_baseline,
     manifest_sha256,
     parse_baseline,
 )
+from podaudit.audit.baseline_record import build_baseline
 from podaudit.audit.context import ClusterContext, NodeContext, Role
 from podaudit.audit.registry import finding
 from podaudit.audit.rules_baseline import drift, group_identical, missing_expected, not_in_baseline
+from podaudit.audit.suppressions import Suppression
 from podaudit.errors import InputError
 from podaudit.kubelet.resolve import NodeView, analyze_node
 from podaudit.model import Interface, ProcessRecord

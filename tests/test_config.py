@@ -9,6 +9,7 @@ from podaudit.kubelet.config import (
     merge_patch,
     parse_config_doc,
 )
+from podaudit.model import ProblemKind
 from tests.memnode import mem_node
 
 HEAD = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
@@ -23,10 +24,11 @@ def test_relative_static_pod_path_is_against_the_config_files_directory():
 
 def test_wrong_kind_or_empty_dropin_is_a_startup_failure():
     doc = parse_config_doc("/c.yaml", b"apiVersion: v1\nkind: Pod\n")
-    assert doc.error and "a v1 Pod, not a kubelet.config.k8s.io/v1beta1 KubeletConfiguration" in doc.error
+    assert doc.error is not None and doc.error.kind is ProblemKind.CONFIG and doc.error.path == "/c.yaml"
+    assert doc.error.text() == "/c.yaml: a v1 Pod, not a kubelet.config.k8s.io/v1beta1 KubeletConfiguration"
     empty = parse_config_doc("/d/10.conf", b"")
     merged = merge_config(None, [empty])
-    assert merged.problems and merged.problems[0].endswith("the kubelet refuses to start with this file")
+    assert merged.problems and merged.problems[0].text().endswith("the kubelet refuses to start with this file")
 
 
 def test_dropins_walk_lexically_and_recurse_and_take_only_dot_conf():
@@ -55,7 +57,8 @@ def test_merge_later_dropin_wins_and_null_deletes():
 
 def test_missing_config_file_is_reported():
     doc = load_config_doc(mem_node({}), "/var/lib/kubelet/config.yaml")
-    assert doc.error and "/var/lib/kubelet/config.yaml" in doc.error
+    assert doc.error is not None and doc.error.path == "/var/lib/kubelet/config.yaml" and not doc.unreadable
+    assert doc.error.text() == "cannot read /var/lib/kubelet/config.yaml: missing"
 
 
 def test_merge_patch_is_rfc7386():

@@ -487,7 +487,7 @@ def build_context() -> set[str]:
 
 def test_build_context() -> None:
     sent = build_context()
-    for needed in ("pyproject.toml", "README.md", "podaudit/cli/__init__.py", "podaudit/collect/gather.sh"):
+    for needed in ("pyproject.toml", "README.md", "podaudit/cli/__init__.py", "podaudit/collect/gather/main.sh"):
         assert needed in sent, needed
     for kept_out in (".venv/", ".git/", "tests/", ".hypothesis/"):
         assert not any(s.startswith(kept_out) for s in sent), kept_out

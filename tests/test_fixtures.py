@@ -103,7 +103,7 @@ def test_stopped_kubelet_is_rebuilt_from_systemd_with_env_file_flag():
 
 def test_stale_config_reports_restart_pending():
     view = view_of(NODES / "stale-config")
-    reasons = " ".join(view.restart_pending)
+    reasons = " ".join(p.text() for p in view.restart_pending)
     assert "/var/lib/kubelet/config.yaml changed after the kubelet started" in reasons
     assert "20-extra.conf changed after the kubelet started" in reasons
     assert "different arguments" not in reasons  # EnvironmentFile beats Environment=

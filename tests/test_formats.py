@@ -22,13 +22,13 @@ import pytest
 
 from podaudit import __version__
 from podaudit.audit import registry
-from podaudit.audit.baseline import Suppression
 from podaudit.audit.engine import AuditResult
 from podaudit.audit.engine import audit as run_audit
+from podaudit.audit.suppressions import Suppression
 from podaudit.collect.local import LocalNode
 from podaudit.collect.source import NodeResult, SweepResult
-from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.resolve import NodeView, analyze_node
+from podaudit.model import FailureKind, NodeFailure
 from podaudit.report.junit import render_junit
 from podaudit.report.markdown import render_markdown
 from podaudit.report.sarif import render_sarif
@@ -66,11 +66,11 @@ def rules() -> Iterator[dict[str, registry.Rule]]:
 
 @pytest.fixture(scope="module")
 def sweep() -> SweepResult:
-    failure = NodeUnavailable("worker-9", "unreachable", "worker-9: ssh: connect to 10.0.0.9 port 22: refused")
+    failure = NodeFailure("worker-9", FailureKind.UNREACHABLE, "worker-9: ssh: connect to 10.0.0.9 port 22: refused")
     return SweepResult([
-        NodeResult("kubeadm-usrlib", view_of("kubeadm-usrlib"), None, 0.1),
-        NodeResult("messy-dir", view_of("messy-dir"), None, 0.1),
-        NodeResult("worker-9", None, failure, 3.0),
+        NodeResult.read("kubeadm-usrlib", view_of("kubeadm-usrlib"), 0.1),
+        NodeResult.read("messy-dir", view_of("messy-dir"), 0.1),
+        NodeResult.failed(failure, 3.0),
     ])
 
 
@@ -288,7 +288,7 @@ def test_watch_paths_kinds(sweep: SweepResult) -> None:
 
 def test_watch_paths_config_dir() -> None:
     view = view_of("config-dir")
-    text = render_watch_paths(SweepResult([NodeResult("config-dir", view, None, 0.0)]))
+    text = render_watch_paths(SweepResult([NodeResult.read("config-dir", view, 0.0)]))
     node = view.node_name.value
     assert f"{node}\tkubelet-config-dir\t/etc/kubernetes/kubelet/config.d\n" in text
     assert f"{node}\tkubelet-config\t/etc/kubernetes/kubelet/config.d/50-override.conf\n" in text
@@ -304,7 +304,7 @@ def test_watch_paths_escape_hostile_names(tmp_path: Path) -> None:
         (manifests / name).write_text("not a pod\n")
     (manifests / os.fsdecode(b"raw\xff.yaml")).write_text("x\n")  # a byte that is not UTF-8
     view = view_of("hostile", root)
-    lines = render_watch_paths(SweepResult([NodeResult("hostile", view, None, 0.0)])).splitlines()
+    lines = render_watch_paths(SweepResult([NodeResult.read("hostile", view, 0.0)])).splitlines()
     assert all(line.count("\t") == 2 for line in lines)
     manifests_read = {decode(path) for _, kind, path in (line.split("\t") for line in lines) if kind == "manifest"}
     for name in [*names, os.fsdecode(b"raw\xff.yaml")]:
@@ -354,8 +354,8 @@ def test_undecodable_and_control_characters_in_node_names(sweep: SweepResult, ru
     # Made by hand: registry.finding() cannot fingerprint a lone surrogate outside surrogateescape's.
     findings = [registry.Finding("PA9902", "medium", odd, "/etc/kubernetes/manifests/x\ud800\udcfe.yaml",
                                  f"{odd}: \u202eodd", "0" * 32)]
-    failure = NodeUnavailable(odd, "unreachable", f"{odd}: refused")
-    odd_sweep = SweepResult([*sweep.results[:1], NodeResult(odd, None, failure, 0.0)])
+    failure = NodeFailure(odd, FailureKind.UNREACHABLE, f"{odd}: refused")
+    odd_sweep = SweepResult([*sweep.results[:1], NodeResult.failed(failure, 0.0)])
     result = AuditResult(findings=findings)
     log = render_sarif(odd_sweep, result, "1.2.3")
     sarif_validator().validate(log)
@@ -373,8 +373,8 @@ def test_junit_escapes_bidi_overrides_and_c1_controls(sweep: SweepResult, rules:
     """XML 1.0 allows C1 controls, bidi overrides and zero-width characters; a CI log that
     prints the file (or a viewer) would act on them, so they are escaped like the rest."""
     odd = "n\u202e\x85\x9b\u200b"
-    failure = NodeUnavailable(odd, "unreachable", f"{odd}: refused")
-    odd_sweep = SweepResult([*sweep.results[:1], NodeResult(odd, None, failure, 0.0)])
+    failure = NodeFailure(odd, FailureKind.UNREACHABLE, f"{odd}: refused")
+    odd_sweep = SweepResult([*sweep.results[:1], NodeResult.failed(failure, 0.0)])
     result = AuditResult(findings=[registry.finding("PA9902", odd, "/x\u2066.yaml", f"{odd}: stray \u2066")])
     text = render_junit(odd_sweep, result)
     assert not set(text) & set("\u202e\x85\x9b\u200b\u2066"), text

@@ -121,7 +121,7 @@ def test_kubelet_config(data: bytes, extra: Any) -> None:
     patch = {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration", "x": extra}
     dropin = parse_config_doc("/etc/kubelet.conf.d/10.conf", json.dumps(patch).encode())
     merged = merge_config(doc, [dropin, doc])
-    assert all("\n" not in p for p in merged.problems)
+    assert all("\n" not in p.text() for p in merged.problems)
 
 
 WORDS = st.sampled_from(["--config", "--pod-manifest-path=/m", "-v", "-v=", "--", "-", "--anonymous-auth",
@@ -143,7 +143,7 @@ def _audit(view: Any) -> None:
     from podaudit.audit.engine import audit
     from podaudit.collect.source import NodeResult, SweepResult
 
-    result = audit(SweepResult([NodeResult(view.label, view, None, 0.0)]))
+    result = audit(SweepResult([NodeResult.read("fuzz", view)]))
     assert not result.errors, result.errors
 
 
@@ -159,7 +159,7 @@ def test_systemd_unit_and_env_file(unit: bytes, env: bytes) -> None:
     node = mem_node({"/usr/lib/systemd/system/kubelet.service": unit, "/etc/default/kubelet": env,
                      "/etc/systemd/system/kubelet.service.d/10.conf": unit[::-1]})
     resolved = resolve_unit(node, "kubelet.service")
-    assert resolved is not None and all("\n" not in p for p in resolved.problems)
+    assert resolved is not None and all("\n" not in p.text() for p in resolved.problems)
 
 
 @FUZZ

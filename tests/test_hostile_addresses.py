@@ -257,6 +257,7 @@ def test_a_huge_port_is_one_line_on_the_command_line(tmp_path: Path) -> None:
 
 def test_an_endless_debug_pod_log_is_cut_at_the_cap(tmp_path: Path, kubectl_bin: str) -> None:
     from podaudit.collect.over_kubectl_debug import DebugNode
+    from podaudit.model import FailureKind
     from podaudit.transport.debug import DebugOptions
     from podaudit.transport.debug_pods import cleanup_debug_pods
     from podaudit.transport.kubectl import KubectlOptions
@@ -279,5 +280,5 @@ def test_an_endless_debug_pod_log_is_cut_at_the_cap(tmp_path: Path, kubectl_bin:
         finally:
             cleanup_debug_pods()
     assert time.monotonic() - start < 30
-    assert caught.value.kind == "gather"
+    assert caught.value.kind is FailureKind.GATHER
     assert f"more than {MAX_NODE_STDOUT >> 20} MiB" in caught.value.message

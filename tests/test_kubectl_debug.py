@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from podaudit.collect.over_kubectl_debug import MAX_PASSES, DebugNode
+from podaudit.collect.over_kubectl_debug import DebugNode
 from podaudit.collect.passes import collect_view
 from podaudit.errors import NodeUnavailable
+from podaudit.model import FailureKind
 from podaudit.transport import debug
 from podaudit.transport.debug import DebugOptions
 from podaudit.transport.debug_pods import cleanup_debug_pods
@@ -66,12 +67,18 @@ def node(opts: KubectlOptions, name: str = "node01", timeout: float = 20.0, **kw
     return DebugNode(name, opts, DebugOptions(timeout=timeout, **kw), f"t{next(_RUNS)}")
 
 
+def run_script(debug_node: DebugNode, script: bytes) -> bytes:
+    """One script run as root on the node through one debug pod, as a change script is."""
+    with debug_node.shell() as shell:
+        return shell.run(script)
+
+
 def direct(pid: int, name: str) -> Any:
     """The same collector fed straight into the node's namespaces, as ssh's sh -s would be."""
     def run(script: bytes) -> bytes:
         return subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-p", "--", "sh", "-s"], input=script,
                               capture_output=True, timeout=60, check=True).stdout
-    return collect_view(run, name, max_passes=MAX_PASSES)[1]
+    return collect_view(run, name)[1]
 
 
 def assert_all_deleted(stub: StubApi) -> None:
@@ -110,7 +117,7 @@ def test_same_view_as_the_direct_collector_and_the_pod_is_gone(name: str, stub: 
 
 
 def test_the_pod_kubectl_creates(stub: StubApi, opts: KubectlOptions) -> None:
-    out = node(opts).run_script(b"echo 'PODAUDIT-GATHER ok'\n")
+    out = run_script(node(opts), b"echo 'PODAUDIT-GATHER ok'\n")
     assert out == b"PODAUDIT-GATHER ok\n"
     [pod] = stub.created
     spec = pod["spec"]
@@ -134,7 +141,7 @@ def test_a_hostile_script_travels_intact(stub: StubApi, opts: KubectlOptions, tm
     text = (f"PODAUDIT-GATHER it's \"quoted\" $(touch {canary}) `touch {canary}` \\ ${{HOME}} ; | & * \n"
             "second line\n\n")
     script = f"cat <<'PODAUDIT_EOF'\n{text}PODAUDIT_EOF\nprintf '\\000\\377\\n'\n".encode()
-    out = node(opts).run_script(script)
+    out = run_script(node(opts), script)
     assert out == text.encode() + b"\x00\xff\n"  # every byte, NUL and 0xff included
     assert not canary.exists()
     command = stub.created[0]["spec"]["containers"][0]["command"]
@@ -143,7 +150,7 @@ def test_a_hostile_script_travels_intact(stub: StubApi, opts: KubectlOptions, tm
 
 def one_line_failure(exc: pytest.ExceptionInfo[NodeUnavailable], kind: str, *needles: str) -> str:
     message = exc.value.message
-    assert exc.value.node == "node01" and exc.value.kind == kind, message
+    assert exc.value.node == "node01" and exc.value.kind.value == kind, message
     assert message.startswith("node01: ") and "\n" not in message and "Traceback" not in message
     for needle in needles:
         assert needle in message, message
@@ -172,7 +179,7 @@ def test_unprivileged_pod_cannot_chroot(stub: StubApi, opts: KubectlOptions) -> 
     stub.unprivileged = True  # the container really runs without CAP_SYS_CHROOT
     with pytest.raises(NodeUnavailable) as exc:
         node(opts).load()
-    one_line_failure(exc, "privilege", "chroot /host", "--debug-namespace")
+    one_line_failure(exc, "admission", "chroot /host", "--debug-namespace")
     assert_all_deleted(stub)
 
 
@@ -242,7 +249,7 @@ def test_interrupt_leaves_no_pod_behind(window: str, stub: StubApi, opts: Kubect
     thread.join(15)
     assert not thread.is_alive()
     assert len(errors) == 1 and isinstance(errors[0], NodeUnavailable)  # a clean per-node failure, not a crash
-    assert errors[0].kind == "interrupted" and errors[0].message.startswith("node01: interrupted")
+    assert errors[0].kind is FailureKind.INTERRUPTED and errors[0].message.startswith("node01: interrupted")
     assert len(stub.created) == 2  # the run started no second pod after the cleanup
     with pytest.raises(NodeUnavailable, match="interrupted"):  # nor does another node of the same run
         DebugNode("controlplane", opts, source.debug, source.run_id).load()
@@ -389,3 +396,30 @@ def test_delete_and_restore_through_debug_pods(stub: StubApi, opts: KubectlOptio
     assert proc.returncode == 0 and json.loads(proc.stdout)["outcome"] == "done", proc.stderr
     assert on_node(f"sha256sum < {path}; stat -c '%a %u %g' {path}") == before
     assert_all_deleted(stub)
+
+
+@pytest.mark.parametrize(("knob", "kind", "needle"), [
+    ("forbid_create", "rbac", "podaudit needs create, get, list, patch and delete on pods"),
+    ("pull_failure", "image", "--debug-image"),
+    ("admission", "admission", "--debug-namespace"),
+])
+def test_a_sweep_that_audits_no_node_is_not_green(knob: str, kind: str, needle: str, stub: StubApi,
+                                                   opts: KubectlOptions) -> None:
+    """Defect: a sweep whose every debug pod was refused (RBAC 403 on create, an image that
+    cannot be pulled, PodSecurity) printed "No findings" and exited 0. Every node not audited
+    is a PA9xx finding naming the fix, and the exit code is 3."""
+    import json
+
+    setattr(stub, knob, True)
+    proc = subprocess.run(_cli(opts, "sweep", "-o", "json", "--debug-image", "registry.invalid/busybox:9"),
+                          capture_output=True, text=True, timeout=180, cwd=REPO)
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 3, proc.stderr
+    assert doc["nodes"] == []
+    assert sorted((u["node"], u["kind"]) for u in doc["unavailable"]) == [("controlplane", kind), ("node01", kind)]
+    found = [(f["id"], f["node"]) for f in doc["findings"]]
+    assert sorted(found) == [("PA906", "controlplane"), ("PA906", "node01")], doc["findings"]
+    assert all(needle in f["message"] for f in doc["findings"]), doc["findings"]
+    assert_all_deleted(stub)
+    table = subprocess.run(_cli(opts, "sweep"), capture_output=True, text=True, timeout=180, cwd=REPO)
+    assert table.returncode == 3 and "No findings" not in table.stdout and "PA906" in table.stdout, table.stdout

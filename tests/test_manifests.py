@@ -84,7 +84,7 @@ def test_a_regular_file_path_is_the_one_manifest():
 
 def test_missing_path_is_a_problem_not_an_error():
     entries, problem = read_static_pod_path(mem_node({}), "/nope", "n")
-    assert entries == [] and "does not exist" in problem
+    assert entries == [] and problem is not None and problem.path == "/nope" and "does not exist" in problem.detail
 
 
 @settings(max_examples=200)

@@ -20,7 +20,7 @@ def test_empty_override_falls_back_to_the_hostname():
 
 def test_blank_override_stops_the_kubelet():
     name = name_for(["--hostname-override=   "])
-    assert name.fatal and "refuses to start" in name.problems[0]
+    assert name.fatal and "refuses to start" in name.problems[0].text()
 
 
 def test_unknown_hostname_uses_the_label_and_says_so():

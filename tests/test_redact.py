@@ -213,10 +213,10 @@ def test_what_redaction_keeps_covers_what_the_rules_read() -> None:
     """A rule that starts reading another flag or config field must say so here, or --redact
     would hide what it needs (and the redacted analysis would differ)."""
     from podaudit.audit.rules_kubelet import FLAG_FIELDS
-    from podaudit.audit.rules_security import _SETTINGS
+    from podaudit.kubelet.auth import AUTH_SETTINGS
     from podaudit.kubelet.config import READ_FIELDS
     from podaudit.kubelet.flags import READ_FLAGS
 
-    flags = set(FLAG_FIELDS) | {flag for _, flag, *_ in _SETTINGS.values()}
-    fields = {".".join(f) for f in FLAG_FIELDS.values()} | {".".join(f) for f, *_ in _SETTINGS.values()}
+    flags = set(FLAG_FIELDS) | {setting.flag for setting in AUTH_SETTINGS}
+    fields = {".".join(f) for f in FLAG_FIELDS.values()} | {".".join(s.field) for s in AUTH_SETTINGS}
     assert flags <= READ_FLAGS and fields <= set(READ_FIELDS)

@@ -2,7 +2,7 @@
 
 Each scenario runs in a private pid and mount namespace (``unshare``), so the only kubelets
 are the test's own: real sleeping processes named kubelet whose files live in a temp dir.
-There ``gather.sh`` runs under ``sh -s`` (and dash, bash, and busybox sh with busybox's
+There the gather script runs under ``sh -s`` (and dash, bash, and busybox sh with busybox's
 tools) and ``LocalNode("/")`` reads the same node; the tests then check that
 ``parse_gather`` builds exactly the records the local collector read, and that the kubelet
 model answers the same from both. No mocks.
@@ -10,9 +10,11 @@ model answers the same from both. No mocks.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
 import pickle
+import re
 import shlex
 import shutil
 import subprocess
@@ -27,16 +29,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from podaudit.collect.local import LocalNode
-from podaudit.collect.passes import RecordingReader, kubelet_pid, missing_paths
+from podaudit.collect.passes import RecordingReader, kubelet_pid, still_needed
 from podaudit.collect.records import GatherError
-from podaudit.collect.remote import GATHER_VERSION, gather_script, parse_gather
+from podaudit.collect.remote import GATHER_VERSION, PIECES, gather_script, parse_gather, script_template
 from podaudit.collect.rootfs import RootFS
 from podaudit.kubelet.resolve import NodeView, analyze_node
 from podaudit.model import DENIED, NodeSnapshot
 from tests.sandbox import UNSHARE, private_tmp, why_no_namespaces
 
 REPO = Path(__file__).parent.parent
-SCRIPT = REPO / "podaudit/collect/gather.sh"
+PIECES_DIR = REPO / "podaudit/collect/gather"
 POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: c\n    image: busybox\n"
 CONFIG = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nstaticPodPath: {path}\n"
 # Tools the script runs; busybox provides each as an applet.
@@ -147,7 +149,7 @@ INNER = """
 import os, pickle, subprocess, sys, time
 sys.path.insert(0, sys.argv[2])
 from podaudit.collect.local import LocalNode
-from podaudit.collect.passes import collect, kubelet_pid
+from podaudit.collect.passes import collect_view, kubelet_pid
 from podaudit.collect.remote import gather_script, parse_gather
 from podaudit.kubelet.resolve import analyze_node
 
@@ -185,7 +187,7 @@ try:
             result["streams"].append(proc.stdout)
             return proc.stdout
 
-        snapshot = collect(run, "localhost") if spec["collect"] else None
+        snapshot = collect_view(run, "localhost")[0] if spec["collect"] else None
         for script in spec["scripts"]:
             run(script)
         for paths, dirs in spec["followups"]:  # later passes, through the kubelet's root
@@ -288,6 +290,24 @@ def assert_same_records(local: LocalNode | None, remote: NodeSnapshot) -> None:
         assert remote.interfaces == local.snapshot.interfaces
 
 
+def missing_paths(snapshot: NodeSnapshot) -> tuple[list[str], list[str]]:
+    """(files, dirs) the kubelet model asked for that the snapshot lacks (what one more pass
+    would gather)."""
+    reader = RecordingReader(snapshot)
+    return still_needed(reader, analyze_node(snapshot, reader))
+
+
+def gathered_as_local(run: Run) -> tuple[NodeSnapshot, NodeView]:
+    """The model's view of what the streams gathered, once it is checked to need nothing
+    more and to match the local collector, record for record and view for view."""
+    remote = run.remote()
+    assert missing_paths(remote) == ([], [])
+    assert_same_records(run.local, remote)
+    view = analyze_node(remote)
+    assert_same_view(run.view, view)
+    return remote, view
+
+
 def assert_same_view(local: NodeView | None, remote: NodeView) -> None:
     assert local is not None
     assert remote.static_pod_path == local.static_pod_path
@@ -351,11 +371,7 @@ def test_first_pass_matches_the_local_collector(tmp_path, workdir, shell, fake_k
             "--v", "2"]
     run = Node([(argv, None)]).run(tmp_path / "run", shell, workdir)
     assert len(run.streams) == 1  # one exec: nothing the model needed was left out
-    remote = run.remote()
-    assert missing_paths(remote) == ([], [])
-    assert_same_records(run.local, remote)
-    view = analyze_node(remote)
-    assert_same_view(run.view, view)
+    remote, view = gathered_as_local(run)
 
     assert view.invocation.process is not None and view.invocation.process.pid == run.kubelets[0]
     assert view.static_pod_path.value == str(tmp_path / "manifests")
@@ -400,7 +416,7 @@ def test_processes_and_node_facts(tmp_path, workdir, sh, fake_kubelet_binary):
     assert remote.files[str(tmp_path / "kubelet.yaml")].kind == "file"  # relative --config, against the cwd
     missing = remote.files["/nonexistent-podaudit"]
     assert (missing.kind, missing.error) == ("missing", "missing")
-    assert any("2 kubelet processes" in p for p in analyze_node(remote).problems)
+    assert any("2 kubelet processes" in p.text() for p in analyze_node(remote).problems)
 
 
 # --- later passes ------------------------------------------------------------------------
@@ -429,7 +445,7 @@ def test_second_pass_fills_what_the_model_needed(tmp_path, workdir, shell, fake_
     files, dirs = missing_paths(first)
     assert (files, dirs) == ([], [str(hidden)])
     assert run.scripts[1] == gather_script(files, dirs, kubelet_pid=kubelet_pid(first))
-    assert len(run.streams) == 2  # collect() stopped after the second exec
+    assert len(run.streams) == 2  # collect_view() stopped after the second exec
     remote = parse_gather(run.streams[1], "ignored", into=first)
     assert remote is first
     assert missing_paths(remote) == ([], [])
@@ -590,7 +606,7 @@ def test_fork_budget_on_a_kubeadm_node(tmp_path, workdir, static_kubelet):
     calls = [line for line in trace.read_text().splitlines()
              if line.split(" ", 1)[-1].lstrip().startswith(("fork(", "vfork(", "clone(", "clone3("))
              and "= -1" not in line]
-    print(f"gather.sh forked {len(calls)} processes on a kubeadm control-plane node")
+    print(f"the gather script forked {len(calls)} processes on a kubeadm control-plane node")
     assert len(calls) <= 36  # 30, plus one stat per parent of the static pod directory (PA403)
 
 
@@ -628,11 +644,7 @@ def test_no_kubelet_running_is_gathered_from_the_units_in_one_pass(tmp_path, wor
     run = Node(mounts=no_kubelet_layers(tmp_path / "layers")).run(tmp_path / "run", shell, workdir)
     assert run.local is not None and run.local.snapshot.processes == []
     assert len(run.streams) == 1
-    remote = run.remote()
-    assert missing_paths(remote) == ([], [])
-    assert_same_records(run.local, remote)
-    view = analyze_node(remote)
-    assert_same_view(run.view, view)
+    _, view = gathered_as_local(run)
     assert view.invocation.argv_source == "systemd"
     assert view.static_pod_path.value == "/var/lib/kubelet/static"
     assert sorted(p.mirror_name for p in view.static_pods) == ["etcd-stopped-node", "odd-stopped-node"]
@@ -652,11 +664,7 @@ def test_k3s_with_a_rewritten_title_and_its_default_dirs(tmp_path, workdir, shel
     k3s = [("/usr/local/bin/k3s server",), None, str(binary)]
     run = Node([k3s], mounts={"/var/lib": var_lib}).run(tmp_path / "run", shell, workdir)  # type: ignore[list-item]
     assert len(run.streams) == 1
-    remote = run.remote()
-    assert missing_paths(remote) == ([], [])
-    assert_same_records(run.local, remote)
-    view = analyze_node(remote)
-    assert_same_view(run.view, view)
+    _, view = gathered_as_local(run)
     assert view.invocation.kind == "k3s"
     assert view.static_pod_path.value == "/var/lib/rancher/k3s/agent/pod-manifests"
     assert [p.name for p in view.static_pods] == ["coredns"]
@@ -710,13 +718,35 @@ def test_no_marker_means_the_script_did_not_run():
 
 
 def test_scripts_parse_in_every_shell():
-    for script in (SCRIPT.read_bytes(), gather_script(), gather_script(["/a\n'b"], ["/c"], kubelet_pid=1)):
+    template = script_template().encode("ascii")
+    for script in (template, gather_script(), gather_script(["/a\n'b"], ["/c"], kubelet_pid=1)):
         for name in ("sh", "dash", "bash", "busybox"):
             if shutil.which(name):
                 argv = ["busybox", "sh", "-n"] if name == "busybox" else [name, "-n"]
                 proc = subprocess.run(argv, input=script, capture_output=True, check=False)
                 assert proc.returncode == 0, (name, proc.stderr)
     assert gather_script().isascii() and gather_script(["/\xff\n"]).isascii()
+
+
+def test_the_script_is_every_piece_once_and_runs_only_at_its_last_line():
+    """The pieces in podaudit/collect/gather/ are joined in PIECES order into the one script
+    sent per pass; none is forgotten, and until main.sh's last line the script only defines
+    (so a node runs nothing before it has read the whole script)."""
+    assert sorted(PIECES) == sorted(p.name for p in PIECES_DIR.iterdir())
+    assert (PIECES[0], PIECES[-1]) == ("prelude.sh", "main.sh")
+    template = script_template()
+    *body, last = template.rstrip("\n").split("\n")
+    assert last == "main </dev/null" and template.count("main </dev/null") == 1
+    for name in ("sh", "dash", "bash", "busybox"):
+        if shutil.which(name):
+            argv = ["busybox", "sh", "-s"] if name == "busybox" else [name, "-s"]
+            proc = subprocess.run(argv, input="\n".join(body).encode(), capture_output=True, check=False)
+            assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b""), name
+    # Shipped: the package data globs (pyproject's [tool.setuptools.package-data]) match each piece.
+    data = re.search(r"^podaudit = \[(.*)\]$", (REPO / "pyproject.toml").read_text(), re.MULTILINE)
+    assert data is not None
+    shipped = re.findall(r'"([^"]+)"', data.group(1))
+    assert all(any(fnmatch.fnmatch(f"collect/gather/{p}", glob) for glob in shipped) for p in PIECES)
 
 
 def test_invalid_paths_are_answered_as_the_local_collector_would():

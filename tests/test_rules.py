@@ -8,9 +8,8 @@ import pytest
 from podaudit.audit.context import ClusterContext, NodeContext
 from podaudit.audit.registry import RULES, load_all_rules
 from podaudit.collect.local import LocalNode
-from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.resolve import analyze_node
-from podaudit.model import ProcessRecord
+from podaudit.model import FailureKind, NodeFailure, ProcessRecord
 from tests.memnode import mem_node
 
 NODES = Path(__file__).parent / "fixtures" / "nodes"
@@ -93,8 +92,9 @@ def test_api_references_and_uid():
 
 
 def test_collection_rules():
-    failures = [NodeUnavailable("a", "unreachable", "a: refused"), NodeUnavailable("b", "host-key-changed", "b: key"),
-                NodeUnavailable("c", "sudo", "c: sudo"), NodeUnavailable("d", "timeout", "d: slow")]
+    failures = [NodeFailure("a", FailureKind.UNREACHABLE, "a: refused"),
+                NodeFailure("b", FailureKind.HOST_KEY_CHANGED, "b: key"),
+                NodeFailure("c", FailureKind.SUDO, "c: sudo"), NodeFailure("d", FailureKind.TIMEOUT, "d: slow")]
     ctx = ClusterContext([], failures)
     assert [(f.id, f.node) for f in RULES["PA901"].check(ctx)] == [("PA901", "a"), ("PA901", "d")]
     assert [(f.id, f.node) for f in RULES["PA902"].check(ctx)] == [("PA902", "b")]
@@ -122,7 +122,8 @@ def test_every_rule_has_a_full_page():
 def test_roles_without_api_or_baseline(fixture, role):
     from podaudit.audit.engine import role_of
 
-    assert role_of(fixture_ctx(fixture).view, None, None) == role
+    ctx = fixture_ctx(fixture)
+    assert role_of(ctx.node, ctx.view, None, None) == role
 
 
 def test_a_control_plane_name_on_a_worker_is_not_exempt():

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from podaudit.audit import registry, rules_security
+from podaudit.audit import registry, rules_pods
 from podaudit.audit.context import NodeContext
 from podaudit.collect.local import LocalNode
 from podaudit.kubelet.resolve import NodeView, analyze_node
 from podaudit.model import FileRecord
 from tests.memnode import mem_node
 
+registry.load_all_rules()  # PA401-PA406 live in rules_files, rules_pods and rules_kubelet_api
 NODES = Path(__file__).parent / "fixtures" / "nodes"
 DEMO = Path(__file__).parent.parent / "podaudit" / "demo" / "cluster" / "nodes"
 SECURITY = ("PA401", "PA402", "PA403", "PA404", "PA405", "PA406")
@@ -302,7 +303,7 @@ def test_pa405_unexpected_privileged_pod(tmp_path: Path) -> None:
     ]
     # A baseline that expects it silences it; one that does not expect the control plane reports it.
     expect_agent = SimpleNamespace(static_pods=tuple(SimpleNamespace(namespace=ns, name=n) for ns, n in (
-        ("default", "agent"), *rules_security.WELL_KNOWN)))
+        ("default", "agent"), *rules_pods.WELL_KNOWN)))
     assert run("PA405", view, expect_agent) == []
     found = run("PA405", view, SimpleNamespace(static_pods=()))
     assert {f.path for f in found} == {f"{MANIFESTS}/{n}.yaml" for n in (
@@ -320,12 +321,12 @@ def test_pa405_unprivileged_or_not_running_pods_are_silent(tmp_path: Path) -> No
 
 
 def test_pod_risks_on_odd_data() -> None:
-    assert rules_security.pod_risks(None) == []
-    assert rules_security.pod_risks({"spec": "x"}) == []
+    assert rules_pods.pod_risks(None) == []
+    assert rules_pods.pod_risks({"spec": "x"}) == []
     odd = {"spec": {"hostNetwork": "true", "volumes": ["x", {"hostPath": "/"}],
                     "containers": [None, {"name": "c", "securityContext": {"capabilities": {"add": "ALL"}}},
                                    {"name": "d", "securityContext": {"capabilities": {"add": ["all", 3]}}}]}}
-    assert rules_security.pod_risks(odd) == ["container d adds ALL"]
+    assert rules_pods.pod_risks(odd) == ["container d adds ALL"]
 
 
 def _with_config(tmp_path: Path, old: str, new: str, **kwargs: Any) -> NodeView:

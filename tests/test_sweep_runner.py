@@ -9,6 +9,7 @@ import psutil
 
 from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.resolve import analyze_node
+from podaudit.model import FailureKind
 from podaudit.run.sweep import CHUNK, _in_processes, run_sweep
 from tests.memnode import mem_node
 
@@ -26,19 +27,21 @@ class FakeNode:
             raise RuntimeError("boom")
         if self.fail == "die":  # the worker process ends (out of memory, a crash in a C library)
             os._exit(1)
-        if self.fail == "unpicklable":
-            return lambda: None
+        if self.fail == "unpicklable":  # a view that cannot travel back from a worker process
+            view = analyze_node(mem_node({}, hostname=self.name))
+            view.collection = {"callback": lambda: None}
+            return view
         if self.fail:
-            raise NodeUnavailable(self.name, self.fail, f"{self.name}: {self.fail}")
+            raise NodeUnavailable(self.name, FailureKind(self.fail), f"{self.name}: {self.fail}")
         return analyze_node(mem_node({}, hostname=self.name))
 
 
 def test_results_keep_inventory_order_and_failures_are_kept():
     nodes = [FakeNode("a", 0.05), FakeNode("b", fail="unreachable"), FakeNode("c"), FakeNode("d", fail="bug")]
     result = run_sweep(nodes, concurrency=4)
-    assert [r.name for r in result.results] == ["a", "b", "c", "d"]
+    assert [r.node for r in result.results] == ["a", "b", "c", "d"]
     assert [r.view.node_name.value for r in result.results if r.view] == ["a", "c"]
-    assert [(f.node, f.kind) for f in result.failures] == [("b", "unreachable"), ("d", "error")]
+    assert [(f.node, f.kind) for f in result.failures] == [("b", FailureKind.UNREACHABLE), ("d", FailureKind.ERROR)]
 
 
 def test_a_slow_node_does_not_hold_up_the_run_past_the_deadline():
@@ -47,7 +50,7 @@ def test_a_slow_node_does_not_hold_up_the_run_past_the_deadline():
     result = run_sweep(nodes, concurrency=3, deadline=0.5)
     assert time.monotonic() - start < 1.5
     assert len(result.views) == 5
-    assert [(f.node, f.kind) for f in result.failures] == [("slow", "deadline")]
+    assert [(f.node, f.kind) for f in result.failures] == [("slow", FailureKind.DEADLINE)]
 
 
 def test_concurrency_is_bounded():
@@ -73,13 +76,13 @@ def test_concurrency_is_bounded():
 # result that cannot come back costs only its chunk; the deadline stops every worker.
 
 def _kinds(result):
-    return {r.name: r.failure.kind if r.failure else "ok" for r in result.results}
+    return {r.node: r.failure.kind.value if r.failure else "ok" for r in result.results}
 
 
 def test_processes_keep_order_and_a_dying_worker_costs_only_its_chunk():
     nodes = [FakeNode(f"n{i:02d}", fail="die" if i == 3 else None) for i in range(4 * CHUNK)]
     result = _in_processes(nodes, None, None)
-    assert [r.name for r in result.results] == [n.name for n in nodes]
+    assert [r.node for r in result.results] == [n.name for n in nodes]
     kinds = _kinds(result)
     assert {name for name, kind in kinds.items() if kind != "ok"} == {f"n{i:02d}" for i in range(CHUNK)}
     assert "worker process failed" in result.results[0].failure.message and not result.interrupted

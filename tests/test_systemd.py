@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from podaudit.kubelet.systemd import EnvFileUse, UnitCommand, resolve_unit
-from podaudit.model import DirListing, FileRecord, Step
+from podaudit.model import DirListing, FileRecord, Problem, Step
 
 USR = "/usr/lib/systemd/system"
 ETC = "/etc/systemd/system"
@@ -41,6 +41,11 @@ KUBEADM_ARGV = [
     "--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock",
     "--pod-infra-container-image=registry.k8s.io/pause:3.9",
 ]
+
+
+def texts(problems: tuple[Problem, ...]) -> tuple[str, ...]:
+    """The problems as reports word them."""
+    return tuple(p.text() for p in problems)
 
 
 class FakeNode:
@@ -97,7 +102,7 @@ def test_kubeadm_package_layout_rebuilds_the_running_command_line() -> None:
     assert values(command) == KUBEADM_ARGV
     assert command.unit_path == f"{USR}/kubelet.service"
     assert command.dropins == (f"{USR}/kubelet.service.d/10-kubeadm.conf",)
-    assert command.problems == ()
+    assert texts(command.problems) == ()
     assert command.working_directory == "/"
     assert command.env_files == (
         EnvFileUse("/var/lib/kubelet/kubeadm-flags.env", optional=True, status="read"),
@@ -196,7 +201,7 @@ def test_second_exec_start_without_reset_is_reported() -> None:
             "[Service]\nExecStart=/usr/bin/kubelet --config=/etc/kubelet.yaml\n",
     })
     command = resolve(node)
-    assert command.problems == (
+    assert texts(command.problems) == (
         f"2 ExecStart= lines remain ({USR}/kubelet.service:5, "
         f"{ETC}/kubelet.service.d/override.conf:2): systemd refuses to start a Type=simple "
         "service",)
@@ -223,12 +228,12 @@ def test_masked_unit_runs_nothing() -> None:
     command = resolve(node)
     assert command.argv == ()
     assert command.unit_path == f"{ETC}/kubelet.service"
-    assert command.problems == ("unit is masked (symlink to /dev/null)",)
+    assert texts(command.problems) == ("unit is masked (symlink to /dev/null)",)
 
 
 def test_empty_unit_file_masks_too() -> None:
     command = resolve(FakeNode({f"{ETC}/kubelet.service": "", f"{USR}/kubelet.service": "x"}))
-    assert command.problems == ("unit is masked (empty file)",)
+    assert texts(command.problems) == ("unit is masked (empty file)",)
 
 
 def test_missing_mandatory_env_file_fails_the_unit() -> None:
@@ -236,7 +241,7 @@ def test_missing_mandatory_env_file_fails_the_unit() -> None:
             "ExecStart=/usr/bin/kubelet $NODEADM_KUBELET_ARGS\n")
     command = resolve(FakeNode({f"{ETC}/kubelet.service": unit}))
     assert command.env_files == (EnvFileUse("/etc/eks/kubelet/environment", False, "missing"),)
-    assert command.problems == ("EnvironmentFile=/etc/eks/kubelet/environment is missing and "
+    assert texts(command.problems) == ("EnvironmentFile=/etc/eks/kubelet/environment is missing and "
                                 "not optional: the unit fails to start",)
     assert values(command) == ["/usr/bin/kubelet"]
 
@@ -295,7 +300,7 @@ Environment='KUBELET_ARGS=--node-ip=192.168.78.181 \\
         "--v=2", "--max-pods=110"]
     assert command.argv[3].origin.source == f"{ETC}/kubelet.service.d/10-kubelet-args.conf"
     assert command.argv[3].origin.line == 2
-    assert command.problems == ()
+    assert texts(command.problems) == ()
 
 
 def test_unquoted_environment_with_spaces_is_reported() -> None:
@@ -303,7 +308,7 @@ def test_unquoted_environment_with_spaces_is_reported() -> None:
             "ExecStart=/k $KUBELET_ARGS\n")
     command = resolve(FakeNode({f"{ETC}/kubelet.service": unit}))
     assert values(command) == ["/k", "--v=2"]
-    assert command.problems == (f"{ETC}/kubelet.service:2: Environment= '--node-ip=10.0.0.1' is "
+    assert texts(command.problems) == (f"{ETC}/kubelet.service:2: Environment= '--node-ip=10.0.0.1' is "
                                 "not a NAME=value assignment: systemd ignores it",)
 
 
@@ -330,7 +335,7 @@ def test_later_env_file_wins_and_a_file_with_invalid_utf8_is_refused() -> None:
     assert values(command) == ["/k", "--from-b", "--y"]
     assert command.argv[1].origin == Step("$X = --from-b", "/b.env", 2)
     assert command.env_files[2] == EnvFileUse("/bad.env", True, "invalid UTF-8 on line 1")
-    assert command.problems == ("EnvironmentFile=/bad.env has invalid UTF-8 on line 1: "
+    assert texts(command.problems) == ("EnvironmentFile=/bad.env has invalid UTF-8 on line 1: "
                                 "systemd skips it",)
 
 
@@ -347,13 +352,13 @@ def test_no_unit_anywhere_is_none_and_dropins_alone_are_not_found() -> None:
     only_dropin = FakeNode({f"{ETC}/kubelet.service.d/10-kubeadm.conf": KUBEADM_DROPIN})
     command = resolve(only_dropin)
     assert command.unit_path is None
-    assert command.problems[0].startswith("no unit file for kubelet.service, only drop-ins")
+    assert texts(command.problems)[0].startswith("no unit file for kubelet.service, only drop-ins")
 
 
 def test_bad_section_header_and_invalid_utf8_are_reported() -> None:
     unit = b"[Service]\nExecStart=/usr/bin/kubelet\nEnvironment=A=\xff\n[Service\n"
     command = resolve(FakeNode({f"{ETC}/kubelet.service": unit}))
-    assert command.problems == (
+    assert texts(command.problems) == (
         f"{ETC}/kubelet.service:3: not valid UTF-8: systemd ignores the line",
         f"{ETC}/kubelet.service:4: invalid section header '[Service': systemd refuses to load "
         "the unit",

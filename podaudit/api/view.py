@@ -1,4 +1,5 @@
-"""The API server's side: nodes and pods as ``kubectl get ... -o json`` prints them.
+"""The API server's side: nodes, pods, namespaces and configz as ``kubectl get ... -o json``
+prints them, from kubectl (api/kubectl.py) or a snapshot's ``api/`` folder (``load_api_dir``).
 
 A mirror pod carries ``kubernetes.io/config.mirror`` (pkg/kubelet/pod/mirror_client.go);
 since v1.17 it also has an ownerReference to its Node. Its ``metadata.uid`` is assigned by

@@ -1,4 +1,5 @@
-"""Baselines: the static pods each node role is expected to run, and accepted findings.
+"""Baselines: the static pods each node role is expected to run, and accepted findings;
+what a baseline says, and loading and validating a baseline file.
 
 A baseline is a YAML file (``--baseline FILE``) or a bundled default
 (``--baseline builtin:kubeadm``, ``builtin:rke2``, ``builtin:k3s``)::
@@ -23,22 +24,18 @@ Rules:
   entry nobody can justify is a finding waiting to be hidden.
 - ``sha256`` pins the manifest file's bytes (``sha256sum`` of the file the kubelet reads);
   a pod whose file differs is reported (PA501). Omit it to accept any content.
-- ``node`` and ``path`` of a suppression are shell globs (fnmatch, case-sensitive; ``*``
-  also crosses ``/``); ``node`` defaults to ``*``, an omitted ``path`` matches any path,
-  including findings that name none. ``expires`` is the last day the suppression applies;
-  after it the finding is reported again and a note names the suppression.
+- ``node`` and ``path`` of a suppression are shell globs; ``expires`` is the last day it
+  applies (how they match and expire: suppressions.py).
 - Unknown keys, repeated keys, a role other than control-plane/worker, a node listed under
   both roles, a bad date, hash or pattern are errors naming the file and line.
 
-``podaudit sweep --write-baseline FILE`` records one from a known-good run (``build_baseline``).
-See docs/baselines.md.
+``podaudit sweep --write-baseline FILE`` records one from a known-good run
+(baseline_record.py). See docs/baselines.md.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,8 +45,9 @@ from typing import TYPE_CHECKING, NoReturn
 
 import yaml
 
-from podaudit.audit.context import NodeContext, Role
+from podaudit.audit.context import Role
 from podaudit.audit.registry import Finding
+from podaudit.audit.suppressions import Suppression, apply_suppressions
 from podaudit.errors import InputError
 from podaudit.userfiles import read_user_text
 
@@ -60,7 +58,6 @@ API_VERSION = "podaudit/v1"
 KIND = "Baseline"
 ROLES: tuple[Role, ...] = ("control-plane", "worker")
 BUILTINS = ("kubeadm", "rke2", "k3s")
-DEFAULT_REASON = "recorded by podaudit sweep --write-baseline"
 
 _RULE_ID = re.compile(r"PA\d{3}")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -88,31 +85,6 @@ class RoleExpectation:
     pattern: str | None = None
 
 
-@dataclass(frozen=True)
-class Suppression:
-    """An accepted finding: rule ``id`` on nodes matching ``node`` at paths matching ``path``."""
-
-    id: str
-    node: str  # fnmatch glob, "*" = any
-    path: str | None  # fnmatch glob; None or "*" = any (also findings without a path)
-    reason: str
-    expires: date | None  # last day it applies
-
-    def matches(self, finding: Finding) -> bool:
-        if finding.id != self.id or not fnmatch.fnmatchcase(finding.node, self.node):
-            return False
-        if self.path is None or self.path == "*":
-            return True
-        return finding.path is not None and fnmatch.fnmatchcase(finding.path, self.path)
-
-    def expired(self, today: date) -> bool:
-        return self.expires is not None and self.expires < today
-
-    def describe(self) -> str:
-        where = f"node {self.node}" + (f" path {self.path}" if self.path is not None else "")
-        return f"{self.id} on {where} ({self.reason})"
-
-
 @dataclass
 class Baseline:
     roles: dict[str, RoleExpectation]
@@ -138,31 +110,8 @@ class Baseline:
 
     def apply_suppressions(self, findings: Iterable[Finding], today: date
                            ) -> tuple[list[Finding], list[tuple[Finding, Suppression]], list[str]]:
-        """Split findings into kept and suppressed (with the suppression that matched).
-
-        An expired suppression no longer applies; the notes name it, and every live
-        suppression that matched nothing (stale, or a typo that would hide nothing)."""
-        notes: list[str] = []
-        active: list[Suppression] = []
-        for suppression in self.suppressions:
-            if suppression.expired(today):
-                notes.append(f"{self.source}: the suppression of {suppression.describe()} expired on "
-                             f"{suppression.expires}; its findings are reported again")
-            else:
-                active.append(suppression)
-        kept: list[Finding] = []
-        suppressed: list[tuple[Finding, Suppression]] = []
-        used: set[int] = set()
-        for found in findings:
-            index = next((i for i, s in enumerate(active) if s.matches(found)), None)
-            if index is None:
-                kept.append(found)
-            else:
-                used.add(index)
-                suppressed.append((found, active[index]))
-        notes += [f"{self.source}: the suppression of {s.describe()} matched no finding; remove it if the "
-                  "problem is gone" for i, s in enumerate(active) if i not in used]
-        return kept, suppressed, notes
+        """Kept findings, suppressed ones with their suppression, and notes (suppressions.py)."""
+        return apply_suppressions(self.suppressions, self.source, findings, today)
 
 
 def manifest_sha256(view: NodeView, pod: StaticPod) -> str | None:
@@ -351,62 +300,3 @@ class _Parser:
 
 def _choices(names: tuple[str, ...]) -> str:
     return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
-
-
-# --- recording -----------------------------------------------------------------------------
-
-
-def build_baseline(contexts: list[NodeContext], reason: str = DEFAULT_REASON) -> str:
-    """A baseline (YAML text) from a known-good run: per role, the static pods seen on every
-    node of that role, pinned by sha256 where the manifest is byte-identical on all of them,
-    and the role's nodes. A role with no node in the run is left out (no expectation)."""
-    if not reason.strip():
-        raise InputError("a recorded baseline needs a reason for its entries")
-    lines = [
-        "# podaudit baseline: the static pods each node role is expected to run.",
-        "# Review every entry and give it a real reason before checking this file in (docs/baselines.md).",
-        f"apiVersion: {API_VERSION}",
-        f"kind: {KIND}",
-    ]
-    body: list[str] = []
-    for role in ROLES:
-        members = [c for c in contexts if c.role == role]
-        if members:
-            body += _record_role(role, members, reason.strip())
-    lines += ["roles:", *body] if body else ["roles: {}"]
-    lines.append("suppress: []")
-    return "\n".join(lines) + "\n"
-
-
-def _record_role(role: str, members: list[NodeContext], reason: str) -> list[str]:
-    # A node whose static pod path could not be read completely would empty the intersection.
-    complete = [c for c in members if not c.view.incomplete] or members
-    used = {id(c) for c in complete}
-    seen = [(c, {(p.namespace, p.name): p for p in c.view.static_pods}) for c in complete]
-    common = set(seen[0][1]).intersection(*(pods for _, pods in seen[1:]))
-    lines = [f"  {role}:", f"    nodes: [{', '.join(_q(n) for n in sorted({c.node for c in members}))}]"]
-    skipped = sorted(c.node for c in members if id(c) not in used)
-    if skipped:
-        lines.append(f"    # read incompletely, so not used to choose the static pods: {_plain(', '.join(skipped))}")
-    for namespace, name in sorted(set().union(*(pods for _, pods in seen)) - common):
-        where = ", ".join(sorted(c.node for c, pods in seen if (namespace, name) in pods))
-        lines.append(f"    # left out, seen on some {role} nodes only: {_plain(f'{namespace}/{name} on {where}')}")
-    if not common:
-        return [*lines, "    static_pods: []"]
-    lines.append("    static_pods:")
-    for namespace, name in sorted(common):
-        hashes = {manifest_sha256(c.view, pods[(namespace, name)]) for c, pods in seen}
-        pinned = next(iter(hashes)) if len(hashes) == 1 else None
-        pin = f", sha256: {pinned}" if pinned else ""
-        lines.append(f"      - {{namespace: {_q(namespace)}, name: {_q(name)}{pin}, reason: {_q(reason)}}}")
-    return lines
-
-
-def _q(text: str) -> str:
-    """A double-quoted YAML scalar (JSON string syntax is a subset)."""
-    return json.dumps(text)
-
-
-def _plain(text: str) -> str:
-    """Text safe inside a YAML comment (one line)."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)

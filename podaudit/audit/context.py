@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from podaudit.api.view import ApiView
     from podaudit.audit.baseline import Baseline, RoleExpectation
-    from podaudit.errors import NodeUnavailable
     from podaudit.kubelet.resolve import NodeView
+    from podaudit.model import NodeFailure
 
 Role = Literal["control-plane", "worker"]
 
@@ -22,15 +22,19 @@ class NodeContext:
     expected: RoleExpectation | None = None
     # The API server's view (None: not asked); rules check ``api.loaded`` for what was read.
     api: ApiView | None = None
+    # The node's one name in this run (NodeResult.node); the kubelet's own name when not given.
+    node: str = ""
+    # The name podaudit reached it by (an inventory entry, a snapshot folder), when known.
+    reached_as: str = ""
 
-    @property
-    def node(self) -> str:
-        return self.view.node_name.value
+    def __post_init__(self) -> None:
+        self.node = self.node or self.view.node_name.value
+        self.reached_as = self.reached_as or self.node
 
 
 @dataclass
 class ClusterContext:
     nodes: list[NodeContext]
-    failures: list[NodeUnavailable] = field(default_factory=list)
+    failures: list[NodeFailure] = field(default_factory=list)
     baseline: Baseline | None = None
     api: ApiView | None = None

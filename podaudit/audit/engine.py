@@ -9,11 +9,21 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from podaudit.audit.context import ClusterContext, NodeContext, Role
-from podaudit.audit.registry import Finding, load_all_rules, run_cluster_rules, run_node_rules, severity_at_least
+from podaudit.audit.registry import (
+    Category,
+    Finding,
+    Severity,
+    category_of,
+    load_all_rules,
+    run_cluster_rules,
+    run_node_rules,
+    severity_at_least,
+)
 
 if TYPE_CHECKING:
     from podaudit.api.view import ApiView
-    from podaudit.audit.baseline import Baseline, Suppression
+    from podaudit.audit.baseline import Baseline
+    from podaudit.audit.suppressions import Suppression
     from podaudit.collect.source import SweepResult
     from podaudit.kubelet.resolve import NodeView
 
@@ -33,20 +43,20 @@ class AuditResult:
 
     @property
     def not_audited(self) -> list[Finding]:
-        """PA9xx: nodes not audited, or only in part (unless the baseline suppressed it)."""
-        return [f for f in self.findings if f.id.startswith("PA9")]
+        """Nodes (or the API) not read, or only in part, by the rules' registered category
+        (unless the baseline suppressed them)."""
+        return [f for f in self.findings if category_of(f) is Category.NOT_AUDITED]
 
-    def failing(self, threshold: str) -> list[Finding]:
-        """Findings at or above the threshold; collection problems (PA9xx) decide exit 3 instead."""
+    def failing(self, threshold: Severity) -> list[Finding]:
+        """Findings at or above the threshold; what could not be read decides exit 3 instead."""
         return [f for f in self.findings
-                if not f.id.startswith("PA9") and severity_at_least(f.severity, threshold)]  # type: ignore[arg-type]
+                if category_of(f) is Category.FINDING and severity_at_least(f.severity, threshold)]
 
 
-def role_of(view: NodeView, api: ApiView | None, baseline: Baseline | None) -> Role:
+def role_of(name: str, view: NodeView, api: ApiView | None, baseline: Baseline | None) -> Role:
     """control-plane or worker: the API's node labels, else the baseline's lists, else how the
     node runs (k3s/rke2 ``server``), else the name. Never from the node's static pods: a pod
     named kube-apiserver planted on a worker must not make it a control plane."""
-    name = view.node_name.value
     node = api.node(name) if api else None
     if node is not None:
         return "control-plane" if any(label in node.labels for label in CONTROL_PLANE_LABELS) else "worker"
@@ -71,10 +81,13 @@ def audit(sweep: SweepResult, baseline: Baseline | None = None, api: ApiView | N
     load_all_rules()
     result = AuditResult()
     contexts = []
-    for view in sweep.views:
-        role = role_of(view, api, baseline)
-        result.roles[view.node_name.value] = role
-        contexts.append(NodeContext(view, role, baseline.expect(role) if baseline else None, api))
+    for read in sweep.results:
+        if read.view is None:
+            continue
+        role = role_of(read.node, read.view, api, baseline)
+        result.roles[read.node] = role
+        expected = baseline.expect(role) if baseline else None
+        contexts.append(NodeContext(read.view, role, expected, api, read.node, read.reached_as))
     result.contexts = contexts
     found = [f for ctx in contexts for f in run_node_rules(ctx, result.errors)]
     found += run_cluster_rules(ClusterContext(contexts, sweep.failures, baseline, api), result.errors)
@@ -84,11 +97,3 @@ def audit(sweep: SweepResult, baseline: Baseline | None = None, api: ApiView | N
         result.findings, result.suppressed, result.notes = baseline.apply_suppressions(found, today or date.today())
     result.notes += result.errors
     return result
-
-
-def duplicate_names(sweep: SweepResult) -> list[str]:
-    """Node names reported by more than one node (cloned machines, a host listed twice)."""
-    seen: dict[str, int] = {}
-    for view in sweep.views:
-        seen[view.node_name.value] = seen.get(view.node_name.value, 0) + 1
-    return sorted(name for name, count in seen.items() if count > 1)

@@ -17,21 +17,30 @@ if TYPE_CHECKING:
     from podaudit.api.view import ApiPod, ApiView
     from podaudit.audit.registry import Finding
     from podaudit.collect.source import NodeSource
-    from podaudit.errors import NodeUnavailable
     from podaudit.kubelet.manifests import PodIdentity
     from podaudit.kubelet.resolve import NodeView, StaticPod
+    from podaudit.model import NodeFailure, Problem
 
 
 @dataclass(frozen=True)
 class Candidate:
+    """A node ``find`` reads, and why. ``name`` is the node's one name: the source's until it
+    was read, then the kubelet's (NodeResult.node)."""
+
     node: NodeSource
     reason: str
+    name: str
 
 
 @dataclass(frozen=True)
 class Match:
+    """A static pod whose mirror pod is the one asked for, on the node ``node`` (its one name),
+    read as ``candidate``."""
+
+    node: str
     view: NodeView
     pod: StaticPod
+    candidate: Candidate
 
 
 @dataclass
@@ -44,9 +53,9 @@ class FindResult:
     notes: list[str] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
     # Per node read, what podaudit could not read (the answer there may be wrong).
-    incomplete: dict[str, list[str]] = field(default_factory=dict)
+    incomplete: dict[str, list[Problem]] = field(default_factory=dict)
     # Candidate nodes that could not be audited at all.
-    unavailable: list[NodeUnavailable] = field(default_factory=list)
+    unavailable: list[NodeFailure] = field(default_factory=list)
     api: ApiView | None = None  # the API view the answer used (None: not asked)
     # Findings about the files that define the matched pods (PA301 no mirror pod, PA303, ...).
     findings: list[Finding] = field(default_factory=list)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -17,6 +18,13 @@ if TYPE_CHECKING:
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
+
+
+class Category(Enum):
+    """What a finding says, which decides the exit code (run/status.py), whatever its ID."""
+
+    FINDING = "finding"  # something wrong on a node or in the cluster: exit 1 at or above --fail-on
+    NOT_AUDITED = "not-audited"  # a node (or the API) could not be read, or only in part: exit 3
 
 
 @dataclass(frozen=True)
@@ -42,20 +50,22 @@ class Rule:
     example: str
     scope: Literal["node", "cluster"]
     check: Callable[[Any], Iterable[Finding]]
+    category: Category = Category.FINDING
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(id: str, severity: Severity, title: str, *, what: str, why: str, fix: str, example: str,
-         scope: Literal["node", "cluster"] = "node") -> Callable[[Callable[[Any], Iterable[Finding]]],
-                                                                  Callable[[Any], Iterable[Finding]]]:
+         scope: Literal["node", "cluster"] = "node", category: Category = Category.FINDING
+         ) -> Callable[[Callable[[Any], Iterable[Finding]]], Callable[[Any], Iterable[Finding]]]:
     """Register a check; the decorated function yields Findings (use ``finding``)."""
 
     def register(check: Callable[[Any], Iterable[Finding]]) -> Callable[[Any], Iterable[Finding]]:
         if id in RULES:
             raise ValueError(f"rule {id} registered twice")
-        RULES[id] = Rule(id, severity, title, what.strip(), why.strip(), fix.strip(), example.strip(), scope, check)
+        RULES[id] = Rule(id, severity, title, what.strip(), why.strip(), fix.strip(), example.strip(), scope, check,
+                         category)
         return check
 
     return register
@@ -71,6 +81,11 @@ def finding(rule_id: str, node: str, path: str | None, message: str, key: str = 
 
 def severity_at_least(severity: Severity, threshold: Severity) -> bool:
     return SEVERITIES.index(severity) >= SEVERITIES.index(threshold)
+
+
+def category_of(finding: Finding) -> Category:
+    """The registered category of the finding's rule."""
+    return RULES[finding.id].category
 
 
 def node_rules() -> list[Rule]:
@@ -104,10 +119,13 @@ def load_all_rules() -> dict[str, Rule]:
         rules_api,
         rules_baseline,
         rules_collection,
+        rules_files,
         rules_kubelet,
+        rules_kubelet_api,
         rules_manifests,
-        rules_security,
+        rules_pods,
     )
 
-    del rules_api, rules_baseline, rules_collection, rules_kubelet, rules_manifests, rules_security
+    del rules_api, rules_baseline, rules_collection, rules_files, rules_kubelet, rules_kubelet_api, rules_manifests
+    del rules_pods
     return RULES

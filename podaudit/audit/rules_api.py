@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 from podaudit.audit.context import ClusterContext, NodeContext
 from podaudit.audit.match import api_key, manifests_by_mirror, mirror_key, mirrored_on, name_holders
-from podaudit.audit.registry import Finding, finding, rule
-from podaudit.kubelet.flags import parse_args
+from podaudit.audit.registry import Category, Finding, finding, rule
 from podaudit.kubelet.validation import api_references
 
 if TYPE_CHECKING:
@@ -67,7 +66,7 @@ def _unregistered(ctx: NodeContext, pods: list[StaticPod]) -> Finding:
     """One finding for the node, not one per pod: either the node is not in this cluster, or
     podaudit's idea of its name is not the kubelet's (a cloud provider naming it)."""
     names = ", ".join(f"{p.namespace}/{p.name}" for p in pods[:5]) + (" ..." if len(pods) > 5 else "")
-    reached = f" (podaudit reached it as {ctx.view.label})" if ctx.view.label != ctx.node else ""
+    reached = f" (podaudit reached it as {ctx.reached_as})" if ctx.reached_as != ctx.node else ""
     return finding("PA301", ctx.node, ctx.view.static_pod_path.value,
                    f"{ctx.node}: {len(pods)} static pods run with no mirror pod ({names}): there is no Node "
                    f"{ctx.node} in the API{reached}; the kubelet creates mirror pods only once its Node exists. "
@@ -105,7 +104,7 @@ def _causes(ctx: NodeContext, api: ApiView, pod: StaticPod, holders: list[ApiPod
 def _standalone(view: NodeView) -> bool:
     """A plain kubelet with no API client (k3s, rke2 and MicroK8s always have one)."""
     inv = view.invocation
-    return inv.kind == "kubelet" and parse_args([a.value for a in inv.args]).get("kubeconfig") is None
+    return inv.kind == "kubelet" and view.flags.get("kubeconfig") is None
 
 
 @rule("PA302", "medium", "a mirror pod with no manifest on its node",
@@ -292,7 +291,7 @@ def _normal(value: object) -> str:
       fix="Follow the line podaudit prints (RBAC: get/list on pods, nodes, namespaces), or pass --no-api when "
           "the API is out of scope.",
       example="(api): kubectl get pods: forbidden for user jane (RBAC): podaudit needs get/list on pods, nodes, "
-              "namespaces", scope="cluster")
+              "namespaces", scope="cluster", category=Category.NOT_AUDITED)
 def api_unreadable(ctx: ClusterContext) -> Iterator[Finding]:
     api = ctx.api
     if api is None:

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 from podaudit.audit.context import NodeContext
 from podaudit.audit.registry import Finding, finding, rule
-from podaudit.audit.rules_security import INVALID, config_value
-from podaudit.kubelet.flags import parse_args
+from podaudit.kubelet.config import INVALID, config_value
 
 # Flags whose KubeletConfiguration field a config file may also set (KubeletFlags vs config).
 FLAG_FIELDS = {
@@ -43,10 +42,9 @@ def kubelet_not_running(ctx: NodeContext) -> Iterator[Finding]:
       fix="Review the change, then `systemctl daemon-reload && systemctl restart kubelet` when it is intended.",
       example="cp-1: /var/lib/kubelet/config.yaml changed after the kubelet started")
 def restart_pending(ctx: NodeContext) -> Iterator[Finding]:
-    for reason in ctx.view.restart_pending:
-        changed = reason.removesuffix(" changed after the kubelet started")
-        path = changed if changed != reason else None
-        yield finding("PA102", ctx.node, path, f"{ctx.node}: {reason}", key=reason)
+    for pending in ctx.view.restart_pending:
+        reason = pending.text()
+        yield finding("PA102", ctx.node, pending.path, f"{ctx.node}: {reason}", key=reason)
 
 
 @rule("PA103", "low", "a command-line flag overrides the config file",
@@ -58,9 +56,8 @@ def restart_pending(ctx: NodeContext) -> Iterator[Finding]:
       example="node-7: --pod-manifest-path=/srv/static overrides staticPodPath: /etc/kubernetes/manifests")
 def flag_overrides_config(ctx: NodeContext) -> Iterator[Finding]:
     view = ctx.view
-    flags = parse_args([a.value for a in view.invocation.args])
     for flag, field_path in FLAG_FIELDS.items():
-        value = flags.get(flag)
+        value = view.flags.get(flag)
         configured = config_value(view.config, field_path)
         # An empty config value (kubeadm writes containerRuntimeEndpoint: "") is not a conflict.
         if value is None or configured in (None, "", INVALID) or str(configured).lower() == value.value.lower():

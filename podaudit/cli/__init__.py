@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import click
 
 from podaudit.cli import bundle, inspect, remedy, rules
-from podaudit.cli.options import EXIT_INPUT, EXIT_OK, Options, UsageFailure, notice, shared_options
+from podaudit.cli.options import Options, UsageFailure, notice, shared_options
+from podaudit.run.status import ExitStatus
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -107,10 +108,10 @@ def main() -> None:
         _show(exc)
         sys.exit(exc.exit_code)
     except BrokenPipeError:
-        sys.exit(EXIT_OK)
+        sys.exit(ExitStatus.OK)
     except Exception as exc:
         if "--debug" in sys.argv:
             raise
         notice(f"podaudit: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
-        sys.exit(EXIT_INPUT)
-    sys.exit(EXIT_OK)
+        sys.exit(ExitStatus.INPUT)
+    sys.exit(ExitStatus.OK)

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from podaudit.cli.inspect import report
 from podaudit.cli.options import (
-    EXIT_OK,
-    EXIT_PARTIAL,
     Options,
     cleanup,
     cluster,
@@ -23,6 +21,9 @@ from podaudit.cli.options import (
     shared_options,
     sweep_options,
 )
+
+if TYPE_CHECKING:
+    from podaudit.audit.registry import Severity
 
 
 def _without_output(command: Any) -> Any:
@@ -44,16 +45,17 @@ def collect(opts: Options, target: str | None, armor: bool, redact: bool) -> Non
     from podaudit import __version__
     from podaudit.collect.bundle import armor as armored
     from podaudit.run.bundles import bundle_label, default_path, pack_views, read_nodes, write_private
+    from podaudit.run.status import collect_status
 
     if armor and target != "-":
         fail("--armor is for --output - (text on standard output)")
     chosen = cluster(opts)
-    _, views, not_collected = read_nodes(opts.selection(), chosen, lambda: cleanup(opts))
+    _, nodes, not_collected = read_nodes(opts.selection(), chosen, lambda: cleanup(opts))
     for line in not_collected:
         notice(f"podaudit: not collected: {line}")
     with tempfile.TemporaryDirectory(prefix="podaudit-collect-") as folder, input_errors():
-        data = pack_views(views, folder, redact, __version__)
-    label = bundle_label(views)
+        data = pack_views(nodes, folder, redact, __version__)
+    label = bundle_label(nodes)
     if target == "-":
         if armor:
             click.echo(armored(label, data), nl=False)
@@ -64,9 +66,9 @@ def collect(opts: Options, target: str | None, armor: bool, redact: bool) -> Non
         path = target or default_path(label)
         with input_errors():
             write_private(path, data)
-        notice(f"wrote {path}: {len(views)} node{'s' if len(views) > 1 else ''}, {len(data)} bytes"
+        notice(f"wrote {path}: {len(nodes)} node{'s' if len(nodes) > 1 else ''}, {len(data)} bytes"
                f"{', redacted' if redact else ''}")
-    sys.exit(EXIT_PARTIAL if not_collected else EXIT_OK)
+    sys.exit(collect_status(not_collected))
 
 
 @click.command()
@@ -76,7 +78,7 @@ def collect(opts: Options, target: str | None, armor: bool, redact: bool) -> Non
 @sweep_options
 @shared_options
 @click.pass_obj
-def analyze(opts: Options, bundles: tuple[str, ...], api_dir: str | None, fail_on: str, baseline: str | None,
+def analyze(opts: Options, bundles: tuple[str, ...], api_dir: str | None, fail_on: Severity, baseline: str | None,
             write_baseline: str | None) -> None:
     """The sweep report of bundles written by `podaudit collect` (tar.gz files, or text holding
     armored bundles, as kubectl logs of the DaemonSet gives them; - reads standard input)."""

@@ -8,10 +8,6 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from podaudit.cli.options import (
-    EXIT_FINDINGS,
-    EXIT_INPUT,
-    EXIT_OK,
-    EXIT_PARTIAL,
     NODE_FORMATS,
     Options,
     check_format,
@@ -21,6 +17,7 @@ from podaudit.cli.options import (
     fail,
     input_errors,
     load_baseline,
+    not_audited,
     reaching,
     shared_options,
     sweep_options,
@@ -30,6 +27,7 @@ if TYPE_CHECKING:
     from podaudit.api.view import ApiView
     from podaudit.audit.baseline import Baseline
     from podaudit.audit.engine import AuditResult
+    from podaudit.audit.registry import Severity
     from podaudit.collect.source import SweepResult
     from podaudit.run.select import Cluster
 
@@ -42,6 +40,7 @@ if TYPE_CHECKING:
 def find(opts: Options, pod: str, namespace: str | None) -> None:
     """Which node and which file define the static pod POD (its mirror pod name), and how we know."""
     from podaudit.run.find import find_pod
+    from podaudit.run.status import find_status
 
     check_format(opts, NODE_FORMATS)
     try:
@@ -56,8 +55,7 @@ def find(opts: Options, pod: str, namespace: str | None) -> None:
         from podaudit.report.text import render_find
 
         render_find(console(), result)
-    partial = result.incomplete or result.unavailable
-    sys.exit(EXIT_PARTIAL if partial else EXIT_OK if result.matches else EXIT_INPUT)
+    sys.exit(find_status(result))
 
 
 @click.command()
@@ -66,6 +64,9 @@ def find(opts: Options, pod: str, namespace: str | None) -> None:
 @click.pass_obj
 def node(opts: Options, node_name: str | None) -> None:
     """How one node's kubelet decides its static pods, and the fate of every manifest entry."""
+    from podaudit.collect.source import read_node
+    from podaudit.run.status import node_status
+
     check_format(opts, NODE_FORMATS)
     chosen = cluster(opts, node_name)
     if node_name is None and len(chosen.nodes) > 1:
@@ -74,27 +75,30 @@ def node(opts: Options, node_name: str | None) -> None:
     if handle is None:
         fail(f"no node {node_name} in {chosen.origin}; nodes: " + ", ".join(n.name for n in chosen.nodes))
     with reaching(opts):
-        view = handle.load()
+        read = read_node(handle)
+    if read.view is None:
+        assert read.failure is not None
+        not_audited(read.failure)
     if opts.output == "json":
         from podaudit.report.jsonout import dumps, node_json
 
-        click.echo(dumps(node_json(view)))
+        click.echo(dumps(node_json(read.node, read.view)))
     else:
         from podaudit.report.text import render_node
 
-        render_node(console(), view)
-    sys.exit(EXIT_PARTIAL if view.incomplete else EXIT_OK)
+        render_node(console(), read.node, read.view)
+    sys.exit(node_status(read))
 
 
 @click.command()
 @sweep_options
 @shared_options
 @click.pass_obj
-def sweep(opts: Options, fail_on: str, baseline: str | None, write_baseline: str | None) -> None:
+def sweep(opts: Options, fail_on: Severity, baseline: str | None, write_baseline: str | None) -> None:
     """Every node at once: static pod path and source, static pods, findings; unreachable nodes listed.
 
     Exit codes: 1 a finding at or above --fail-on; else 3 when some nodes could not be audited
-    (or only in part: PA901-PA904, unless the baseline suppresses them); else 0. 2 is a usage
+    (or only in part, or the API: PA901-PA906, unless the baseline suppresses them); else 0. 2 is a usage
     or input error. The report covers every node either way.
     """
 
@@ -102,21 +106,19 @@ def sweep(opts: Options, fail_on: str, baseline: str | None, write_baseline: str
     report(opts, cluster(opts, want_api=True), fail_on, expected, write_baseline)
 
 
-def report(opts: Options, chosen: Cluster, fail_on: str, expected: Baseline | None,
+def report(opts: Options, chosen: Cluster, fail_on: Severity, expected: Baseline | None,
            write_baseline: str | None) -> NoReturn:
     """Read every node of ``chosen``, audit, render, exit: the body of sweep and analyze."""
     from podaudit.run.audit import audit_cluster
     from podaudit.run.audit import write_baseline as save_baseline
+    from podaudit.run.status import sweep_status
 
     with input_errors():
         result, findings = audit_cluster(opts.selection(), chosen, expected, lambda: cleanup(opts))
         if write_baseline:
             save_baseline(write_baseline, findings)
     render_sweep(opts, result, findings, chosen.api)
-    # Findings at or above --fail-on win over "not audited", so a CI job tolerating 3 sees them.
-    if findings.failing(fail_on):
-        sys.exit(EXIT_FINDINGS)
-    sys.exit(EXIT_PARTIAL if findings.not_audited or findings.errors else EXIT_OK)
+    sys.exit(sweep_status(findings, fail_on))
 
 
 def render_sweep(opts: Options, result: SweepResult, findings: AuditResult, api: ApiView | None) -> None:

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from podaudit.run.status import ExitStatus
+
 if TYPE_CHECKING:
     from podaudit.audit.baseline import Baseline
+    from podaudit.model import NodeFailure
     from podaudit.report.console import SafeConsole
     from podaudit.run.select import Cluster, Selection
 
-EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
 FORMATS = ("table", "json", "markdown", "junit", "sarif", "watch-paths")
 NODE_FORMATS = ("table", "json")
 
@@ -49,7 +51,7 @@ def notice(line: str) -> None:
 class UsageFailure(click.ClickException):
     """A one-line error for people; exit code 2."""
 
-    exit_code = EXIT_INPUT
+    exit_code = ExitStatus.INPUT
 
     def show(self, file: object = None) -> None:
         notice(f"podaudit: error: {self.message}")
@@ -198,10 +200,15 @@ def reaching(opts: Options) -> Iterator[None]:
     try:
         yield
     except NodeUnavailable as exc:
-        notice(f"podaudit: {exc.message}")
-        sys.exit(EXIT_PARTIAL)
+        not_audited(exc.failure)
     finally:
         cleanup(opts)
+
+
+def not_audited(failure: NodeFailure) -> NoReturn:
+    """The one node a command needs could not be reached: its line, and exit 3."""
+    notice(f"podaudit: {failure.message}")
+    sys.exit(ExitStatus.PARTIAL)
 
 
 def cleanup(opts: Options) -> None:

@@ -12,9 +12,6 @@ from typing import TYPE_CHECKING
 import click
 
 from podaudit.cli.options import (
-    EXIT_INPUT,
-    EXIT_OK,
-    EXIT_PARTIAL,
     NODE_FORMATS,
     Options,
     Seconds,
@@ -23,6 +20,7 @@ from podaudit.cli.options import (
     console,
     fail,
     input_errors,
+    not_audited,
     notice,
     reaching,
     shared_options,
@@ -45,12 +43,11 @@ def _finish(opts: Options, plan: Plan, source: NodeSource, chosen: Cluster, yes:
     """Apply (with --yes), wait for the API, record, show; exit with the outcome."""
     from podaudit.remedy.apply import outcome
     from podaudit.run.change import carry_out
+    from podaudit.run.status import plan_status
 
     transport, record = carry_out(opts.selection(), plan, source, chosen, yes, wait, run)
     _show(opts, plan, transport, record)
-    if plan.refused is not None:
-        sys.exit(EXIT_INPUT if yes else EXIT_OK)
-    sys.exit(EXIT_OK if not plan.applied or outcome(plan) == "done" else EXIT_PARTIAL)
+    sys.exit(plan_status(plan, outcome(plan) if plan.applied else None, yes))
 
 
 def _show(opts: Options, plan: Plan, transport: str, record: str | None) -> None:
@@ -169,6 +166,7 @@ def create(opts: Options, name: str | None, command: tuple[str, ...], image: str
     """Place a new static pod on a node: NAME --image IMAGE [-- ARGS...], or -f pod.yaml. The
     manifest goes into the directory that node's kubelet really watches, written atomically,
     mode 600 root:root. Shows the plan; --yes applies it."""
+    from podaudit.collect.source import read_node
     from podaudit.run.change import create_plan_on, new_manifest, one_node
 
     check_format(opts, NODE_FORMATS)
@@ -178,6 +176,9 @@ def create(opts: Options, name: str | None, command: tuple[str, ...], image: str
     with input_errors():
         source = one_node(on_node, chosen)
     with reaching(opts), input_errors():
-        view = source.load()
-        plan = create_plan_on(source, view, manifest, namespace)
+        read = read_node(source)
+        if read.view is None:
+            assert read.failure is not None
+            not_audited(read.failure)
+        plan = create_plan_on(source, read.view, manifest, namespace)
         _finish(opts, plan, source, chosen, yes, wait)

@@ -175,9 +175,14 @@ def find_kubelet_processes(host: RootFS) -> list[ProcessRecord]:
 
 
 def _unit(host: RootFS, pid: str) -> str | None:
-    """The innermost ``*.service`` in the process's cgroup path (v1 name=systemd or v2)."""
     record = host.read(f"/proc/{pid}/cgroup", limit=1 << 16)
-    for line in (record.data or b"").decode("utf-8", "replace").splitlines():
+    return cgroup_service(record.data or b"")
+
+
+def cgroup_service(cgroup: bytes) -> str | None:
+    """The innermost ``*.service`` in a ``/proc/<pid>/cgroup`` text's path (v1 name=systemd or
+    v2); the gather stream's P record is read with it too (records.py)."""
+    for line in cgroup.decode("utf-8", "replace").splitlines():
         hierarchy, _, path = line.partition(":")[2].partition(":")
         if hierarchy in {"", "name=systemd"}:
             services = [part for part in path.split("/") if part.endswith(".service")]
@@ -198,14 +203,18 @@ def _boot_time(host: RootFS) -> float | None:
 
 
 def _start_time(host: RootFS, pid: str, boot: float | None) -> float | None:
-    """proc/<pid>/stat field 22 is the start time in clock ticks after boot."""
     record = host.read(f"/proc/{pid}/stat", limit=1 << 16)
     if boot is None or not record.data or not math.isfinite(boot):
         return None
+    ticks = start_ticks(record.data)
+    return None if ticks is None else boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def start_ticks(stat: bytes) -> int | None:
+    """A process's start time in clock ticks after boot: ``/proc/<pid>/stat`` field 22."""
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    fields = record.data.rpartition(b")")[2].split()
+    fields = stat.rpartition(b")")[2].split()
     try:
-        ticks = int(fields[19])
+        return int(fields[19])
     except (IndexError, ValueError):
         return None
-    return boot + ticks / os.sysconf("SC_CLK_TCK")

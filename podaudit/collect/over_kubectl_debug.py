@@ -13,10 +13,9 @@ from podaudit.collect.passes import collect_view
 from podaudit.collect.records import GatherError
 from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.resolve import NodeView
+from podaudit.model import FailureKind, Problem, ProblemKind
 from podaudit.transport.debug import DebugOptions, DebugSession, DebugShell
 from podaudit.transport.kubectl import KubectlOptions
-
-MAX_PASSES = 3
 
 
 @dataclass(frozen=True)
@@ -42,20 +41,15 @@ class DebugNode:
         start = time.monotonic()
         session = DebugSession(self.node, self.kubectl, self.debug, self.run_id)
         try:
-            _, view, execs = collect_view(session.run, self.node, max_passes=MAX_PASSES, node_ip=self.node_ip)
+            _, view, execs = collect_view(session.run, self.node, node_ip=self.node_ip)
         except GatherError as exc:
-            raise NodeUnavailable(self.node, "gather", f"{self.node}: {exc}") from exc
+            raise NodeUnavailable(self.node, FailureKind.GATHER, f"{self.node}: {exc}") from exc
         view.collection = {"transport": "kubectl-debug", "pods": session.pods, "execs": execs,
                            "seconds": round(time.monotonic() - start, 3)}
-        view.problems.extend(session.leftovers)
+        # Debug pods whose delete failed: the user must delete them (the line says how).
+        view.problems.extend(Problem(ProblemKind.COLLECTION, None, line) for line in session.leftovers)
         return view
 
     def shell(self, sudo: bool = False) -> DebugShell:
         """Each script in a debug pod of its own (root there already: ``sudo`` does not apply)."""
         return DebugShell(self.node, self.kubectl, self.debug, self.run_id)
-
-    def run_script(self, script: bytes) -> bytes:
-        """One POSIX sh script run as root on the node through one debug pod: its stdout,
-        which must start with ``PODAUDIT-GATHER ``; raises NodeUnavailable."""
-        with self.shell() as shell:
-            return shell.run(script)

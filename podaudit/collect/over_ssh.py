@@ -17,11 +17,9 @@ from podaudit.collect.passes import collect_view
 from podaudit.collect.records import GatherError
 from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.resolve import NodeView
-from podaudit.model import InventoryEntry, NodeSnapshot
+from podaudit.model import FailureKind, InventoryEntry, NodeSnapshot
 from podaudit.transport import SshOptions
 from podaudit.transport.ssh_shell import SshShell
-
-MAX_PASSES = 3
 
 
 @dataclass(frozen=True)
@@ -60,9 +58,9 @@ def collect_over_ssh(entry: InventoryEntry, options: SshOptions, sudo: bool, con
     """The node's view, its snapshot and how many execs it took; raises NodeUnavailable."""
     with root_shell(entry, options, sudo, config) as run:
         try:
-            snapshot, view, execs = collect_view(run, entry.name, max_passes=MAX_PASSES, node_ip=node_ip)
+            snapshot, view, execs = collect_view(run, entry.name, node_ip=node_ip)
         except GatherError as exc:
-            raise NodeUnavailable(entry.name, "gather", f"{entry.name}: {exc}") from exc
+            raise NodeUnavailable(entry.name, FailureKind.GATHER, f"{entry.name}: {exc}") from exc
         return view, snapshot, execs
 
 

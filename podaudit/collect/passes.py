@@ -1,15 +1,21 @@
 """Gathering passes: run the gather script, analyse, and gather again only what the kubelet
-model still needs (usually nothing: one exec per node)."""
+model still needs (usually nothing: one exec per node), for every transport that runs the
+gather script (over_ssh.py, over_kubectl_debug.py)."""
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable
 
-from podaudit.collect.remote import gather_script, parse_gather, valid_path
+from podaudit.collect.remote import gather_script, parse_gather
 from podaudit.kubelet.process import choose_kubelet
 from podaudit.kubelet.resolve import NodeView, analyze_node
 from podaudit.model import INVALID_PATH, MAX_FILE_BYTES, DirListing, FileRecord, NodeSnapshot, go_sorted
+from podaudit.shell import speakable
+
+# Execs per node at most, the first pass included, on every transport: the model rarely needs
+# a second, and a bound keeps a node whose files keep naming new paths from asking forever.
+MAX_PASSES = 3
 
 
 class RecordingReader:
@@ -28,7 +34,7 @@ class RecordingReader:
         record = self.snapshot.files.get(path)
         if record is not None:
             return record
-        if not valid_path(path):
+        if not speakable(path):
             record = FileRecord(path, "error", error=INVALID_PATH)
             self.snapshot.files[path] = record
             return record
@@ -39,7 +45,7 @@ class RecordingReader:
         listing = self.snapshot.dirs.get(path)
         if listing is not None:
             return listing
-        if not valid_path(path):
+        if not speakable(path):
             listing = DirListing(path, None, INVALID_PATH)
             self.snapshot.dirs[path] = listing
             return listing
@@ -47,22 +53,16 @@ class RecordingReader:
         return DirListing(path, None, error="not collected")
 
 
-def missing_paths(snapshot: NodeSnapshot) -> tuple[list[str], list[str]]:
-    """(files, dirs) the kubelet model asked for that the snapshot lacks.
+def still_needed(reader: RecordingReader, view: NodeView) -> tuple[list[str], list[str]]:
+    """(files, dirs) an analysis over ``reader`` asked for and did not get.
 
     A wanted file that the model takes as the static pod path or the --config-dir is asked
     for as a directory (stat, listing and entries), so one more pass usually suffices.
     """
-    reader = RecordingReader(snapshot)
-    return still_needed(reader, analyze_node(snapshot, reader))
-
-
-def still_needed(reader: RecordingReader, view: NodeView) -> tuple[list[str], list[str]]:
-    """(files, dirs) an analysis over ``reader`` asked for and did not get."""
     dirs = set(reader.wanted_dirs)
     dirs.update(p for p in (view.static_pod_path.value, view.config_dir)
                 if p is not None and p in reader.wanted_files)
-    # A directory is gathered with its parents (gather.sh gparents): do not ask for them twice.
+    # A directory is gathered with its parents (gparents in gather/directories.sh): do not ask for them twice.
     parents = {_parent for d in dirs for _parent in _ancestors(d)}
     return go_sorted(reader.wanted_files - dirs - parents), go_sorted(dirs)
 
@@ -82,15 +82,10 @@ def kubelet_pid(snapshot: NodeSnapshot) -> int | None:
     return chosen.pid if chosen else None
 
 
-def collect(run: Callable[[bytes], bytes], label: str, *, max_passes: int = 4,
-            cap: int = MAX_FILE_BYTES) -> NodeSnapshot:
-    """Gather one node: ``run(script)`` executes a script on it and returns its stdout."""
-    return collect_view(run, label, max_passes=max_passes, cap=cap)[0]
-
-
-def collect_view(run: Callable[[bytes], bytes], label: str, *, max_passes: int = 4, cap: int = MAX_FILE_BYTES,
-                 node_ip: str | None = None) -> tuple[NodeSnapshot, NodeView, int]:
-    """The node's snapshot, the model's view of it, and how many execs it took.
+def collect_view(run: Callable[[bytes], bytes], label: str, *, max_passes: int = MAX_PASSES,
+                 cap: int = MAX_FILE_BYTES, node_ip: str | None = None) -> tuple[NodeSnapshot, NodeView, int]:
+    """The node's snapshot, the model's view of it, and how many execs it took;
+    ``run(script)`` executes a script on the node and returns its stdout.
 
     The first pass, then one more pass per round of paths the model still needs (usually
     none or one), at most ``max_passes`` execs; the last analysis is the answer, so each

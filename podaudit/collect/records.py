@@ -7,9 +7,9 @@ into files, listings, processes, hostname and network facts.
 from __future__ import annotations
 
 import ipaddress
-import posixpath
 from dataclasses import dataclass, field
 
+from podaudit.collect.local import cgroup_service, start_ticks
 from podaudit.kubelet.network import parse_default_route, parse_ip_addr
 from podaudit.kubelet.process import kubelet_kind
 from podaudit.model import DENIED, MAX_FILE_BYTES, DirListing, FileRecord, Interface, NodeSnapshot, ProcessRecord
@@ -56,10 +56,6 @@ class Raw:
     interfaces: list[tuple[int, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     discover: bool = False
-
-
-def normalize_path(path: str) -> str:
-    return posixpath.normpath("/" + path.lstrip("/"))
 
 
 def build_snapshot(raw: Raw, snapshot: NodeSnapshot) -> NodeSnapshot:
@@ -111,30 +107,20 @@ def _processes(raw: Raw) -> list[ProcessRecord]:
         found.append(ProcessRecord(
             pid, argv, exe_text, text_of(cwd) if "c" in flags else None,
             _start_time(stat, raw) if "s" in flags else None,
-            _unit(cgroup) if "g" in flags else None,
+            cgroup_service(cgroup[: 1 << 16]) if "g" in flags else None,
         ))
     return found
 
 
 def _start_time(stat: bytes, raw: Raw) -> float | None:
-    """As local._start_time: /proc/<pid>/stat field 22, ticks after boot."""
-    if raw.btime is None or not stat:
+    """As local._start_time: boot time plus the start ticks, in the node's clock ticks."""
+    ticks = start_ticks(stat) if raw.btime is not None and stat else None
+    if ticks is None or raw.btime is None:
         return None
-    fields = stat.rpartition(b")")[2].split()
     try:
-        return raw.btime + int(fields[19]) / raw.clk_tck
-    except (IndexError, ValueError, OverflowError):
+        return raw.btime + ticks / raw.clk_tck
+    except OverflowError:  # a hostile node's 10**400 ticks
         return None
-
-
-def _unit(cgroup: bytes) -> str | None:
-    """As local._unit: the innermost ``*.service`` in the v2 or name=systemd cgroup path."""
-    for line in cgroup[: 1 << 16].decode("utf-8", "replace").splitlines():
-        hierarchy, _, path = line.partition(":")[2].partition(":")
-        if hierarchy in {"", "name=systemd"}:
-            services = [part for part in path.split("/") if part.endswith(".service")]
-            return services[-1] if services else None
-    return None
 
 
 def _command(raw: Raw, name: str) -> str | None:
@@ -185,6 +171,3 @@ def _hostname(raw: Raw) -> str | None:
         if name:
             return name
     return None
-
-
-# --- what the model still needs ----------------------------------------------------------

@@ -1,11 +1,13 @@
 """The remote collector: one POSIX sh script run on the node, one framed byte stream back.
 
-``gather.sh`` (package data) runs under ``sh -s`` (or ``sudo -n sh -s``) on a node that has
-no Python, and prints everything the kubelet model may need; ``parse_gather`` turns that
-stream into the ``NodeSnapshot`` the local collector (``LocalNode("/")``) would have built.
-A first pass guesses what to gather from the running kubelet's command line and the usual
-files; ``missing_paths`` then runs the model over the snapshot and names what it asked for
-but was not gathered, and ``gather_script(paths, dirs)`` gathers exactly that.
+The gather script (package data: the pieces in ``podaudit/collect/gather/``, joined in
+``PIECES`` order into one script, so a pass is still one exec) runs under ``sh -s`` (or
+``sudo -n sh -s``) on a node that has no Python, and prints everything the kubelet model may
+need; ``parse_gather`` turns that stream into the ``NodeSnapshot`` the local collector
+(``LocalNode("/")``) would have built. A first pass guesses what to gather from the running
+kubelet's command line and the usual files; passes.py then runs the model over the snapshot,
+names what it asked for but was not gathered, and ``gather_script(paths, dirs)`` gathers
+exactly that.
 
 Stream grammar (all header tokens ASCII, ``STR`` is bytes without NUL, then one NUL)::
 
@@ -32,15 +34,17 @@ Stream grammar (all header tokens ASCII, ``STR`` is bytes without NUL, then one 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from importlib import resources
 
-from podaudit.collect.records import GatherError, Raw, build_snapshot, describe_strerror, normalize_path, text_of
+from podaudit.collect.records import GatherError, Raw, build_snapshot, describe_strerror, text_of
+from podaudit.collect.rootfs import failed_record, normalize
 from podaudit.kubelet.invocation import KUBELET_UNITS
-from podaudit.kubelet.systemd import UNIT_DIRS
+from podaudit.kubelet.unitfiles import UNIT_DIRS
 from podaudit.model import (
     DENIED,
     MAX_FILE_BYTES,
@@ -48,13 +52,26 @@ from podaudit.model import (
     NodeSnapshot,
 )
 from podaudit.shell import printf_word, speakable
+from podaudit.transport import MARKER as MARKER_PREFIX
 
 GATHER_VERSION = 1
-MARKER = f"PODAUDIT-GATHER {GATHER_VERSION}\n".encode()
-# What rootfs.describe_oserror says for a path os functions refuse.
+MARKER = MARKER_PREFIX + f"{GATHER_VERSION}\n".encode()
+# The gather script's pieces (podaudit/collect/gather/), in the order they are joined: the
+# prelude (parameters, state, helpers) first, main.sh (whose last line runs it all) last.
+PIECES = ("prelude.sh", "files.sh", "directories.sh", "units.sh", "processes.sh", "kubelet.sh",
+          "distro.sh", "network.sh", "main.sh")
+# A word the script may carry unquoted (the unit directories and names, all constants).
 _WORD = re.compile(r"[A-Za-z0-9/._@:\\-]+")
 _MAX_HEADER = 512
-# strerror texts (glibc and musl) and what rootfs.describe_oserror makes of them.
+
+
+@functools.cache
+def script_template() -> str:
+    """The gather script with its parameters (``__CAP__`` and the others) not filled in."""
+    folder = resources.files("podaudit.collect").joinpath("gather")
+    return "\n".join(folder.joinpath(name).read_text("ascii") for name in PIECES)
+
+
 def gather_script(paths: Sequence[str] = (), dirs: Sequence[str] = (), cap: int = MAX_FILE_BYTES,
                   *, kubelet_pid: int | None = None) -> bytes:
     """The sh script to feed to ``sh -s`` on the node.
@@ -72,23 +89,18 @@ def gather_script(paths: Sequence[str] = (), dirs: Sequence[str] = (), cap: int 
         if not _WORD.fullmatch(word):  # never true: they are constants; guards the quoting
             raise ValueError(f"unit directory or name {word!r} cannot be embedded")
     # Each path travels as two printf formats (podaudit.shell.printf_word): the script stays ASCII.
-    wants = [f"want_file {printf_word(p)} {printf_word(normalize_path(p))}" for p in dict.fromkeys(paths)
-             if valid_path(p)]
-    wants += [f"want_dir {printf_word(d)} {printf_word(normalize_path(d))}" for d in dict.fromkeys(dirs)
-              if valid_path(d)]
-    template = resources.files("podaudit.collect").joinpath("gather.sh").read_text("ascii")
-    filled = (template.replace("__CAP__", str(cap))
+    wants = [f"want_file {printf_word(p)} {printf_word(normalize(p))}" for p in dict.fromkeys(paths)
+             if speakable(p)]
+    wants += [f"want_dir {printf_word(d)} {printf_word(normalize(d))}" for d in dict.fromkeys(dirs)
+              if speakable(d)]
+    filled = (script_template().replace("__CAP__", str(cap))
               .replace("__MODE__", "paths" if paths or dirs else "discover")
               .replace("__KPID__", str(kubelet_pid) if kubelet_pid is not None else "")
               .replace("__UNIT_DIRS__", " ".join(UNIT_DIRS))
               .replace("__KUBELET_UNITS__", " ".join(KUBELET_UNITS))
+              .replace("__MARKER__", MARKER.decode("ascii").rstrip("\n"))
               .replace("__WANTS__", "\n".join(wants)))
     return filled.encode("ascii")
-
-
-def valid_path(path: str) -> bool:
-    """Whether the node could be asked about ``path`` (os functions refuse the others)."""
-    return speakable(path)
 
 
 # --- parsing -----------------------------------------------------------------------------
@@ -145,12 +157,6 @@ def _arity(words: list[str], n: int) -> None:
         raise GatherError(f"{words[0]} record with {len(words) - 1} fields, not {n - 1}")
 
 
-def _failed(path: str, strerror: str) -> FileRecord:
-    reason = describe_strerror(strerror)
-    kind = {"missing": "missing", DENIED: "denied"}.get(reason, "error")
-    return FileRecord(path, kind, error=reason)  # type: ignore[arg-type]
-
-
 def parse_gather(stream: bytes, label: str, into: NodeSnapshot | None = None) -> NodeSnapshot:
     """The snapshot a gather stream describes; merged into ``into`` (a later pass) if given.
 
@@ -161,8 +167,9 @@ def parse_gather(stream: bytes, label: str, into: NodeSnapshot | None = None) ->
         raise GatherError("the gather output is not bytes")
     stream = bytes(stream)
     if not stream.startswith(MARKER):
-        if stream.startswith(b"PODAUDIT-GATHER "):
-            version = stream[16:stream.find(b"\n", 16, 40)].decode("ascii", "replace")
+        if stream.startswith(MARKER_PREFIX):
+            start = len(MARKER_PREFIX)
+            version = stream[start:stream.find(b"\n", start, start + 24)].decode("ascii", "replace")
             raise GatherError(f"gather script version {version[:20]!r}, expected {GATHER_VERSION}")
         raise GatherError("no PODAUDIT-GATHER marker: the script did not run (sudo refused, or no sh?)")
     raw = _read_records(_Cursor(stream))
@@ -198,7 +205,7 @@ def _read_f(cur: _Cursor, words: list[str], raw: Raw) -> None:
     if words[1] == "err":
         _arity(words, 2)
         path = text_of(cur.string())
-        raw.files[path] = _failed(path, text_of(cur.string()))
+        raw.files[path] = failed_record(path, describe_strerror(text_of(cur.string())))
         return
     _arity(words, 12)
     _, _, mode_hex, uid, gid, sec, nsec, size, ino, has_link, has_target, data_kind = words
@@ -219,7 +226,7 @@ def _read_f(cur: _Cursor, words: list[str], raw: Raw) -> None:
         # As os.stat computes st_mtime: seconds + nanoseconds * 1e-9, in floating point.
         "mtime": seconds + nanos * 1e-9,
         "size": _int(size, 0, 1 << 62, "size"),
-        "target": physical if physical is not None and physical != normalize_path(path) else None,
+        "target": physical if physical is not None and physical != normalize(path) else None,
         "link": link,
         "inode": _int(ino, 0, 1 << 64, "inode"),
     }

@@ -179,7 +179,7 @@ class RootFS:
         try:
             where = self.resolve(path)
         except (OSError, ValueError) as exc:
-            return _failed(path, exc)
+            return failed_record(path, describe_oserror(exc))
         link, inode = self._last_component(path)
         try:
             st = os.stat(where.host_path)
@@ -187,7 +187,7 @@ class RootFS:
             if where.node_path == "/dev/null" != path:
                 # A unit masked with a link to /dev/null, in a snapshot that has no /dev.
                 return FileRecord(path, "other", target="/dev/null", link=link, inode=inode)
-            return _failed(path, exc)
+            return failed_record(path, describe_oserror(exc))
         target = self._target(path, where)
         meta = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
                 "mtime": st.st_mtime, "size": st.st_size, "target": target, "link": link, "inode": inode}
@@ -230,8 +230,9 @@ class RootFS:
             return None
 
 
-def _failed(path: str, exc: OSError | ValueError) -> FileRecord:
-    reason = describe_oserror(exc)
+def failed_record(path: str, reason: str) -> FileRecord:
+    """The record of a path that could not be read, from the reason ``describe_oserror`` gives
+    (the gather stream's strerror is turned into the same words: records.describe_strerror)."""
     kind = {"missing": "missing", DENIED: "denied"}.get(reason, "error")
     return FileRecord(path, kind, error=reason)  # type: ignore[arg-type]
 

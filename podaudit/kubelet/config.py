@@ -9,19 +9,19 @@ applied as an RFC 7386 JSON merge patch).
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from podaudit.kubelet.yamlload import DecodeError, decode_document
-from podaudit.model import NodeReader, Step, go_sorted
+from podaudit.model import DENIED, NodeReader, Problem, ProblemKind, Step, go_sorted
 
 Layer = Literal["config", "config-dir"]
 CONFIG_API_VERSION = "kubelet.config.k8s.io/v1beta1"
 CONFIG_KIND = "KubeletConfiguration"
 # Fields whose value is a path (KubeletConfigurationPathRefs) that we read.
 PATH_FIELDS = ("staticPodPath",)
-# Every field podaudit reads (resolve.py; the rules: rules_kubelet.FLAG_FIELDS, rules_security
-# kubelet_auth): --redact keeps these values and replaces the others.
+# Every field podaudit reads (resolve.py, auth.py; the rules: rules_kubelet.FLAG_FIELDS):
+# --redact keeps these values and replaces the others.
 READ_FIELDS = (
     "apiVersion", "kind", "staticPodPath", "staticPodURL", "readOnlyPort", "authentication.anonymous.enabled",
     "authentication.webhook.enabled", "authentication.x509.clientCAFile", "authorization.mode", "cgroupDriver",
@@ -36,9 +36,13 @@ class ConfigDoc:
     path: str
     data: dict[str, Any]
     key_lines: dict[str, int]
-    error: str | None = None
-    # The error is ours (we may not read it), not the kubelet's.
-    unreadable: bool = False
+    # Why it cannot be used: the kubelet refuses it (CONFIG), or podaudit may not read it (UNREADABLE).
+    error: Problem | None = None
+
+    @property
+    def unreadable(self) -> bool:
+        """The error is ours (podaudit may not read the file), not the kubelet's."""
+        return self.error is not None and self.error.kind is ProblemKind.UNREADABLE
 
 
 @dataclass
@@ -50,7 +54,7 @@ class MergedConfig:
     # For each key in ``origin``: set by the --config file, or by a --config-dir drop-in.
     layer: dict[str, Layer] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def load_config_doc(reader: NodeReader, path: str) -> ConfigDoc:
@@ -58,7 +62,8 @@ def load_config_doc(reader: NodeReader, path: str) -> ConfigDoc:
     record = reader.file(path)
     if not record.readable or record.data is None:
         reason = record.error or ("is a directory" if record.kind == "dir" else record.kind)
-        return ConfigDoc(path, {}, {}, f"cannot read {path}: {reason}", record.kind in {"denied", "uncollected"})
+        kind = ProblemKind.UNREADABLE if record.kind in {"denied", "uncollected"} else ProblemKind.CONFIG
+        return ConfigDoc(path, {}, {}, Problem(kind, path, reason, form="cannot read {path}: {detail}"))
     return parse_config_doc(path, record.data)
 
 
@@ -67,16 +72,14 @@ def parse_config_doc(path: str, data: bytes) -> ConfigDoc:
     try:
         decoded = decode_document(data)
     except DecodeError as exc:
-        return ConfigDoc(path, {}, {}, f"{path}: {exc}")
+        return ConfigDoc(path, {}, {}, Problem(ProblemKind.CONFIG, path, str(exc)))
     value = decoded.value
     if not isinstance(value, dict):
-        return ConfigDoc(path, {}, {}, f"{path}: not a KubeletConfiguration (no mapping)")
+        return ConfigDoc(path, {}, {}, Problem(ProblemKind.CONFIG, path, "not a KubeletConfiguration (no mapping)"))
     kind, api = value.get("kind"), value.get("apiVersion")
     if kind != CONFIG_KIND or api != CONFIG_API_VERSION:
-        return ConfigDoc(
-            path, {}, decoded.key_lines,
-            f"{path}: a {api} {kind}, not a {CONFIG_API_VERSION} {CONFIG_KIND}",
-        )
+        why = f"a {api} {kind}, not a {CONFIG_API_VERSION} {CONFIG_KIND}"
+        return ConfigDoc(path, {}, decoded.key_lines, Problem(ProblemKind.CONFIG, path, why))
     return ConfigDoc(path, value, decoded.key_lines)
 
 
@@ -88,7 +91,7 @@ def absolutize_paths(doc: ConfigDoc) -> ConfigDoc:
         value = data.get(key)
         if isinstance(value, str) and value and not value.startswith("/"):
             data[key] = posixpath.normpath(posixpath.join(base, value))
-    return ConfigDoc(doc.path, data, doc.key_lines, doc.error, doc.unreadable)
+    return ConfigDoc(doc.path, data, doc.key_lines, doc.error)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -111,18 +114,19 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def dropin_files(reader: NodeReader, directory: str) -> tuple[list[str], list[str]]:
+def dropin_files(reader: NodeReader, directory: str) -> tuple[list[str], list[Problem]]:
     """The ``*.conf`` files under a --config-dir, in filepath.WalkDir order, and problems."""
     files: list[str] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     _walk(reader, directory, files, problems, depth=0)
     return files, problems
 
 
-def _walk(reader: NodeReader, directory: str, out: list[str], problems: list[str], depth: int) -> None:
+def _walk(reader: NodeReader, directory: str, out: list[str], problems: list[Problem], depth: int) -> None:
     listing = reader.listdir(directory)
     if listing.names is None:
-        problems.append(f"--config-dir {directory}: {listing.error}")
+        kind = ProblemKind.UNREADABLE if listing.error == DENIED else ProblemKind.CONFIG
+        problems.append(Problem(kind, directory, f"{listing.error}", form="--config-dir {path}: {detail}"))
         return
     for name in go_sorted(listing.names):
         path = posixpath.join(directory, name)
@@ -140,10 +144,10 @@ def merge_config(base: ConfigDoc | None, dropins: list[ConfigDoc]) -> MergedConf
     merged = MergedConfig()
     for doc, layer in [*([(base, "config")] if base else []), *((d, "config-dir") for d in dropins)]:
         merged.files.append(doc.path)
-        if doc.error:
+        if doc.error is not None:
             # loadConfigFile / mergeKubeletConfigurations: any load error stops the kubelet.
             fatal = "" if doc.unreadable else ": the kubelet refuses to start with this file"
-            merged.problems.append(doc.error + fatal)
+            merged.problems.append(replace(doc.error, detail=doc.error.detail + fatal))
             continue
         merged.data = merge_patch(merged.data, doc.data)
         for key, value in doc.data.items():
@@ -156,6 +160,22 @@ def merge_config(base: ConfigDoc | None, dropins: list[ConfigDoc]) -> MergedConf
                 merged.origin[key] = _origin(doc, key, f"--{layer} file")
                 merged.layer[key] = layer  # type: ignore[assignment]
     return merged
+
+
+# What ``config_value`` returns when a mapping on the way is not one (the kubelet cannot decode it).
+INVALID = object()
+
+
+def config_value(data: Any, field: tuple[str, ...]) -> Any:
+    """The value at ``field`` (a path of keys); None when unset; INVALID when a mapping on
+    the way is not one."""
+    for key in field:
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            return INVALID
+        data = data.get(key)
+    return data
 
 
 def _origin(doc: ConfigDoc, key: str, how: str) -> Step:

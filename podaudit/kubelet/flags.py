@@ -57,8 +57,8 @@ def normalize(name: str) -> str:
     return name.replace("_", "-")
 
 
-# The kubelet flags whose values podaudit reads (resolve.py, nodename.py, distro.py, the rules:
-# rules_kubelet.FLAG_FIELDS, rules_security kubelet_auth, rules_api): --redact keeps their values.
+# The kubelet flags whose values podaudit reads (resolve.py, nodename.py, distro.py, auth.py, the
+# rules: rules_kubelet.FLAG_FIELDS, rules_api): --redact keeps their values.
 READ_FLAGS = frozenset({
     "config", "config-dir", "pod-manifest-path", "manifest-url", "hostname-override", "cloud-provider",
     "kubeconfig", "kubelet-args-file", "anonymous-auth", "authorization-mode", "read-only-port",

@@ -14,7 +14,7 @@ from typing import Literal
 from podaudit.kubelet import distro
 from podaudit.kubelet.process import choose_kubelet, kubelet_kind, split_title
 from podaudit.kubelet.systemd import UnitCommand, resolve_unit
-from podaudit.model import Arg, NodeReader, NodeSnapshot, ProcessRecord, Step
+from podaudit.model import Arg, NodeReader, NodeSnapshot, Problem, ProblemKind, ProcessRecord, Step
 
 ArgvSource = Literal["process", "systemd", "none"]
 # Units tried, in order, when no kubelet process runs.
@@ -37,7 +37,7 @@ class Invocation:
     unit: UnitCommand | None = None
     discovery: tuple[Step, ...] = ()
     distro_defaults: dict[str, Arg] = field(default_factory=dict)
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
 
 
 def find_invocation(snapshot: NodeSnapshot, reader: NodeReader) -> Invocation:
@@ -50,15 +50,15 @@ def find_invocation(snapshot: NodeSnapshot, reader: NodeReader) -> Invocation:
         if others:
             # Several kubelets on one host (kind, or nodes in containers): each is its own node.
             note = f"{len(others) + 1} kubelet processes; showing pid {process.pid}, not {others}"
-            inv = replace(inv, problems=(*inv.problems, note))
+            inv = replace(inv, problems=(*inv.problems, Problem(ProblemKind.KUBELET, None, note)))
         return inv
     for unit_name in KUBELET_UNITS:
         unit = resolve_unit(reader, unit_name)
         # A masked unit, or one with nothing to start, is not how this node runs a kubelet.
         if unit is not None and unit.unit_path is not None and unit.argv:
             return _from_unit(unit, reader)
-    return Invocation("none", "none", None, (), "/", problems=(
-        "no kubelet process and no kubelet, k3s, rke2 or microk8s systemd unit found",))
+    return Invocation("none", "none", None, (), "/", problems=(Problem(
+        ProblemKind.KUBELET, None, "no kubelet process and no kubelet, k3s, rke2 or microk8s systemd unit found"),))
 
 
 def _from_process(process: ProcessRecord, reader: NodeReader) -> Invocation:

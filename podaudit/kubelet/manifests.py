@@ -15,7 +15,7 @@ from typing import Any, Literal
 from podaudit.kubelet.podfields import slim
 from podaudit.kubelet.validation import api_references, integer_errors, validate_pod
 from podaudit.kubelet.yamlload import DecodeError, decode_document
-from podaudit.model import FileRecord, NodeReader, go_sorted
+from podaudit.model import DENIED, FileRecord, NodeReader, Problem, ProblemKind, go_sorted
 
 # A static pod folder holds a handful of manifests (kubeadm: 4); past this many entries, the
 # node's problems say the folder is not what it should be (podaudit still judges every entry).
@@ -60,23 +60,25 @@ def mirror_name(name: str, node_name: str) -> str:
     return f"{name}-{node_name.lower()}"
 
 
-def read_static_pod_path(reader: NodeReader, path: str, node_name: str) -> tuple[list[ManifestEntry], str | None]:
+def read_static_pod_path(reader: NodeReader, path: str, node_name: str) -> tuple[list[ManifestEntry], Problem | None]:
     """All entries of a static pod path with their fates, and a problem with the path itself."""
     record = reader.file(path)
     if record.kind == "file":
         # listConfig: a regular file is the one and only manifest.
         return _dedupe([judge(path, record, node_name)]), None
     if record.kind == "missing":
-        return [], (f"{path} does not exist: the kubelet logs 'path does not exist, ignoring' every second "
-                    "and runs no file pods")
+        return [], _about(path, "does not exist: the kubelet logs 'path does not exist, ignoring' every second "
+                                "and runs no file pods")
     if record.kind != "dir":
-        return [], f"{path}: {record.error or 'is not a directory or a regular file'}"
+        kind = ProblemKind.UNREADABLE if record.kind in {"denied", "uncollected"} else ProblemKind.STATIC_POD_PATH
+        return [], Problem(kind, path, record.error or "is not a directory or a regular file")
     if any(c in path for c in "*?[\\"):
         # extractFromDir globs filepath.Join(path, "[^.]*"): these characters change what it lists.
-        return [], f"{path} holds glob characters (* ? [ \\): the kubelet's glob may not list it as podaudit does"
+        return [], _about(path, "holds glob characters (* ? [ \\): the kubelet's glob may not list it as podaudit does")
     listing = reader.listdir(path)
     if listing.names is None:
-        return [], f"cannot list {path}: {listing.error}"
+        kind = ProblemKind.UNREADABLE if listing.error == DENIED else ProblemKind.STATIC_POD_PATH
+        return [], Problem(kind, path, f"{listing.error}", form="cannot list {path}: {detail}")
     entries = [
         _entry(reader, posixpath.join(path, name), name, node_name)
         for name in go_sorted(listing.names)
@@ -84,13 +86,19 @@ def read_static_pod_path(reader: NodeReader, path: str, node_name: str) -> tuple
     return _dedupe(entries), _crowded(path, len(listing.names))
 
 
-def _crowded(path: str, count: int) -> str | None:
+def _about(path: str, detail: str) -> Problem:
+    """A problem with the static pod path, worded "<path> <detail>"."""
+    return Problem(ProblemKind.STATIC_POD_PATH, path, detail, form="{path} {detail}")
+
+
+def _crowded(path: str, count: int) -> Problem | None:
     """A note for a folder no one keeps static pods in: every entry is still judged, as the
     kubelet reads every one (each fileCheckFrequency, 20 s by default)."""
     if count <= MANY_ENTRIES:
         return None
-    return (f"{path} holds {count} entries (more than {MANY_ENTRIES}): the kubelet reads every one of them every "
-            "fileCheckFrequency; a static pod folder holds a few manifests. Is staticPodPath the right folder?")
+    return _about(path, f"holds {count} entries (more than {MANY_ENTRIES}): the kubelet reads every one of them "
+                        "every fileCheckFrequency; a static pod folder holds a few manifests. Is staticPodPath the "
+                        "right folder?")
 
 
 def _entry(reader: NodeReader, path: str, name: str, node_name: str) -> ManifestEntry:

@@ -1,7 +1,7 @@
 """The fields of a static pod manifest that podaudit reads, in one place.
 
 What the kubelet model (manifests.judge, validation.py) and the rules (rules_manifests.py,
-rules_security.py pod_risks, rules_api.py) look at: identity, containers' names and images,
+rules_pods.py pod_risks, rules_api.py) look at: identity, containers' names and images,
 integer fields (a number too big rejects the pod), security settings, host namespaces and
 paths, references to API objects. Two users:
 

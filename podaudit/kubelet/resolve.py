@@ -25,7 +25,7 @@ from podaudit.kubelet.manifests import ManifestEntry, read_static_pod_path
 from podaudit.kubelet.network import NetworkFacts, network_facts
 from podaudit.kubelet.nodename import NodeName, resolve_node_name
 from podaudit.kubelet.staleness import restart_pending
-from podaudit.model import DENIED, Arg, FileRecord, NodeReader, NodeSnapshot, Step
+from podaudit.model import DENIED, Arg, FileRecord, NodeReader, NodeSnapshot, Problem, ProblemKind, Step
 
 PathSource = Literal["flag", "config", "config-dir", "distro-default", "url", "none"]
 
@@ -55,22 +55,27 @@ class StaticPod:
 
 @dataclass
 class NodeView:
-    """One node as its kubelet sees it: settings with provenance and the fate of each file."""
+    """One node as its kubelet sees it: settings with provenance and the fate of each file.
 
-    label: str
+    ``node_name`` is the kubelet's own resolved name (the mirror pod suffix); the name the
+    run calls the node by is its ``NodeResult.node`` (collect/source.py).
+    """
+
     node_name: NodeName
     hostname: str | None
     invocation: Invocation
+    # The kubelet's flags as parsed from ``invocation.args``: rules read them, never argv.
+    flags: ParsedArgs
     config_file: str | None
     config_dir: str | None
     config: dict[str, Any]
     static_pod_path: Setting
     static_pod_url: Setting
     entries: list[ManifestEntry]
-    problems: list[str] = field(default_factory=list)
-    restart_pending: list[str] = field(default_factory=list)
-    # What podaudit could not read but the kubelet can: the answer may be incomplete.
-    incomplete: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    restart_pending: list[Problem] = field(default_factory=list)
+    # What podaudit could not read but the kubelet can (kind UNREADABLE): the answer may be incomplete.
+    incomplete: list[Problem] = field(default_factory=list)
     network: NetworkFacts | None = None
     # How the node was read: transport, execs, logins, seconds (set by the collector).
     collection: dict[str, Any] = field(default_factory=dict)
@@ -115,10 +120,12 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None, node_
         entries, path_problem = read_static_pod_path(reader, path.value, node_name.value)
         problems += [path_problem] if path_problem else []
         _read_parents(reader, path.value)
+    # The collector's notes arrive as text (a bundle carries them so): they are about no one path.
+    noted = [Problem(ProblemKind.COLLECTION, None, error) for error in snapshot.errors]
     return NodeView(
-        snapshot.label, node_name, snapshot.hostname, inv, None if legacy else config_file, dropin_dir,
+        node_name, snapshot.hostname, inv, flags, None if legacy else config_file, dropin_dir,
         ctx.merged.data, path, url, entries,
-        problems=[*snapshot.errors, *inv.problems, *node_name.problems, *ctx.merged.problems, *problems],
+        problems=[*noted, *inv.problems, *node_name.problems, *ctx.merged.problems, *problems],
         restart_pending=restart_pending(reader, inv, ctx.merged.files),
         incomplete=_incomplete(reader, [base, *dropins], path, entries),
         network=network_facts(snapshot, node_ip),
@@ -141,14 +148,14 @@ def _read_parents(reader: NodeReader, path: str) -> None:
 
 
 def _incomplete(reader: NodeReader, docs: list[ConfigDoc | None], path: Setting,
-                entries: list[ManifestEntry]) -> list[str]:
+                entries: list[ManifestEntry]) -> list[Problem]:
     """Everything podaudit could not read that would change the answer."""
-    reasons = [doc.error for doc in docs if doc is not None and doc.unreadable and doc.error]
+    reasons = [doc.error for doc in docs if doc is not None and doc.error is not None and doc.unreadable]
     if path.value is not None:
         listing = reader.listdir(path.value)
         if listing.error == DENIED or reader.file(path.value).kind == "denied":
-            reasons.append(f"{path.value}: {DENIED}")
-    reasons += [f"{e.path}: {e.record.error}" for e in entries if e.fate == "unknown"]
+            reasons.append(Problem(ProblemKind.UNREADABLE, path.value, DENIED))
+    reasons += [Problem(ProblemKind.UNREADABLE, e.path, f"{e.record.error}") for e in entries if e.fate == "unknown"]
     return reasons
 
 
@@ -188,7 +195,8 @@ def _config_path(flags: ParsedArgs, inv: Invocation) -> str | None:
     return _absolute(value.value, inv) if value is not None and value.value else None
 
 
-def _dropins(reader: NodeReader, flags: ParsedArgs, inv: Invocation) -> tuple[str | None, list[ConfigDoc], list[str]]:
+def _dropins(reader: NodeReader, flags: ParsedArgs, inv: Invocation
+             ) -> tuple[str | None, list[ConfigDoc], list[Problem]]:
     value = flags.get("config-dir")
     if value is None or not value.value:
         return None, [], []

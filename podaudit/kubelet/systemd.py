@@ -11,18 +11,10 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from podaudit.kubelet import envfile
+from podaudit.kubelet import envfile, unitfiles
 from podaudit.kubelet.envfile import WHITESPACE, is_env_name
-from podaudit.model import Arg, FileRecord, NodeReader, Step, go_sorted
+from podaudit.model import DENIED, Arg, FileRecord, NodeReader, Problem, ProblemKind, Step
 
-# The system manager's unit load path, highest priority first (systemd.unit(5) "Unit File
-# Load Path"). Generator and portable-service ("*.attached") directories are not read.
-UNIT_DIRS: tuple[str, ...] = (
-    "/etc/systemd/system.control", "/run/systemd/system.control", "/run/systemd/transient",
-    "/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
-    "/usr/lib/systemd/system", "/lib/systemd/system",
-)
-_UNIT_NAME = re.compile(r"[A-Za-z0-9:_.\\@-]+")
 # read_line() ends a line at \n, \r, \0 and their combinations (src/basic/fileio.c).
 _LINE_BREAK = re.compile(r"\r\n\0?|\r\0?|\n\0?|\0")
 # "$$", or "${" up to the first "}" or ":" (replace_env_full() gives up at ":").
@@ -48,7 +40,7 @@ class UnitCommand:
     argv: tuple[Arg, ...]
     working_directory: str
     env_files: tuple[EnvFileUse, ...]
-    problems: tuple[str, ...]
+    problems: tuple[Problem, ...]
     sources: tuple[str, ...]
 
 
@@ -71,7 +63,14 @@ class _Service:
     working_directory: str | None = None
     user: str = ""
     service_type: str = ""
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, detail: str, setting: _Setting | None = None) -> None:
+        """Something systemd refuses or ignores, at the setting's file and line when there is one."""
+        if setting is None:
+            self.problems.append(Problem(ProblemKind.UNIT, None, detail))
+        else:
+            self.problems.append(Problem(ProblemKind.UNIT, setting.source, detail, line=setting.line))
 
     def expand(self, text: str) -> str:
         """Unit specifiers (``%n``, ``%i``, ...); unknown ones stay verbatim."""
@@ -80,20 +79,19 @@ class _Service:
 
 def resolve_unit(reader: NodeReader, unit: str) -> UnitCommand | None:
     """The command ``unit`` would start now; None when no unit file or drop-in exists."""
-    name = _unit_name(unit)
-    found = _find_unit_file(reader, name) if name else None
-    dropins, specific = _find_dropins(reader, name) if name else ([], False)
+    name = unitfiles.unit_name(unit)
+    found = unitfiles.find_unit_file(reader, name) if name else None
+    dropins, specific = unitfiles.find_dropins(reader, name) if name else ([], False)
     if name is None or (found is None and not specific):
         return None
     fragment = found[0] if found else None
-    if found is not None and _is_masked(found[1]):
+    if found is not None and unitfiles.is_masked(found[1]):
         why = "empty file" if found[1].kind == "file" else "symlink to /dev/null"
-        return UnitCommand(name, fragment, (), (), "/", (), (f"unit is masked ({why})",),
-                           (found[0],))
-    svc = _Service(_specifiers(name))
+        masked = Problem(ProblemKind.UNIT, found[0], f"unit is masked ({why})", form="{detail}")
+        return UnitCommand(name, fragment, (), (), "/", (), (masked,), (found[0],))
+    svc = _Service(unitfiles.specifiers(name))
     if found is None:  # service_load() requires a unit file: drop-ins alone are "not-found"
-        svc.problems.append(f"no unit file for {name}, only drop-ins: systemd reports it "
-                            "not-found and cannot start it")
+        svc.problem(f"no unit file for {name}, only drop-ins: systemd reports it not-found and cannot start it")
     files = ([found] if found else []) + dropins
     for path, record in files:
         _load_file(svc, path, record)
@@ -107,83 +105,20 @@ def resolve_unit(reader: NodeReader, unit: str) -> UnitCommand | None:
                        tuple(dict.fromkeys(sources)))
 
 
-def _unit_name(unit: str) -> str | None:
-    """The service's full name, ``.service`` added when missing (as systemctl does)."""
-    if not _UNIT_NAME.fullmatch(unit) or unit.count("@") > 1:
-        return None
-    unit = unit if unit.endswith(".service") else f"{unit}.service"
-    return None if unit.startswith(("@", ".")) else unit
 
 
-def _split_name(name: str) -> tuple[str, str, str]:
-    """(prefix, instance, type) of ``prefix@instance.type``; instance is "" if none."""
-    stem, _, unit_type = name.rpartition(".")
-    prefix, _, instance = stem.partition("@")
-    return prefix, instance, unit_type
 
 
-def _find_unit_file(reader: NodeReader, name: str) -> tuple[str, FileRecord] | None:
-    """First ``<dir>/<name>`` in load-path order, else the template's (unit_find_paths())."""
-    prefix, instance, unit_type = _split_name(name)
-    for candidate in [name, f"{prefix}@.{unit_type}"] if instance else [name]:
-        for directory in UNIT_DIRS:
-            record = reader.file(f"{directory}/{candidate}")
-            if record.kind in ("file", "error") or _is_dev_null(record):
-                return f"{directory}/{candidate}", record
-    return None
 
-
-def _dropin_names(name: str) -> list[str]:
-    """Names whose ``.d`` dirs apply, most specific first: ``rke2-server.service`` also takes
-    ``rke2-.service.d``, an instance its template's (unit_file_find_dirs())."""
-    prefix, instance, unit_type = _split_name(name)
-    names = [name] + (_dropin_names(f"{prefix}@.{unit_type}") if instance else [])
-    cut = prefix.rfind("-")
-    if cut == len(prefix) - 1 and cut > 0:  # a trailing dash is chopped off once
-        cut = prefix.rfind("-", 0, cut)
-    if cut <= 0:
-        return names
-    shorter = prefix[: cut + 1] + (f"@{instance}" if instance else "")
-    return names + _dropin_names(f"{shorter}.{unit_type}")
-
-
-def _find_dropins(reader: NodeReader, name: str) -> tuple[list[tuple[str, FileRecord]], bool]:
-    """Drop-ins in the order applied, and whether any is specific to this unit.
-
-    systemd.unit(5): a name in a higher-priority dir hides it elsewhere, the type-wide
-    ``service.d`` ranks last, and all apply in file-name order whatever their directory.
-    """
-    unit_dirs = [f"{d}/{n}.d" for d in UNIT_DIRS for n in dict.fromkeys(_dropin_names(name))]
-    type_dirs = [f"{d}/{_split_name(name)[2]}.d" for d in UNIT_DIRS]
-    chosen: dict[str, tuple[str, FileRecord]] = {}
-    specific = False
-    for directory in unit_dirs + type_dirs:
-        for file_name in reader.listdir(directory).names or ():
-            # Hidden files are skipped (hidden_or_backup_file()), as is a name already taken.
-            if file_name.endswith(".conf") and file_name[:1] != "." and file_name not in chosen:
-                record = reader.file(f"{directory}/{file_name}")
-                if record.kind not in ("missing", "dir"):
-                    chosen[file_name] = (f"{directory}/{file_name}", record)
-                    specific = specific or directory in unit_dirs
-    return [chosen[n] for n in go_sorted(chosen)], specific
-
-
-def _is_dev_null(record: FileRecord) -> bool:
-    return "/dev/null" in (record.path, record.target)
-
-
-def _is_masked(record: FileRecord) -> bool:
-    """An empty file or a link to /dev/null masks a unit or a drop-in (systemd.unit(5))."""
-    size = record.size if record.data is None else len(record.data)
-    return _is_dev_null(record) or (record.kind == "file" and size == 0)
 
 
 def _load_file(svc: _Service, path: str, record: FileRecord) -> None:
-    if _is_masked(record):
+    if unitfiles.is_masked(record):
         return
     if record.kind != "file" or record.data is None:
-        svc.problems.append(f"{path} could not be read ({record.error or record.kind}): "
-                            "its settings are unknown")
+        kind = ProblemKind.UNREADABLE if record.kind in {"denied", "uncollected"} else ProblemKind.UNIT
+        svc.problems.append(Problem(kind, path, f"could not be read ({record.error or record.kind}): its settings "
+                                    "are unknown", form="{path} {detail}"))
         return
     # surrogateescape keeps invalid UTF-8 recognisable: systemd ignores such lines.
     settings, problems = _parse_unit_text(record.data.decode("utf-8", "surrogateescape"), path)
@@ -211,20 +146,20 @@ def logical_lines(text: str) -> Iterator[tuple[int, str]]:
         yield start, pending
 
 
-def _parse_unit_text(text: str, source: str) -> tuple[list[_Setting], list[str]]:
+def _parse_unit_text(text: str, source: str) -> tuple[list[_Setting], list[Problem]]:
     """The [Service] settings podaudit uses, in file order, and what systemd rejects."""
     settings: list[_Setting] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     section: str | None = None
     for number, raw in logical_lines(text):
         line = raw.strip(WHITESPACE)
         key, equals, value = line.partition("=")
         if any(0xDC80 <= ord(c) <= 0xDCFF for c in line):
-            problems.append(f"{source}:{number}: not valid UTF-8: systemd ignores the line")
+            problems.append(Problem(ProblemKind.UNIT, source, "not valid UTF-8: systemd ignores the line", line=number))
         elif line.startswith("["):
             if not line.endswith("]") or any(ord(c) < 0x20 or c in "\"'\\\x7f" for c in line):
-                problems.append(f"{source}:{number}: invalid section header {line!r}: "
-                                "systemd refuses to load the unit")
+                problems.append(Problem(ProblemKind.UNIT, source, f"invalid section header {line!r}: systemd "
+                                        "refuses to load the unit", line=number))
                 break  # config_parse() stops at the first bad header
             section = line[1:-1]
         elif section == "Service" and equals and key.strip(WHITESPACE) in _SETTERS:
@@ -240,7 +175,7 @@ def _set_exec_start(svc: _Service, s: _Setting) -> None:
     lines, error = envfile.parse_exec_value(s.value, svc.expand)
     svc.commands += [(line, s) for line in lines]
     if error:
-        svc.problems.append(f"{s.source}:{s.line}: ExecStart= {error}")
+        svc.problem(f"ExecStart= {error}", s)
 
 
 def _set_environment(svc: _Service, s: _Setting) -> None:
@@ -250,7 +185,8 @@ def _set_environment(svc: _Service, s: _Setting) -> None:
     errors: list[str] = []
     for key, value in envfile.parse_environment_assignments(s.value, svc.expand, errors):
         svc.environment[key] = _Setting(key, value, s.source, s.line)  # later ones win
-    svc.problems += [f"{s.source}:{s.line}: Environment= {e}" for e in errors]
+    for error in errors:
+        svc.problem(f"Environment= {error}", s)
 
 
 def _set_environment_file(svc: _Service, s: _Setting) -> None:
@@ -262,8 +198,7 @@ def _set_environment_file(svc: _Service, s: _Setting) -> None:
     elif path.startswith("/"):
         svc.env_files.append((_simplify(path), value.startswith("-")))
     else:
-        svc.problems.append(f"{s.source}:{s.line}: EnvironmentFile={path} is not an absolute "
-                            "path: systemd ignores it")
+        svc.problem(f"EnvironmentFile={path} is not an absolute path: systemd ignores it", s)
 
 
 def _set_working_directory(svc: _Service, s: _Setting) -> None:
@@ -274,8 +209,7 @@ def _set_working_directory(svc: _Service, s: _Setting) -> None:
         svc.working_directory = _simplify(path) if path.startswith("/") else path or None
     else:
         fate = "systemd ignores it" if s.value != value else "systemd refuses to load the unit"
-        svc.problems.append(f"{s.source}:{s.line}: WorkingDirectory={path} is not absolute: "
-                            f"{fate}")
+        svc.problem(f"WorkingDirectory={path} is not absolute: {fate}", s)
 
 
 _SETTERS: dict[str, Callable[[_Service, _Setting], None]] = {
@@ -297,16 +231,23 @@ def _environment(reader: NodeReader, svc: _Service) -> tuple[dict[str, _Setting]
         status, entries = _read_env_file(reader, path)
         uses.append(EnvFileUse(path, optional, status))
         env.update((key, _Setting(key, value, path, line)) for key, value, line in entries)
-        if status == "missing" and not optional:
-            svc.problems.append(f"EnvironmentFile={path} is missing and not optional: "
-                                "the unit fails to start")
-        elif status.startswith("invalid UTF-8"):  # load_env_file() refuses the whole file
-            fate = "systemd skips it" if optional else "the unit fails to start"
-            svc.problems.append(f"EnvironmentFile={path} has {status}: {fate}")
-        elif status not in ("read", "missing"):
-            svc.problems.append(f"EnvironmentFile={path} could not be read ({status}): the "
-                                "variables it sets are unknown")
+        svc.problems += _env_file_problems(path, optional, status)
     return env, uses
+
+
+def _env_file_problems(path: str, optional: bool, status: str) -> list[Problem]:
+    """What reading one ``EnvironmentFile=`` means for the unit."""
+    def about(kind: ProblemKind, detail: str) -> list[Problem]:
+        return [Problem(kind, path, detail, form="EnvironmentFile={path} {detail}")]
+
+    if status == "missing" and not optional:
+        return about(ProblemKind.UNIT, "is missing and not optional: the unit fails to start")
+    if status.startswith("invalid UTF-8"):  # load_env_file() refuses the whole file
+        return about(ProblemKind.UNIT, f"has {status}: {'systemd skips it' if optional else 'the unit fails to start'}")
+    if status not in ("read", "missing"):
+        kind = ProblemKind.UNREADABLE if status in {DENIED, "not collected"} else ProblemKind.UNIT
+        return about(kind, f"could not be read ({status}): the variables it sets are unknown")
+    return []
 
 
 def _read_env_file(reader: NodeReader, path: str) -> tuple[str, list[tuple[str, str, int]]]:
@@ -317,7 +258,7 @@ def _read_env_file(reader: NodeReader, path: str) -> tuple[str, list[tuple[str, 
     if record.kind == "missing":
         return "missing", []
     if record.kind != "file" or record.data is None:  # /dev/null reads as an empty file
-        return "read" if _is_dev_null(record) else record.error or record.kind, []
+        return "read" if unitfiles.is_dev_null(record) else record.error or record.kind, []
     entries = envfile.parse_environment_file(record.data.decode("utf-8", "surrogateescape"))
     bad = [line for _, value, line in entries if any(0xDC80 <= ord(c) <= 0xDCFF for c in value)]
     return (f"invalid UTF-8 on line {bad[0]}", []) if bad else ("read", entries)
@@ -326,11 +267,11 @@ def _read_env_file(reader: NodeReader, path: str) -> tuple[str, list[tuple[str, 
 def _verify(svc: _Service) -> None:
     """systemd.service(5): exactly one ExecStart= command unless Type=oneshot."""
     if not svc.commands:
-        svc.problems.append("no ExecStart= remains: systemd refuses to load the unit")
+        svc.problem("no ExecStart= remains: systemd refuses to load the unit")
     elif len(svc.commands) > 1 and svc.service_type != "oneshot":
         where = ", ".join(f"{s.source}:{s.line}" for _, s in svc.commands)
-        svc.problems.append(f"{len(svc.commands)} ExecStart= lines remain ({where}): systemd "
-                            f"refuses to start a Type={svc.service_type or 'simple'} service")
+        svc.problem(f"{len(svc.commands)} ExecStart= lines remain ({where}): systemd refuses to start a "
+                    f"Type={svc.service_type or 'simple'} service")
 
 
 def _argv(svc: _Service, env: dict[str, _Setting]) -> tuple[Arg, ...]:
@@ -340,8 +281,7 @@ def _argv(svc: _Service, env: dict[str, _Setting]) -> tuple[Arg, ...]:
     command, where = svc.commands[-1]
     at = Step("ExecStart=", where.source, where.line)
     if "$" in command.program:
-        svc.problems.append(f"{where.source}:{where.line}: program {command.program} is used "
-                            "as written: systemd does not expand variables in it")
+        svc.problem(f"program {command.program} is used as written: systemd does not expand variables in it", where)
     argv = [Arg(command.program, at)]
     for word in command.args:
         argv += _expand_word(word, env, at) if command.expand_environment else [Arg(word, at)]
@@ -379,18 +319,6 @@ def _working_directory(svc: _Service) -> str:
     return "/root" if svc.user in ("", "root", "0") else f"~{svc.user}"
 
 
-def _specifiers(name: str) -> dict[str, str]:
-    """The unit-name specifiers (systemd.unit(5) "Specifiers"); others are left as written."""
-    prefix, instance, _ = _split_name(name)
-    return {"n": name, "N": name.rpartition(".")[0], "p": prefix, "P": _unescape(prefix),
-            "i": instance, "I": _unescape(instance), "%": "%"}
-
-
-def _unescape(text: str) -> str:
-    """unit_name_unescape(): ``-`` is ``/`` and ``\\xNN`` a raw byte."""
-    data = re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes.fromhex(m[1].decode()),
-                  text.replace("-", "/").encode())
-    return data.decode("utf-8", "replace")
 
 
 def _simplify(path: str) -> str:

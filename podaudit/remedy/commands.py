@@ -12,19 +12,15 @@ import posixpath
 from datetime import datetime, timezone
 
 from podaudit.kubelet.resolve import StaticPod
+from podaudit.remedy.script import QUARANTINE_DIR
 from podaudit.shell import join, quote
-
-QUARANTINE_DIR = "/var/lib/podaudit/quarantine"
-
-
-def is_printable(text: str) -> bool:
-    """True when the text shows on a terminal exactly as it is (no control or odd bytes)."""
-    return text.isprintable() and text.encode("utf-8", "surrogateescape").decode("utf-8", "replace") == text
 
 
 def move_command(path: str, inode: int | None, target: str) -> list[str]:
-    """sudo mv, or by inode when the name cannot be shown as it is."""
-    if is_printable(path) or inode is None:
+    """sudo mv, or by inode when the name cannot be shown as it is: it holds a control or
+    format character or an undecodable byte (kept by surrogateescape: a surrogate is not
+    printable either)."""
+    if path.isprintable() or inode is None:
         return ["sudo", "mv", "--", path, posixpath.join(target, posixpath.basename(path))]
     return ["sudo", "find", posixpath.dirname(path), "-maxdepth", "1", "-inum", str(inode),
             "-exec", "mv", "--", "{}", target + "/", ";"]

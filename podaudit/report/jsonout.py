@@ -17,11 +17,10 @@ from podaudit.audit.engine import AuditResult
 from podaudit.audit.match import FindResult
 from podaudit.audit.registry import Finding
 from podaudit.collect.source import SweepResult
-from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.manifests import ManifestEntry
 from podaudit.kubelet.network import NetworkFacts
 from podaudit.kubelet.resolve import NodeView, StaticPod
-from podaudit.model import Step
+from podaudit.model import NodeFailure, Problem, Step
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
 from podaudit.report.escape import printable
 
@@ -38,6 +37,10 @@ def _prose(lines: Iterable[str]) -> list[str]:
     return [printable(line) for line in lines]
 
 
+def _problems(problems: Iterable[Problem]) -> list[str]:
+    return [printable(problem.text()) for problem in problems]
+
+
 def step_json(step: Step) -> dict[str, Any]:
     return {"what": printable(step.what), "source": step.source, "line": step.line}
 
@@ -46,9 +49,8 @@ def provenance(view: NodeView) -> list[dict[str, Any]]:
     return [step_json(s) for s in view.static_pod_path.provenance]
 
 
-def pod_json(view: NodeView, pod: StaticPod, api_pod: ApiPod | None = None) -> dict[str, Any]:
-    """One static pod; no removal commands when unreadable files could hide a twin."""
-    node = view.node_name.value
+def pod_json(node: str, view: NodeView, pod: StaticPod, api_pod: ApiPod | None = None) -> dict[str, Any]:
+    """One static pod on ``node``; no removal commands when unreadable files could hide a twin."""
     return {
         "node": node,
         "namespace": pod.namespace,
@@ -95,12 +97,12 @@ def entry_json(entry: ManifestEntry) -> dict[str, Any]:
     }
 
 
-def node_json(view: NodeView) -> dict[str, Any]:
+def node_json(node: str, view: NodeView) -> dict[str, Any]:
     inv, process = view.invocation, view.invocation.process
     return {
         "apiVersion": API_VERSION,
         "kind": "NodeReport",
-        "node": view.node_name.value,
+        "node": node,
         "hostname": view.hostname,
         "kubelet": None if process is None else {
             "pid": process.pid, "argv": list(process.argv), "exe": process.exe, "cwd": process.cwd,
@@ -116,18 +118,18 @@ def node_json(view: NodeView) -> dict[str, Any]:
         "provenance": provenance(view),
         "node_name_provenance": [step_json(s) for s in view.node_name.provenance],
         "discovery": [step_json(s) for s in inv.discovery],
-        "static_pods": [pod_json(view, p) for p in view.static_pods],
+        "static_pods": [pod_json(node, view, p) for p in view.static_pods],
         "entries": [entry_json(e) for e in view.entries],
-        "restart_pending": _prose(view.restart_pending),
-        "problems": _prose(view.problems),
-        "incomplete": _prose(view.incomplete),
+        "restart_pending": _problems(view.restart_pending),
+        "problems": _problems(view.problems),
+        "incomplete": _problems(view.incomplete),
         "network": network_json(view.network),
         "collection": view.collection,
     }
 
 
-def unavailable_json(failure: NodeUnavailable) -> dict[str, Any]:
-    return {"node": failure.node, "kind": failure.kind, "message": printable(failure.message)}
+def unavailable_json(failure: NodeFailure) -> dict[str, Any]:
+    return {"node": failure.node, "kind": failure.kind.value, "message": printable(failure.message)}
 
 
 def network_json(facts: NetworkFacts | None) -> dict[str, Any] | None:
@@ -149,7 +151,7 @@ def sweep_json(result: SweepResult, audit: AuditResult | None = None, api: ApiVi
         "apiVersion": API_VERSION,
         "kind": "SweepResult",
         "interrupted": result.interrupted,
-        "nodes": [node_json(view) for view in result.views],
+        "nodes": [node_json(node, view) for node, view in result.audited],
         "unavailable": [unavailable_json(f) for f in result.failures],
         "findings": [finding_json(f) for f in audit.findings] if audit else [],
         "suppressed": [{**finding_json(f), "reason": printable(s.reason),
@@ -168,11 +170,11 @@ def find_json(result: FindResult) -> dict[str, Any]:
         "query": result.query,
         "namespace": result.namespace,
         "found": bool(result.matches),
-        "matches": [pod_json(m.view, m.pod, result.api_pod(m.pod)) for m in result.matches],
-        "candidates": [{"node": c.node.name, "reason": printable(c.reason)} for c in result.candidates],
+        "matches": [pod_json(m.node, m.view, m.pod, result.api_pod(m.pod)) for m in result.matches],
+        "candidates": [{"node": c.name, "reason": printable(c.reason)} for c in result.candidates],
         "suggestions": result.suggestions,
         "notes": _prose(result.notes),
-        "incomplete": [{"node": node, "reasons": _prose(reasons)} for node, reasons in result.incomplete.items()],
+        "incomplete": [{"node": node, "reasons": _problems(reasons)} for node, reasons in result.incomplete.items()],
         "unavailable": [unavailable_json(f) for f in result.unavailable],
         "api": api_summary(result.api),
         "findings": [finding_json(f) for f in result.findings],

@@ -49,10 +49,10 @@ def _collection(root: ET.Element, sweep: SweepResult) -> int:
         if result.failure is not None:
             case = _element(suite, "testcase", classname=result.failure.node, name="collected")
             message = one_line(result.failure.message)
-            failure = _element(case, "failure", message=message, type=result.failure.kind)
+            failure = _element(case, "failure", message=message, type=result.failure.kind.value)
             failure.text = xml_safe(message)
         elif result.view is not None:
-            _element(suite, "testcase", classname=result.view.node_name.value, name="collected")
+            _element(suite, "testcase", classname=result.node, name="collected")
     return len(failures)
 
 
@@ -93,7 +93,7 @@ def render_junit(sweep: SweepResult, audit: AuditResult) -> str:
     """The report as JUnit XML text (UTF-8, with an XML declaration)."""
     suppressed = [f for f, _ in audit.suppressed]
     found, quiet = _by_rule_and_node(audit.findings), _by_rule_and_node(suppressed)
-    audited = [view.node_name.value for view in sweep.views]
+    audited = [node for node, _ in sweep.audited]
     root = ET.Element("testsuites", name="podaudit")
     failures = _collection(root, sweep)
     for rule_id in sorted(RULES):

@@ -46,7 +46,9 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def report_order(finding: Finding) -> tuple[int, str, str, str, str]:
-    """Most severe first, then by rule, node, path and message: the order every report lists."""
+    """Most severe first, then by rule, node, path and message: this report's order (the table
+    report sorts the same way before folding alike findings into one row; SARIF and JUnit list
+    by rule, as their readers group them)."""
     return -SEVERITIES.index(finding.severity), finding.id, finding.node, finding.path or "", finding.message
 
 
@@ -89,12 +91,11 @@ def _not_audited(sweep: SweepResult) -> list[str]:
     if not sweep.failures:
         return []
     lines = ["### Nodes not audited", "", "Their findings are unknown; podaudit exits 3.", ""]
-    lines += [f"- **{md_text(f.node)}** ({md_text(f.kind)}): {md_text(f.message)}" for f in sweep.failures]
+    lines += [f"- **{md_text(f.node)}** ({md_text(f.kind.value)}): {md_text(f.message)}" for f in sweep.failures]
     return [*lines, ""]
 
 
-def _node_row(view: NodeView, audit: AuditResult) -> list[str]:
-    node = view.node_name.value
+def _node_row(node: str, view: NodeView, audit: AuditResult) -> list[str]:
     path = view.static_pod_path
     pods = "<br>".join(md_text(f"{p.namespace}/{p.mirror_name}") for p in view.static_pods) or "none"
     count = sum(1 for f in audit.findings if f.node == node)
@@ -103,15 +104,16 @@ def _node_row(view: NodeView, audit: AuditResult) -> list[str]:
 
 
 def _nodes(sweep: SweepResult, audit: AuditResult) -> list[str]:
-    if not sweep.views:
+    if not sweep.audited:
         return []
-    rows = [_node_row(view, audit) for view in sweep.views]
+    rows = [_node_row(node, view, audit) for node, view in sweep.audited]
     header = ["Node", "Role", "Static pod path", "Source", "Static pods", "Findings"]
     lines = ["### Nodes", "", *_table(header, rows)]
-    incomplete = [view for view in sweep.views if view.incomplete]
+    incomplete = [(node, view) for node, view in sweep.audited if view.incomplete]
     if incomplete:
         lines += ["Read incompletely (podaudit could not read what the kubelet reads; run with `--sudo`):", ""]
-        lines += [f"- **{md_text(v.node_name.value)}**: {md_text('; '.join(v.incomplete))}" for v in incomplete]
+        lines += [f"- **{md_text(node)}**: {md_text('; '.join(p.text() for p in view.incomplete))}"
+                  for node, view in incomplete]
         lines.append("")
     return lines
 

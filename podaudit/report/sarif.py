@@ -115,8 +115,9 @@ def result_json(finding: Finding, rule_index: int, suppression_reason: str | Non
 
 
 def _invocation(sweep: SweepResult) -> dict[str, Any]:
-    notes = [{"level": "error", "message": {"text": printable(f"{f.node} not audited ({f.kind}): {f.message}")},
-              "descriptor": {"id": f"not-audited/{f.kind}"}, "properties": {"node": printable(f.node), "kind": f.kind}}
+    notes = [{"level": "error", "message": {"text": printable(f"{f.node} not audited ({f.kind.value}): {f.message}")},
+              "descriptor": {"id": f"not-audited/{f.kind.value}"},
+              "properties": {"node": printable(f.node), "kind": f.kind.value}}
              for f in sweep.failures]
     return {"executionSuccessful": not sweep.interrupted, "toolExecutionNotifications": notes}
 
@@ -130,14 +131,14 @@ def render_sarif(sweep: SweepResult, audit: AuditResult, version: str) -> dict[s
     pairs += [(f, s.reason) for f, s in audit.suppressed]
     pairs.sort(key=lambda pair: (pair[0].id, pair[0].node, pair[0].path or "", pair[0].fingerprint))
     results = [result_json(f, index[f.id], reason) for f, reason in pairs]
-    nodes = sorted({view.node_name.value for view in sweep.views} | {f.node for f, _ in pairs})
+    nodes = sorted({node for node, _ in sweep.audited} | {f.node for f, _ in pairs})
     run = {
         "tool": {"driver": {"name": "podaudit", "version": version, "informationUri": INFORMATION_URI,
                             "rules": [rule_json(rule) for rule in rules]}},
         "originalUriBaseIds": {node_base(n): {"uri": f"file://{_host(n)}/"} for n in nodes},
         "invocations": [_invocation(sweep)],
         "results": results,
-        "properties": {"nodesAudited": [printable(v.node_name.value) for v in sweep.views],
+        "properties": {"nodesAudited": [printable(node) for node, _ in sweep.audited],
                        "nodesNotAudited": [printable(f.node) for f in sweep.failures]},
     }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}

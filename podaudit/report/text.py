@@ -14,9 +14,8 @@ from podaudit.audit.engine import AuditResult
 from podaudit.audit.match import FindResult, Match
 from podaudit.audit.registry import Finding
 from podaudit.collect.source import SweepResult
-from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.resolve import NodeView, StaticPod
-from podaudit.model import Step
+from podaudit.model import NodeFailure, Problem, Step
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
 from podaudit.report.console import SafeConsole, plain
 from podaudit.report.escape import printable
@@ -63,24 +62,23 @@ def render_find(console: SafeConsole, result: FindResult) -> None:
         console.print(plain(f"note: {note}", "dim"), soft_wrap=True)
 
 
-def render_unavailable(console: SafeConsole, failures: list[NodeUnavailable]) -> None:
+def render_unavailable(console: SafeConsole, failures: list[NodeFailure]) -> None:
     for failure in failures:
         console.print(Text.assemble(("Not audited:", "bold red"), " ", plain(failure.message)), soft_wrap=True)
 
 
-def _render_incomplete(console: SafeConsole, incomplete: dict[str, list[str]]) -> None:
+def _render_incomplete(console: SafeConsole, incomplete: dict[str, list[Problem]]) -> None:
     for node, reasons in incomplete.items():
         console.print(Text.assemble(plain(f"Incomplete on {node}:", "bold yellow"), " podaudit could not read what "
                                     "the kubelet reads; the answer may be wrong. Run as root."), soft_wrap=True)
         for reason in reasons:
-            console.print(f"  - {printable(reason)}", soft_wrap=True)
+            console.print(f"  - {printable(reason.text())}", soft_wrap=True)
 
 
 def _render_match(console: SafeConsole, result: FindResult, match: Match) -> None:
-    view, pod = match.view, match.pod
-    node = view.node_name.value
+    view, pod, node = match.view, match.pod, match.node
     api_pod = result.api_pod(pod)
-    reason = next((c.reason for c in result.candidates if c.node.name == view.label), "")
+    reason = match.candidate.reason
     console.print(Text.assemble(plain(pod.mirror_name, "bold"), " is defined on ", plain(node, "bold cyan"), " by ",
                                 plain(pod.manifest_path, "bold green")), soft_wrap=True)
     rows = [
@@ -103,11 +101,10 @@ def _render_match(console: SafeConsole, result: FindResult, match: Match) -> Non
         for item in found:
             console.print(Text.assemble("  ", (f"{item.id} {item.severity}", SEVERITY_STYLE[item.severity]), " ",
                                         plain(item.message)), soft_wrap=True)
-    _remedy(console, view, pod)
+    _remedy(console, node, view, pod)
 
 
-def _remedy(console: SafeConsole, view: NodeView, pod: StaticPod) -> None:
-    node = view.node_name.value
+def _remedy(console: SafeConsole, node: str, view: NodeView, pod: StaticPod) -> None:
     _heading(console, "Why kubectl delete does not remove it")
     console.print(f"  {printable(why_kubectl_delete_fails(node, pod))}", soft_wrap=True)
     _heading(console, "Remove it")
@@ -124,7 +121,7 @@ def _remedy(console: SafeConsole, view: NodeView, pod: StaticPod) -> None:
 
 
 def _render_not_found(console: SafeConsole, result: FindResult) -> None:
-    where = ", ".join(c.node.name for c in result.candidates) or "no node (no node name is a suffix of it)"
+    where = ", ".join(c.name for c in result.candidates) or "no node (no node name is a suffix of it)"
     console.print(Text.assemble(plain(f"No static pod named {result.query}", "bold red"),
                                 plain(f" (nodes read: {where})")), soft_wrap=True)
     if result.api_pods and not any(p.is_mirror for p in result.api_pods):
@@ -133,10 +130,10 @@ def _render_not_found(console: SafeConsole, result: FindResult) -> None:
         console.print(f"  Did you mean: {printable(', '.join(result.suggestions))}?", soft_wrap=True)
 
 
-def render_node(console: SafeConsole, view: NodeView) -> None:
+def render_node(console: SafeConsole, node: str, view: NodeView) -> None:
     inv = view.invocation
     process = inv.process
-    console.print(Text.assemble(plain(f"Node {view.node_name.value}", "bold"),
+    console.print(Text.assemble(plain(f"Node {node}", "bold"),
                                 plain(f" (hostname {view.hostname or 'unknown'})")))
     rows = [
         ("Kubelet", plain(f"pid {process.pid}: {' '.join(process.argv[:1])} ({inv.kind})") if process
@@ -161,7 +158,7 @@ def render_node(console: SafeConsole, view: NodeView) -> None:
         if lines:
             _heading(console, title, "bold yellow")
             for line in lines:
-                console.print(f"  - {printable(line)}", soft_wrap=True)
+                console.print(f"  - {printable(line.text())}", soft_wrap=True)
 
 
 # The flags that decide where static pods come from, in the order the kubelet applies them.
@@ -220,13 +217,13 @@ def render_sweep(console: SafeConsole, result: SweepResult, audit: AuditResult |
     for column in ("nodes", "static pod path (source)", "static pods", "problems"):
         table.add_column(column, overflow="fold")
     signature = _finding_signatures(audit) if audit else {}
-    groups = group_identical(audit.contexts, signature) if audit else [([v.node_name.value], None)
-                                                                         for v in result.views]
-    views = {v.node_name.value: v for v in result.views}
+    groups = group_identical(audit.contexts, signature) if audit else [([name], None) for name, _ in result.audited]
+    views = dict(result.audited)
     for names, _ in groups:
         view = views[names[0]]
         path = view.static_pod_path
-        problems = [*view.problems, *view.restart_pending, *(f"incomplete: {i}" for i in view.incomplete)]
+        problems = [*(p.text() for p in (*view.problems, *view.restart_pending)),
+                    *(f"incomplete: {i.text()}" for i in view.incomplete)]
         table.add_row(_group_name(names), plain(f"{path.value or 'none'} ({path.source})"),
                       _lines([p.mirror_name.removesuffix("-" + view.node_name.value) for p in view.static_pods]),
                       _lines(problems))

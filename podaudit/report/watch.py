@@ -97,8 +97,8 @@ def watch_paths(view: NodeView) -> Iterator[tuple[WatchKind, str]]:
 def render_watch_paths(sweep: SweepResult) -> str:
     """All audited nodes' watch paths as sorted ``node<TAB>kind<TAB>path`` lines."""
     lines = {
-        "\t".join((escape_field(view.node_name.value), kind, escape_field(path)))
-        for view in sweep.views
+        "\t".join((escape_field(node), kind, escape_field(path)))
+        for node, view in sweep.audited
         for kind, path in watch_paths(view)
     }
     return "".join(f"{line}\n" for line in sorted(lines))

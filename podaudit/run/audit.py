@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from podaudit.audit.engine import AuditResult, audit, duplicate_names
+from podaudit.audit.engine import AuditResult, audit
+from podaudit.collect.source import refuse_duplicates
 from podaudit.errors import InputError
 from podaudit.report.progress import progress_for
 from podaudit.run.sweep import run_sweep
@@ -28,11 +29,8 @@ def audit_cluster(sel: Selection, cluster: Cluster, expected: Baseline | None,
             result = run_sweep(cluster.nodes, sel.concurrency, sel.deadline, advance)
     finally:
         cleanup()
-    duplicates = duplicate_names(result)
-    if duplicates:
-        raise InputError(f"several nodes report the node name {', '.join(duplicates)} (cloned machines, or a host "
-                         "listed twice): their findings would be mixed; fix the inventory or the nodes' names")
-    cross_check(sel, cluster, [v.node_name.value for v in result.views], until)
+    refuse_duplicates(result.results, "findings")
+    cross_check(sel, cluster, [name for name, _ in result.audited], until)
     findings = audit(result, expected, cluster.api)
     # API failures are PA905 findings already; the notes keep the rest.
     failed = set(cluster.api.failed.values()) if cluster.api is not None else set()
@@ -64,7 +62,7 @@ def cross_check(sel: Selection, cluster: Cluster, nodes: list[str], until: float
 
 def write_baseline(path: str, findings: AuditResult) -> None:
     """--write-baseline FILE: what this run found, as a baseline; InputError when it cannot be written."""
-    from podaudit.audit.baseline import build_baseline
+    from podaudit.audit.baseline_record import build_baseline
 
     try:
         with open(path, "w", encoding="utf-8") as handle:

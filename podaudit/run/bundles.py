@@ -9,57 +9,53 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from podaudit.collect.source import refuse_duplicates
 from podaudit.errors import InputError
 from podaudit.names import valid_node_name
 from podaudit.run.select import snapshot_cluster
 from podaudit.run.sweep import run_sweep
 
 if TYPE_CHECKING:
-    from podaudit.collect.source import SweepResult
-    from podaudit.kubelet.resolve import NodeView
+    from podaudit.collect.source import NodeResult, SweepResult
     from podaudit.run.select import Cluster, Selection
 
 
 def read_nodes(sel: Selection, cluster: Cluster, cleanup: Callable[[], None]
-               ) -> tuple[SweepResult, list[NodeView], list[str]]:
-    """Read every node for a bundle: (the sweep, the views to write, one line per node not
+               ) -> tuple[SweepResult, list[NodeResult], list[str]]:
+    """Read every node for a bundle: (the sweep, the nodes to write, one line per node not
     collected). ``cleanup`` runs when the reading ends, however it ends."""
     try:
         result = run_sweep(cluster.nodes, sel.concurrency, sel.deadline)
     finally:
         cleanup()
     lines = [failure.message for failure in result.failures]
+    read = [r for r in result.results if r.view is not None]
     # A node's name comes from the node (its hostname, --hostname-override): it names a
     # folder only when it is a valid node name, or it could point anywhere.
-    skipped = [v for v in result.views if not valid_node_name(v.node_name.value)]
-    lines += [f"{view.label}: its node name {view.node_name.value!r} is not a valid node name (DNS-1123 subdomain)"
-              for view in skipped]
-    views = [v for v in result.views if v.snapshot is not None and all(v is not x for x in skipped)]
-    return result, views, lines
+    lines += [f"{r.reached_as}: its node name {r.node!r} is not a valid node name (DNS-1123 subdomain)"
+              for r in read if not valid_node_name(r.node)]
+    written = [r for r in read if valid_node_name(r.node) and r.view is not None and r.view.snapshot is not None]
+    return result, written, lines
 
 
-def pack_views(views: list[NodeView], folder: str, redact: bool, version: str) -> bytes:
-    """The bundle (tar.gz) of ``views``, written through ``folder``; InputError when there is
-    nothing to write, or two nodes would share one folder."""
+def pack_views(nodes: list[NodeResult], folder: str, redact: bool, version: str) -> bytes:
+    """The bundle (tar.gz) of the nodes read, written through ``folder``, one folder per
+    node name; InputError when there is nothing to write, or two nodes would share one folder."""
     from podaudit.collect.bundle import pack, write_tree
 
-    if not views:
+    if not nodes:
         raise InputError("no node could be collected")
-    names = [v.node_name.value for v in views]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise InputError(f"several nodes report the node name {', '.join(twice)}: their files would be mixed; fix "
-                         "the inventory or the nodes' names")
-    for view in views:
-        assert view.snapshot is not None
-        write_tree(view.snapshot, os.path.join(folder, "nodes", view.node_name.value),
-                   [e.path for e in view.entries], redact)
+    refuse_duplicates(nodes, "files")
+    for node in nodes:
+        assert node.view is not None and node.view.snapshot is not None
+        write_tree(node.view.snapshot, os.path.join(folder, "nodes", node.node),
+                   [e.path for e in node.view.entries], redact)
     return pack(folder, version, redact)
 
 
-def bundle_label(views: list[NodeView]) -> str:
+def bundle_label(nodes: list[NodeResult]) -> str:
     """The node, or how many: part of the bundle's default file name and of its armor."""
-    return views[0].node_name.value if len(views) == 1 else f"{len(views)}-nodes"
+    return nodes[0].node if len(nodes) == 1 else f"{len(nodes)}-nodes"
 
 
 def default_path(label: str) -> str:

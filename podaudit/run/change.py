@@ -32,15 +32,15 @@ def one_node(node: str | None, cluster: Cluster) -> NodeSource:
 
 def one_match(result: FindResult, pod: str, on_node: str | None) -> tuple[NodeSource, Match]:
     """The one static pod ``delete`` removes, and its node (``on_node`` when several define it)."""
-    matches = [m for m in result.matches if on_node in (None, m.view.node_name.value, m.view.label)]
+    matches = [m for m in result.matches if on_node in (None, m.node, m.candidate.node.name)]
     if not matches:
         hint = f"; did you mean {', '.join(result.suggestions)}?" if result.suggestions else ""
         raise InputError(f"no static pod {pod} found on the nodes read{hint}")
     if len(matches) > 1:
-        raise InputError(f"{pod} is defined on several nodes ({', '.join(m.view.label for m in matches)}); pick one "
+        raise InputError(f"{pod} is defined on several nodes ({', '.join(m.node for m in matches)}); pick one "
                          "with --node")
     match = matches[0]
-    return next(c.node for c in result.candidates if c.node.name == match.view.label), match
+    return match.candidate.node, match
 
 
 def list_script_for(source: NodeSource, only: str | None = None) -> bytes:

@@ -9,6 +9,7 @@ a candidate (nodes ``node`` and ``a-node`` both fit ``static-a-node``), and each
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from podaudit.audit.engine import audit
@@ -33,13 +34,13 @@ def candidate_nodes(name: str, namespace: str | None, cluster: Cluster) -> tuple
     for pod in (p for p in api_pods if p.is_mirror):
         node = cluster.node(pod.node_name or "")
         if node is not None and node.name not in found:
-            found[node.name] = Candidate(node, f"spec.nodeName of pod {pod.namespace}/{pod.name} in the API")
+            found[node.name] = Candidate(node, f"spec.nodeName of pod {pod.namespace}/{pod.name} in the API", node.name)
     if found:
         return list(found.values()), api_pods
     for node in cluster.nodes:
         if node.only or name_fits(name, node.name):
             reason = "the only node given" if node.only else f"the name ends with -{node.name}"
-            found[node.name] = Candidate(node, reason)
+            found[node.name] = Candidate(node, reason, node.name)
     return list(found.values()), api_pods
 
 
@@ -61,18 +62,21 @@ def find_pod(name: str, namespace: str | None, cluster: Cluster, concurrency: in
                             f"({cluster.origin}); add it to read its files")
     sweep = run_sweep([c.node for c in candidates], concurrency=concurrency)
     result.unavailable = sweep.failures
+    # Results keep the candidates' order: from here on each node goes by its one name.
+    result.candidates = [replace(c, name=read.node) for c, read in zip(candidates, sweep.results, strict=True)]
+    for candidate, read in zip(result.candidates, sweep.results, strict=True):
+        if read.view is None:
+            continue
+        result.matches += [Match(read.node, read.view, pod, candidate)
+                           for pod in read.view.static_pods if defines(pod, name, namespace)]
+        if read.view.incomplete:
+            result.incomplete[read.node] = read.view.incomplete
     views = sweep.views
-    for view in views:
-        result.matches += [
-            Match(view, pod) for pod in view.static_pods if defines(pod, name, namespace)
-        ]
-        if view.incomplete:
-            result.incomplete[view.label] = view.incomplete
     if not result.matches:
         result.suggestions = _closest(name, cluster, views)
     files = {path for m in result.matches for path in (m.pod.manifest_path, *m.pod.shadowed_paths)}
-    matched = {m.view.label for m in result.matches}
-    sweep.results = [r for r in sweep.results if r.name in matched]
+    matched = {m.node for m in result.matches}
+    sweep.results = [r for r in sweep.results if r.node in matched]
     result.findings = [f for f in audit(sweep, None, cluster.api).findings if f.path in files]
     return result
 

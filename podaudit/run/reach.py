@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from podaudit.collect.local import NodeHandle
 from podaudit.errors import InputError, NodeUnavailable
+from podaudit.model import FailureKind
 
 if TYPE_CHECKING:
     from podaudit.api.view import ApiView
@@ -34,10 +35,10 @@ class RefusedNode:
         return "/"
 
     def load(self) -> NodeView:
-        raise NodeUnavailable(self.name, "config", self.problem)
+        raise NodeUnavailable(self.name, FailureKind.CONFIG, self.problem)
 
     def shell(self, sudo: bool = False) -> Shell:
-        raise NodeUnavailable(self.name, "usage", f"{self.name}: podaudit cannot change files there")
+        raise NodeUnavailable(self.name, FailureKind.CONFIG, f"{self.name}: podaudit cannot change files there")
 
 
 def _check_host(host: str, options: SshOptions, config: SSHConfigLike, ssh_config: str | None) -> None:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from podaudit.collect.local import NodeHandle
-from podaudit.collect.source import NodeResult, NodeSource, SweepResult
-from podaudit.errors import NodeUnavailable
+from podaudit.collect.source import NodeResult, NodeSource, SweepResult, read_node
+from podaudit.model import FailureKind, NodeFailure
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -35,17 +35,6 @@ PROCESS_THRESHOLD = 100
 CHUNK = 10  # nodes per task: small, so one slow node holds back few results
 STOP_GRACE = 0.5  # seconds a worker process has to end on SIGTERM before SIGKILL
 ORPHAN_CHECK = 1.0  # seconds between an idle worker's checks that podaudit is still there
-
-
-def _audit(node: NodeSource) -> NodeResult:
-    start = time.monotonic()
-    try:
-        return NodeResult(node.name, node.load(), None, time.monotonic() - start)
-    except NodeUnavailable as exc:
-        return NodeResult(node.name, None, exc, time.monotonic() - start)
-    except Exception as exc:  # a bug in one node's analysis must not lose the others
-        failure = NodeUnavailable(node.name, "error", f"{node.name}: {type(exc).__name__}: {exc}")
-        return NodeResult(node.name, None, failure, time.monotonic() - start)
 
 
 def run_sweep(nodes: Sequence[NodeSource], concurrency: int = DEFAULT_CONCURRENCY,
@@ -71,7 +60,7 @@ def _in_threads(nodes: Sequence[NodeSource], workers: int, deadline: float | Non
                 index, node = pending.get_nowait()
             except queue.Empty:
                 return
-            done.put((index, _audit(node)))
+            done.put((index, read_node(node)))
 
     for _ in range(max(1, min(workers, len(nodes)))):
         threading.Thread(target=worker, daemon=True).start()
@@ -85,7 +74,7 @@ Results = list[tuple[int, NodeResult]]
 
 
 def _audit_chunk(chunk: Chunk) -> Results:
-    return [(index, _audit(node)) for index, node in chunk]
+    return [(index, read_node(node)) for index, node in chunk]
 
 
 def _serve(conn: Connection, parent: int) -> None:
@@ -153,8 +142,8 @@ class _Worker:
             answer = f"{type(exc).__name__}: {exc}"
         if not isinstance(answer, str):
             return list(answer)
-        return [(index, NodeResult(node.name, None, NodeUnavailable(
-            node.name, "error", f"{node.name}: the analysis in a worker process failed ({answer})"), 0.0))
+        return [(index, NodeResult.failed(NodeFailure(
+            node.name, FailureKind.ERROR, f"{node.name}: the analysis in a worker process failed ({answer})")))
             for index, node in chunk]
 
     def stop(self) -> None:
@@ -228,6 +217,6 @@ def _collect(done: queue.Queue[tuple[int, NodeResult]], total: int, deadline: fl
 def _in_order(nodes: Sequence[NodeSource], found: dict[int, NodeResult], interrupted: bool) -> list[NodeResult]:
     why = ("interrupted (Ctrl-C or SIGTERM) before this node finished" if interrupted
            else "the sweep deadline passed first")
-    kind = "interrupted" if interrupted else "deadline"
-    return [found.get(i) or NodeResult(n.name, None, NodeUnavailable(n.name, kind, f"{n.name}: {why}"), 0.0)
+    kind = FailureKind.INTERRUPTED if interrupted else FailureKind.DEADLINE
+    return [found.get(i) or NodeResult.failed(NodeFailure(n.name, kind, f"{n.name}: {why}"))
             for i, n in enumerate(nodes)]

@@ -1,10 +1,10 @@
 """Ways to reach a node: one ``Shell`` protocol, run as root over SSH (``ssh_shell.py``),
 through a kubectl debug pod (``debug.py``) or here under a root directory (``local.py``).
 
-This package module holds only the plain types (the protocol, options, targets, the error)
-so the CLI can build options from its flags and catch ``SshError`` without importing
-paramiko at startup; ``podaudit.transport.ssh`` imports paramiko when a connection is
-actually wanted.
+This package module holds only the plain types (the protocol, the marker, options, targets,
+the error), so the use cases and collectors can name them without importing paramiko;
+``podaudit.transport.ssh`` imports paramiko, and is imported only when a node is reached
+over SSH.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podaudit.errors import NodeUnavailable
+from podaudit.model import FailureKind
 from podaudit.names import valid_node_name
 from podaudit.transport import MARKER
 from podaudit.transport.debug_pods import (
@@ -86,7 +87,7 @@ class DebugShell:
         session = DebugSession(self.node, self.kubectl, self.debug, self.run_id)
         out = session.run(script)
         if session.leftovers:
-            raise NodeUnavailable(self.node, "kubectl", session.leftovers[0])
+            raise NodeUnavailable(self.node, FailureKind.KUBECTL, session.leftovers[0])
         return out
 
 
@@ -105,9 +106,9 @@ class DebugSession:
 
     def __init__(self, node: str, kubectl: KubectlOptions, debug: DebugOptions, run_id: str) -> None:
         if not valid_node_name(node):  # it reaches kubectl's argv and a field selector
-            raise NodeUnavailable(node, "usage", f"{one_line(repr(node))}: not a node name")
+            raise NodeUnavailable(node, FailureKind.CONFIG, f"{one_line(repr(node))}: not a node name")
         if not _RUN_ID.fullmatch(run_id):  # it becomes a label value and the pod's $0
-            raise NodeUnavailable(node, "usage", f"{node}: run id {one_line(repr(run_id))} "
+            raise NodeUnavailable(node, FailureKind.CONFIG, f"{node}: run id {one_line(repr(run_id))} "
                                   "is not 1-32 lowercase letters, digits and dashes")
         open_run(run_id)
         self.node, self.kubectl, self.debug, self.run_id = node, kubectl, debug, run_id
@@ -116,7 +117,8 @@ class DebugSession:
 
     def run(self, script: bytes) -> bytes:
         if len(script) > MAX_SCRIPT:
-            raise NodeUnavailable(self.node, "gather", f"{self.node}: the gather script ({len(script)} bytes) is "
+            raise NodeUnavailable(self.node, FailureKind.GATHER,
+                                  f"{self.node}: the gather script ({len(script)} bytes) is "
                                   "too long for one command argument; use --via ssh for this node")
         self.pods += 1
         marker = f"podaudit-{self.run_id}-{self.pods}"
@@ -133,14 +135,16 @@ class DebugSession:
                        "app.kubernetes.io/created-by=podaudit", "--overwrite"], "kubectl label pod", launch)
         code = self._wait(launch)
         if code == NO_CHROOT:
-            raise NodeUnavailable(self.node, "privilege", (
+            # An admission policy that silently made the pod unprivileged.
+            raise NodeUnavailable(self.node, FailureKind.ADMISSION, (
                 f"{self.node}: the debug pod could not chroot /host (it is not privileged: an admission policy "
                 "may have changed it); use --debug-namespace with a namespace that allows privileged pods, "
                 "or --via ssh"))
         log = self._logs(launch)
         out = decode_log(self.node, log)
         if not out.startswith(MARKER):
-            raise NodeUnavailable(self.node, "gather", f"{self.node}: the gather script did not run in the debug pod "
+            raise NodeUnavailable(self.node, FailureKind.GATHER,
+                                  f"{self.node}: the gather script did not run in the debug pod "
                                   f"(exit {code}): {_first_lines(out) or 'no output'}")
         return out
 
@@ -156,12 +160,13 @@ class DebugSession:
         if found is None:  # kubectl said nothing (a future --quiet default?): find it by marker
             pods = ours(launch)
             if len(pods) != 1:
-                raise NodeUnavailable(self.node, "kubectl", f"{self.node}: kubectl debug did not say which pod it "
+                raise NodeUnavailable(self.node, FailureKind.KUBECTL,
+                                      f"{self.node}: kubectl debug did not say which pod it "
                                       f"created, and {len(pods)} pods carry this run's marker")
             return pods[0]
         name = found[1].decode("ascii", "replace")
         if not valid_node_name(name):  # pod names are DNS-1123 subdomains, as node names are
-            raise NodeUnavailable(self.node, "kubectl", f"{self.node}: kubectl debug named an impossible pod "
+            raise NodeUnavailable(self.node, FailureKind.KUBECTL, f"{self.node}: kubectl debug named an impossible pod "
                                   f"{one_line(repr(name))}")
         return name
 
@@ -175,11 +180,13 @@ class DebugSession:
             args = ["get", "pod", launch.name, *ns_args(launch), "-o", "json"]
             pod = json_object(self._kubectl(args, "kubectl get pod", launch))
             if not pod:
-                raise NodeUnavailable(self.node, "kubectl", f"{self.node}: kubectl get pod {launch.name} did not "
+                raise NodeUnavailable(self.node, FailureKind.KUBECTL,
+                                      f"{self.node}: kubectl get pod {launch.name} did not "
                                       "answer with a pod (JSON)")
             if marker_of(pod) != launch.marker:  # not ours after all: never touch it, not even to delete
                 name, launch.name = launch.name, None
-                raise NodeUnavailable(self.node, "kubectl", f"{self.node}: pod {name} does not run the command "
+                raise NodeUnavailable(self.node, FailureKind.KUBECTL,
+                                      f"{self.node}: pod {name} does not run the command "
                                       "podaudit gave it; stopped")
             phase, state = _phase(pod)
             if phase in ("Succeeded", "Failed"):
@@ -187,7 +194,7 @@ class DebugSession:
             self._check_waiting(as_dict(state.get("waiting")))
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
-        raise NodeUnavailable(self.node, "timeout", (
+        raise NodeUnavailable(self.node, FailureKind.TIMEOUT, (
             f"{self.node}: the debug pod did not finish within {self.debug.timeout:g}s (phase {phase}): "
             "check that the node is Ready and can start pods, or raise the timeout"))
 
@@ -195,11 +202,13 @@ class DebugSession:
         reason = str(waiting.get("reason", ""))
         detail = one_line(f"{reason}: {waiting.get('message', '')}".rstrip(": "))
         if reason in IMAGE_REASONS:
-            raise NodeUnavailable(self.node, "image", (
+            raise NodeUnavailable(self.node, FailureKind.IMAGE, (
                 f"{self.node}: the debug pod cannot pull {self.debug.image} ({detail}); use --debug-image "
                 "with an image the node can pull (any image with sh, chroot and base64)"))
         if reason in START_REASONS:
-            raise NodeUnavailable(self.node, "kubectl", f"{self.node}: the debug pod's container could not start "
+            # Most often an image without sh, chroot or base64 (RunContainerError, CrashLoopBackOff).
+            raise NodeUnavailable(self.node, FailureKind.IMAGE,
+                                  f"{self.node}: the debug pod's container could not start "
                                   f"({detail})")
 
     def _logs(self, launch: Launch) -> bytes:
@@ -213,19 +222,22 @@ class DebugSession:
         try:
             got = run_capped(argv, time_limit(self.kubectl), limit)
         except OSError as exc:
-            raise NodeUnavailable(self.node, "kubectl", f"{self.node}: kubectl could not be started "
+            raise NodeUnavailable(self.node, FailureKind.KUBECTL_MISSING, f"{self.node}: kubectl could not be started "
                                   f"({exc.strerror or exc})") from None
         check_open(launch)
         if got.full == "stdout":
-            raise NodeUnavailable(self.node, "gather", too_much(self.node, "in its debug pod's log", MAX_NODE_STDOUT))
+            raise NodeUnavailable(self.node, FailureKind.GATHER,
+                                  too_much(self.node, "in its debug pod's log", MAX_NODE_STDOUT))
         if got.full == "stderr":
-            raise NodeUnavailable(self.node, "gather", too_much(self.node, "on kubectl's stderr", MAX_NODE_STDERR))
+            raise NodeUnavailable(self.node, FailureKind.GATHER,
+                                  too_much(self.node, "on kubectl's stderr", MAX_NODE_STDERR))
         if got.status != 0:
             text = got.err.decode("utf-8", "replace")
             why = "no answer in time" if got.timed_out else last_detail(text, got.status or 0)
-            hint = f": {RBAC}" if "forbidden" in text.lower() else ""
-            raise NodeUnavailable(self.node, "timeout" if got.timed_out else "kubectl",
-                                  f"{self.node}: kubectl logs {launch.name} failed ({why}){hint}")
+            forbidden = "forbidden" in text.lower()
+            kind = FailureKind.TIMEOUT if got.timed_out else FailureKind.RBAC if forbidden else FailureKind.KUBECTL
+            hint = f": {RBAC}" if forbidden else ""
+            raise NodeUnavailable(self.node, kind, f"{self.node}: kubectl logs {launch.name} failed ({why}){hint}")
         return got.out
 
     def _kubectl(self, args: list[str], what: str, launch: Launch) -> bytes:
@@ -237,7 +249,7 @@ class DebugSession:
         if out is None:
             check_open(launch)
             why = problems[-1] if problems else f"{what} failed"
-            raise NodeUnavailable(self.node, "kubectl", f"{self.node}: {why}")
+            raise NodeUnavailable(self.node, FailureKind.KUBECTL, f"{self.node}: {why}")
         return out
 
 
@@ -246,13 +258,15 @@ def decode_log(node: str, log: bytes) -> bytes:
     lines = log.split(b"\n")
     ends = [i for i, line in enumerate(lines) if line.strip() == END]
     if not ends:
-        raise NodeUnavailable(node, "gather", f"{node}: the debug pod's log is not podaudit's output (no end line): "
+        raise NodeUnavailable(node, FailureKind.GATHER,
+                              f"{node}: the debug pod's log is not podaudit's output (no end line): "
                               f"{_first_lines(log) or 'empty log'}")
     body = b"".join(line.strip() for line in lines[:ends[-1]])
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
-        raise NodeUnavailable(node, "gather", f"{node}: the debug pod's log is not base64 before its end line: "
+        raise NodeUnavailable(node, FailureKind.GATHER,
+                              f"{node}: the debug pod's log is not base64 before its end line: "
                               f"{_first_lines(log)}") from None
 
 
@@ -262,14 +276,14 @@ def _debug_failed(node: str, launch: Launch, code: int, err: bytes) -> NodeUnava
     low = text.lower()
     where = f"namespace {launch.namespace}" if launch.namespace else "the context's namespace"
     if any(s in low for s in ADMISSION) or ("forbidden" in low and 'user "' not in low):
-        return NodeUnavailable(node, "admission", (
+        return NodeUnavailable(node, FailureKind.ADMISSION, (
             f"{node}: the cluster refused the debug pod in {where} ({detail}); use --debug-namespace with a "
             "namespace that allows privileged pods (PodSecurity level privileged)"))
     if "forbidden" in low:
-        return NodeUnavailable(node, "rbac", f"{node}: kubectl debug: forbidden ({detail}): {RBAC}")
+        return NodeUnavailable(node, FailureKind.RBAC, f"{node}: kubectl debug: forbidden ({detail}): {RBAC}")
     if "notfound" in low.replace(" ", "") and "nodes" in low:
-        return NodeUnavailable(node, "unknown-node", f"{node}: no such node in the cluster ({detail})")
-    return NodeUnavailable(node, "kubectl", f"{node}: kubectl debug failed ({detail})")
+        return NodeUnavailable(node, FailureKind.CONFIG, f"{node}: no such node in the cluster ({detail})")
+    return NodeUnavailable(node, FailureKind.KUBECTL, f"{node}: kubectl debug failed ({detail})")
 
 
 def _phase(pod: dict[str, Any]) -> tuple[str, dict[str, Any]]:

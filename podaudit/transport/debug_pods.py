@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podaudit.errors import NodeUnavailable
+from podaudit.model import FailureKind
 from podaudit.names import valid_node_name
 from podaudit.transport.kubectl import KubectlFatal, KubectlOptions, kill_group, kubectl_argv, run_kubectl, time_limit
 
@@ -81,7 +82,8 @@ def cleanup_debug_pods() -> list[str]:
 def register(launch: Launch) -> None:
     with _LOCK:
         if launch.run_id in _CLOSED:
-            raise NodeUnavailable(launch.node, "interrupted", f"{launch.node}: interrupted; no debug pod created")
+            raise NodeUnavailable(launch.node, FailureKind.INTERRUPTED,
+                                  f"{launch.node}: interrupted; no debug pod created")
         _LIVE[id(launch)] = launch
 
 
@@ -91,7 +93,8 @@ def check_open(launch: Launch) -> None:
     with _LOCK:
         closed = launch.run_id in _CLOSED
     if closed:
-        raise NodeUnavailable(launch.node, "interrupted", f"{launch.node}: interrupted; its debug pod was deleted")
+        raise NodeUnavailable(launch.node, FailureKind.INTERRUPTED,
+                              f"{launch.node}: interrupted; its debug pod was deleted")
 
 
 def release(launch: Launch) -> list[str]:
@@ -129,7 +132,8 @@ def spawn(launch: Launch, args: list[str]) -> tuple[int, bytes, bytes]:
                                 start_new_session=True, close_fds=True)
     except OSError as exc:
         launch.settled.set()
-        raise NodeUnavailable(launch.node, "kubectl", f"{launch.node}: kubectl ({opts.kubectl}) could not be "
+        raise NodeUnavailable(launch.node, FailureKind.KUBECTL_MISSING,
+                              f"{launch.node}: kubectl ({opts.kubectl}) could not be "
                               f"started ({exc.strerror or exc}): install it or fix --kubectl") from None
     with _LOCK:
         launch.proc = proc
@@ -142,7 +146,7 @@ def spawn(launch: Launch, args: list[str]) -> tuple[int, bytes, bytes]:
     except subprocess.TimeoutExpired:
         kill_group(proc)
         check_open(launch)
-        raise NodeUnavailable(launch.node, "timeout", (
+        raise NodeUnavailable(launch.node, FailureKind.TIMEOUT, (
             f"{launch.node}: kubectl debug got no answer within {limit:g}s: check that the cluster is "
             "reachable (--kubeconfig/--context), or raise the timeout")) from None
     check_open(launch)
@@ -182,7 +186,7 @@ def ours(launch: Launch) -> list[str]:
     except KubectlFatal:
         out = None
     if out is None:
-        raise NodeUnavailable(launch.node, "kubectl", f"{launch.node}: {problems[-1] if problems else what}")
+        raise NodeUnavailable(launch.node, FailureKind.KUBECTL, f"{launch.node}: {problems[-1] if problems else what}")
     items = json_object(out).get("items")
     pods = [p for p in items if isinstance(p, dict)] if isinstance(items, list) else []
     names = [as_dict(p.get("metadata")).get("name") for p in pods if marker_of(p) == launch.marker]

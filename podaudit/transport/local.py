@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from podaudit.errors import NodeUnavailable
+from podaudit.model import FailureKind
 from podaudit.transport import MARKER
 from podaudit.transport.limits import MAX_NODE_STDERR, MAX_NODE_STDOUT, run_capped, too_much
 
@@ -22,7 +23,8 @@ class LocalShell:
     def __enter__(self) -> LocalShell:
         live = os.path.abspath(self.root) == "/"
         if live and os.geteuid() != 0 and not self.sudo:
-            raise NodeUnavailable(self.name, "sudo", f"{self.name}: changing the kubelet's files needs root: run "
+            raise NodeUnavailable(self.name, FailureKind.SUDO,
+                                  f"{self.name}: changing the kubelet's files needs root: run "
                                   "podaudit as root, or with --sudo")
         self.command = ["sudo", "-n", "sh", "-s"] if live and self.sudo and os.geteuid() != 0 else ["sh", "-s"]
         return self
@@ -37,15 +39,15 @@ class LocalShell:
         try:
             proc = run_capped(self.command, LOCAL_TIMEOUT, MAX_NODE_STDOUT, stdin=script)
         except OSError as exc:
-            raise NodeUnavailable(name, "gather", f"{name}: the change script could not be started "
+            raise NodeUnavailable(name, FailureKind.GATHER, f"{name}: the change script could not be started "
                                   f"({exc.strerror or exc})") from None
         if proc.full is not None:
-            raise NodeUnavailable(name, "gather", too_much(name, f"on {proc.full}",
+            raise NodeUnavailable(name, FailureKind.GATHER, too_much(name, f"on {proc.full}",
                                   MAX_NODE_STDOUT if proc.full == "stdout" else MAX_NODE_STDERR))
         if proc.timed_out:
-            raise NodeUnavailable(name, "timeout", f"{name}: the change script did not finish "
+            raise NodeUnavailable(name, FailureKind.TIMEOUT, f"{name}: the change script did not finish "
                                   f"within {LOCAL_TIMEOUT} s")
         if not proc.out.startswith(MARKER):
             why = " ".join(proc.err.decode("utf-8", "replace").split())[:300] or f"exit {proc.status}"
-            raise NodeUnavailable(name, "gather", f"{name}: the change script did not run ({why})")
+            raise NodeUnavailable(name, FailureKind.GATHER, f"{name}: the change script did not run ({why})")
         return proc.out

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from podaudit.errors import NodeUnavailable
-from podaudit.model import InventoryEntry
+from podaudit.model import FailureKind, InventoryEntry
 from podaudit.transport import MARKER, SshError, SshOptions
 from podaudit.transport.ssh import Connection, connect, resolve_target
 
@@ -33,7 +33,7 @@ class SshShell:
                                     port=self.entry.port)
             self._conn = connect(target, self.options, self.config)
         except SshError as exc:
-            raise NodeUnavailable(self.entry.name, exc.kind, str(exc)) from exc
+            raise NodeUnavailable(self.entry.name, FailureKind(exc.kind), str(exc)) from exc
         self.user = target.user
         self.command = "sudo -n sh -s" if self.sudo and target.user != "root" else "sh -s"
         return self
@@ -48,7 +48,7 @@ class SshShell:
         try:
             status, out, err = self._conn.run(self.command, script, timeout=self.options.timeout)
         except SshError as exc:
-            raise NodeUnavailable(self.entry.name, exc.kind, str(exc)) from exc
+            raise NodeUnavailable(self.entry.name, FailureKind(exc.kind), str(exc)) from exc
         if not out.startswith(MARKER):
             raise _refused(self.entry.name, self.command, self.user, status, err)
         return out
@@ -60,9 +60,9 @@ def _refused(name: str, command: str, user: str | None, status: int, err: bytes)
     if command.startswith("sudo") and any(s in text for s in SUDO_REFUSALS):
         who = user or "USER"
         line = f"{who} ALL=(root) NOPASSWD: /bin/sh -s, /usr/bin/sh -s"
-        return NodeUnavailable(name, "sudo", (
+        return NodeUnavailable(name, FailureKind.SUDO, (
             f"{name}: sudo -n refused ({text}); podaudit needs to run its read-only script as root: "
             f"allow it with the sudoers line '{line}' (note: this lets {who} run any shell script as root), "
             "or log in as root"))
     why = text or "no output"
-    return NodeUnavailable(name, "gather", f"{name}: the gather script did not run (exit {status}): {why}")
+    return NodeUnavailable(name, FailureKind.GATHER, f"{name}: the gather script did not run (exit {status}): {why}")

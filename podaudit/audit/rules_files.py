@@ -1,9 +1,10 @@
-"""PA4xx: who may write what the kubelet trusts, risky static pods, and the kubelet's own API.
+"""PA401-PA404: who may write what the kubelet trusts: its static pod directory (and every
+directory above it), its manifests, its config, unit and env files.
 
 File modes and owners follow CIS Kubernetes 1.1.1-1.1.8 and 4.1.x (kube-bench cfg/cis-1.10),
 applied to every file the kubelet actually reads rather than a fixed list of names; the
 writable-directory rule is the Threat Matrix's MS-TA9017 "Static Pods" persistence (mitigation
-MS-M9016); kubelet authentication follows CIS 4.2.1-4.2.4, with the kubelet's own defaults.
+MS-M9016).
 
 Every rule judges only what was read (a FileRecord of kind "file" or "dir" with a mode or an
 owner) and never raises on odd data: a field of the wrong type is simply not judged.
@@ -12,14 +13,10 @@ owner) and never raises on odd data: a field of the wrong type is simply not jud
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 from podaudit.audit.context import NodeContext
 from podaudit.audit.registry import Finding, finding, rule
-from podaudit.kubelet.flags import parse_args
 from podaudit.kubelet.manifests import ManifestEntry
 from podaudit.kubelet.resolve import NodeView
 from podaudit.model import FileRecord
@@ -30,20 +27,8 @@ DIRECTORY_MODE = 0o755
 # CIS 4.1.1/4.1.2, 4.1.9/4.1.10: the kubelet's unit, config and env files 600, root:root.
 KUBELET_FILE_MODE = 0o600
 WRITE_GROUP, WRITE_OTHER, STICKY = 0o020, 0o002, 0o1000
-# Static pods that run with host privileges by design when no baseline says otherwise.
-WELL_KNOWN = frozenset(("kube-system", name) for name in (
-    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "cloud-controller-manager"))
-RISKY_CAPABILITIES = frozenset({"SYS_ADMIN", "NET_ADMIN", "ALL"})
 # Fates of the entries the kubelet opens and decodes (not dot-files, directories, sockets...).
 READ_FATES = frozenset({"loaded", "shadowed", "rejected"})
-# Distributions that run the kubelet in-process and always pass it secure auth flags
-# (k3s pkg/daemons/agent: --anonymous-auth=false, --authorization-mode=Webhook,
-# --read-only-port=0, --client-ca-file=<agent>/client-ca.crt).
-SECURE_EMBEDDERS = frozenset({"k3s", "rke2"})
-
-
-def _judged(record: FileRecord | None) -> bool:
-    return record is not None and record.kind in {"file", "dir"}
 
 
 def _shown(path: str, record: FileRecord) -> str:
@@ -269,229 +254,3 @@ def kubelet_file_permissions(ctx: NodeContext) -> Iterator[Finding]:
             yield finding("PA404", node, path,
                           f"{node}: {what} {_shown(path, record)} is owned {_owner(record)}, not root:root",
                           key="owner")
-
-
-def _expected_pods(ctx: NodeContext) -> frozenset[tuple[str, str]]:
-    """(namespace, name) a static pod may have on this node: the baseline's, else the
-    well-known control plane on a control-plane node (a "kube-apiserver" on a worker is not
-    exempt), plus rke2's kube-proxy, which rke2 runs as a static pod on every node."""
-    pods = getattr(ctx.expected, "static_pods", None) if ctx.expected is not None else None
-    if pods is None:
-        known = WELL_KNOWN if ctx.role == "control-plane" else frozenset()
-        rke2 = (ctx.view.static_pod_path.value or "").startswith("/var/lib/rancher/rke2/")
-        return known | ({("kube-system", "kube-proxy")} if rke2 else frozenset())
-    try:
-        return frozenset((str(getattr(p, "namespace", "")), str(getattr(p, "name", ""))) for p in pods)
-    except TypeError:
-        return WELL_KNOWN
-
-
-def _items(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def pod_risks(pod: Any) -> list[str]:
-    """What gives a pod (a manifest dict) the host: host namespaces, hostPath, privilege."""
-    spec = pod.get("spec") if isinstance(pod, dict) else None
-    if not isinstance(spec, dict):
-        return []
-    risks = [key for key in ("hostNetwork", "hostPID", "hostIPC") if spec.get(key) is True]
-    for volume in _items(spec.get("volumes")):
-        host = volume.get("hostPath")
-        if isinstance(host, dict):
-            risks.append(f"hostPath {host.get('path')}")
-    for kind in ("initContainers", "containers", "ephemeralContainers"):
-        for container in _items(spec.get(kind)):
-            name = container.get("name")
-            context = container.get("securityContext")
-            if not isinstance(context, dict):
-                continue
-            if context.get("privileged") is True:
-                risks.append(f"privileged container {name}")
-            caps = context.get("capabilities")
-            added = caps.get("add") if isinstance(caps, dict) else None
-            names = [str(c).upper().removeprefix("CAP_") for c in added] if isinstance(added, list) else []
-            risky = sorted({c for c in names if c in RISKY_CAPABILITIES})
-            if risky:
-                risks.append(f"container {name} adds {'/'.join(risky)}")
-    return risks
-
-
-@rule("PA405", "high", "an unexpected static pod with host privileges",
-      what="A static pod the kubelet runs that is not expected on this node (the baseline's list for its role; "
-           "without a baseline, anything but kube-system etcd, kube-apiserver, kube-controller-manager, "
-           "kube-scheduler and cloud-controller-manager) is privileged, adds SYS_ADMIN, NET_ADMIN or ALL, "
-           "uses hostNetwork, hostPID or hostIPC, or mounts a hostPath volume.",
-      why="Static pods bypass admission control (Pod Security, policy engines) and the API audit log "
-          "(kubernetes.io 'API Server Bypass Risks'); a privileged one is root on the node for good. This is "
-          "the persistence technique MS-TA9017 'Static Pods' of the Microsoft Threat Matrix for Kubernetes, "
-          "and GKE's 'Defense Evasion: Static Pod Created'.",
-      fix="Find out who put it there (`ls -l --time-style=full-iso FILE`, auditd/FIM logs). If it is not "
-          "wanted, move the manifest out of the directory (`mv FILE /root/quarantine/`): the kubelet stops "
-          "the pod within ~20 s. If it is wanted, add it to the baseline's expected static pods.",
-      example="worker-2: /etc/kubernetes/manifests/agent.yaml runs default/agent-worker-2, not an expected "
-              "static pod, with hostPID, hostPath /, privileged container agent")
-def unexpected_privileged_pod(ctx: NodeContext) -> Iterator[Finding]:
-    expected = _expected_pods(ctx)
-    for pod in ctx.view.static_pods:
-        if (pod.namespace, pod.name) in expected or (pod.namespace, pod.mirror_name) in expected:
-            continue
-        risks = pod_risks(pod.spec)
-        if risks:
-            yield finding("PA405", ctx.node, pod.manifest_path,
-                          f"{ctx.node}: {pod.manifest_path} runs {pod.namespace}/{pod.mirror_name}, not an "
-                          f"expected static pod, with {', '.join(risks)}", key=f"{pod.namespace}/{pod.name}")
-
-
-@dataclass(frozen=True)
-class _Value:
-    """A kubelet auth setting's effective value and what decided it."""
-
-    value: Any
-    why: str
-    path: str | None
-
-
-def _config_docs(view: NodeView) -> list[tuple[str, dict[str, Any]]] | None:
-    """The --config file and drop-ins in merge order, or None when one cannot be judged
-    (unreadable, undecodable: the kubelet refuses to start, or podaudit cannot tell)."""
-    if view.config_dir and view.records.get(view.config_dir, FileRecord(view.config_dir, "missing")).kind != "dir":
-        return None
-    if view.config_file and not any(d.path == view.config_file for d in view.config_docs):
-        return None
-    if any(d.error for d in view.config_docs):
-        return None
-    return [(d.path, d.data) for d in view.config_docs]
-
-
-INVALID = object()
-
-
-def config_value(data: Any, field: tuple[str, ...]) -> Any:
-    """The value at ``field``; None when unset; INVALID when a mapping on the way is not one."""
-    for key in field:
-        if data is None:
-            return None
-        if not isinstance(data, dict):
-            return INVALID
-        data = data.get(key)
-    return data
-
-
-def _well_typed(value: Any, kind: type) -> bool:
-    """JSON decoding into the Go field: a bool is no int, an int no bool."""
-    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
-
-
-def _go_bool(text: str) -> bool | None:
-    """strconv.ParseBool."""
-    if text in {"1", "t", "T", "true", "TRUE", "True"}:
-        return True
-    if text in {"0", "f", "F", "false", "FALSE", "False"}:
-        return False
-    return None
-
-
-def _go_int(text: str) -> int | None:
-    """strconv.ParseInt base 10 (no spaces, no underscores)."""
-    return int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else None
-
-
-def _yaml(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-# setting → (config field, flag, parse a flag value, v1beta1 (config file) default, CLI default)
-_SETTINGS: dict[str, tuple[tuple[str, ...], str, Any, Any, Any]] = {
-    "authentication.anonymous.enabled": (("authentication", "anonymous", "enabled"), "anonymous-auth",
-                                         _go_bool, False, True),
-    "authorization.mode": (("authorization", "mode"), "authorization-mode", str, "Webhook", "AlwaysAllow"),
-    "readOnlyPort": (("readOnlyPort",), "read-only-port", _go_int, 0, 10255),
-    "authentication.x509.clientCAFile": (("authentication", "x509", "clientCAFile"), "client-ca-file", str, "", ""),
-}
-# The type each field must have; anything else and the kubelet refuses the config file.
-_TYPES: dict[str, type] = {"authentication.anonymous.enabled": bool, "authorization.mode": str,
-                           "readOnlyPort": int, "authentication.x509.clientCAFile": str}
-_SECURE = {"authentication.anonymous.enabled": False, "authorization.mode": "Webhook", "readOnlyPort": 0,
-           "authentication.x509.clientCAFile": "(set by the distribution)"}
-
-
-def kubelet_auth(view: NodeView) -> dict[str, _Value]:
-    """The effective value of each auth setting, as the kubelet decides it: a flag, else the
-    merged config files, else the defaults (v1beta1's with --config, the flags' without)."""
-    inv = view.invocation
-    if inv.kind == "none":
-        return {}
-    docs = _config_docs(view)
-    if docs is None:
-        return {}
-    for setting, (field, *_) in _SETTINGS.items():
-        for _, data in docs:
-            value = config_value(data, field)
-            if value is not None and not _well_typed(value, _TYPES[setting]):
-                return {}  # a wrongly typed field: the kubelet cannot decode the file
-    flags = parse_args([a.value for a in inv.args])
-    values: dict[str, _Value] = {}
-    for setting, (field, flag, parse, file_default, cli_default) in _SETTINGS.items():
-        given = flags.get(flag)
-        if given is not None:
-            origin = inv.args[given.index - 1].origin if 0 < given.index <= len(inv.args) else None
-            source = origin.source if origin is not None else None
-            where = origin.where() if origin is not None else "the command line"
-            values[setting] = _Value(parse(given.value), f"--{flag}={given.value} from {where}",
-                                     None if source is None or source.startswith("/proc/") else source)
-            continue
-        setters = [path for path, data in docs if config_value(data, field) is not None]
-        if setters:
-            value = config_value(view.config, field)
-            values[setting] = _Value(value, f"{setting}: {_yaml(value)} in {setters[-1]}", setters[-1])
-        elif inv.kind in SECURE_EMBEDDERS:
-            values[setting] = _Value(_SECURE[setting], f"{inv.kind} default", None)
-        elif view.config_file:
-            values[setting] = _Value(file_default, f"unset in {view.config_file}: KubeletConfiguration "
-                                                   f"v1beta1 default", view.config_file)
-        else:
-            unit = inv.unit.unit_path if inv.unit is not None else None
-            values[setting] = _Value(cli_default, f"no --config and no --{flag}: kubelet flag default", unit)
-    return values
-
-
-@rule("PA406", "high", "kubelet API open: anonymous auth, AlwaysAllow, read-only port or no client CA",
-      what="The kubelet's effective authentication and authorization, decided as the kubelet decides them: "
-           "--anonymous-auth, --authorization-mode, --read-only-port and --client-ca-file on the command line "
-           "beat the config file and drop-ins; unset fields take the KubeletConfiguration v1beta1 defaults "
-           "when a --config file is used (anonymous off, Webhook, port 0) and the flag defaults when none is "
-           "(anonymous ON, AlwaysAllow, read-only port 10255). One finding per setting.",
-      why="CIS Kubernetes 4.2.1 (anonymous auth off), 4.2.2 (authorization not AlwaysAllow), 4.2.3 (client CA "
-          "set) and 4.2.4 (readOnlyPort 0). An open kubelet API on :10250 lets anyone on the network list "
-          "pods, read their environment and exec into any container, static pods included; the read-only "
-          "port :10255 leaks pod specs without any authentication.",
-      fix="In the kubelet config file (/var/lib/kubelet/config.yaml): `authentication: {anonymous: {enabled: "
-          "false}, webhook: {enabled: true}, x509: {clientCAFile: /etc/kubernetes/pki/ca.crt}}`, "
-          "`authorization: {mode: Webhook}`, `readOnlyPort: 0`; remove any overriding --anonymous-auth, "
-          "--authorization-mode, --read-only-port flag from the unit, kubeadm-flags.env or /etc/default/kubelet; "
-          "then `systemctl daemon-reload && systemctl restart kubelet`.",
-      example="node-9: kubelet anonymous authentication is enabled (no --config and no --anonymous-auth: "
-              "kubelet flag default)")
-def kubelet_api_open(ctx: NodeContext) -> Iterator[Finding]:
-    node = ctx.node
-    values = kubelet_auth(ctx.view)
-    anonymous = values.get("authentication.anonymous.enabled")
-    if anonymous is not None and anonymous.value is True:
-        yield finding("PA406", node, anonymous.path,
-                      f"{node}: kubelet anonymous authentication is enabled ({anonymous.why})",
-                      key="authentication.anonymous.enabled")
-    mode = values.get("authorization.mode")
-    if mode is not None and mode.value == "AlwaysAllow":
-        yield finding("PA406", node, mode.path,
-                      f"{node}: kubelet authorization mode is AlwaysAllow ({mode.why})", key="authorization.mode")
-    port = values.get("readOnlyPort")
-    if port is not None and isinstance(port.value, int) and not isinstance(port.value, bool) and port.value != 0:
-        yield finding("PA406", node, port.path,
-                      f"{node}: kubelet read-only port {port.value} is open, no authentication ({port.why})",
-                      key="readOnlyPort")
-    ca = values.get("authentication.x509.clientCAFile")
-    if ca is not None and isinstance(ca.value, str) and not ca.value:
-        yield finding("PA406", node, ca.path,
-                      f"{node}: kubelet has no client CA file, client certificates are not verified ({ca.why})",
-                      key="authentication.x509.clientCAFile")

@@ -1,0 +1,72 @@
+"""Suppressions: findings accepted on purpose, with a reason and perhaps a last day.
+
+A baseline file carries them (its ``suppress:`` list, read by baseline.py); the engine
+applies them to a run's findings. Matching: ``node`` and ``path`` are shell globs (fnmatch,
+case-sensitive; ``*`` also crosses ``/``); ``node`` defaults to ``*``, an omitted ``path``
+matches any path, including findings that name none. ``expires`` is the last day a
+suppression applies; after it the finding is reported again and a note names the suppression.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from podaudit.audit.registry import Finding
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """An accepted finding: rule ``id`` on nodes matching ``node`` at paths matching ``path``."""
+
+    id: str
+    node: str  # fnmatch glob, "*" = any
+    path: str | None  # fnmatch glob; None or "*" = any (also findings without a path)
+    reason: str
+    expires: date | None  # last day it applies
+
+    def matches(self, finding: Finding) -> bool:
+        if finding.id != self.id or not fnmatch.fnmatchcase(finding.node, self.node):
+            return False
+        if self.path is None or self.path == "*":
+            return True
+        return finding.path is not None and fnmatch.fnmatchcase(finding.path, self.path)
+
+    def expired(self, today: date) -> bool:
+        return self.expires is not None and self.expires < today
+
+    def describe(self) -> str:
+        where = f"node {self.node}" + (f" path {self.path}" if self.path is not None else "")
+        return f"{self.id} on {where} ({self.reason})"
+
+
+def apply_suppressions(suppressions: Sequence[Suppression], source: str, findings: Iterable[Finding], today: date
+                       ) -> tuple[list[Finding], list[tuple[Finding, Suppression]], list[str]]:
+    """Split findings into kept and suppressed (with the suppression that matched).
+
+    An expired suppression no longer applies; the notes (each starting with ``source``, the
+    file the suppressions came from) name it, and every live suppression that matched nothing
+    (stale, or a typo that would hide nothing)."""
+    notes: list[str] = []
+    active: list[Suppression] = []
+    for suppression in suppressions:
+        if suppression.expired(today):
+            notes.append(f"{source}: the suppression of {suppression.describe()} expired on "
+                         f"{suppression.expires}; its findings are reported again")
+        else:
+            active.append(suppression)
+    kept: list[Finding] = []
+    suppressed: list[tuple[Finding, Suppression]] = []
+    used: set[int] = set()
+    for found in findings:
+        index = next((i for i, s in enumerate(active) if s.matches(found)), None)
+        if index is None:
+            kept.append(found)
+        else:
+            used.add(index)
+            suppressed.append((found, active[index]))
+    notes += [f"{source}: the suppression of {s.describe()} matched no finding; remove it if the "
+              "problem is gone" for i, s in enumerate(active) if i not in used]
+    return kept, suppressed, notes

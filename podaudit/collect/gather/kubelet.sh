@@ -1,0 +1,102 @@
+# The kubelet's own settings: --config, --config-dir, --pod-manifest-path from its argv, and
+# the static pod path its config file names.
+
+kubelet_flags() { # KCONFIG, KCONFIGDIR, KPMP from the chosen kubelet's argv (pflag's rules, roughly)
+    kf_rest=$KWORDS
+    kf_skip=1
+    [ "$KKIND" != hyperkube ] || kf_skip=2
+    kf_next=
+    while [ -n "$kf_rest" ]; do
+        kf_w=${kf_rest%%"$NL"*}
+        kf_rest=${kf_rest#*"$NL"}
+        if [ "$kf_skip" -gt 0 ]; then
+            kf_skip=$((kf_skip - 1))
+            continue
+        fi
+        case $kf_next in
+        config) KCONFIG=$kf_w ;;
+        configdir) KCONFIGDIR=$kf_w ;;
+        pmp) KPMP=$kf_w ;;
+        esac
+        if [ -n "$kf_next" ]; then
+            kf_next=
+            continue
+        fi
+        case $kf_w in
+        --) break ;;
+        --config=*) KCONFIG=${kf_w#*=} ;;
+        --config[-_]dir=*) KCONFIGDIR=${kf_w#*=} ;;
+        --pod[-_]manifest[-_]path=*) KPMP=${kf_w#*=} KPMP_SET=1 ;;
+        --config) kf_next=config ;;
+        --config[-_]dir) kf_next=configdir ;;
+        --pod[-_]manifest[-_]path) kf_next=pmp KPMP_SET=1 ;;
+        --*=* | -?=*) ;;
+        --*) case ${kf_rest%%"$NL"*} in -*) ;; *) kf_next=skip ;; esac ;;
+        esac
+    done
+}
+
+static_pod_path_of() { # SPP := staticPodPath written in config file $1 (a simple YAML or JSON line)
+    SPP=
+    [ "$FDK" = raw ] || return 0
+    read_text "$R$1" "$CAP" || return 0
+    IFS=$NL
+    for sp_l in $RT; do
+        IFS=$DEFAULT_IFS
+        case $sp_l in
+        staticPodPath:*)
+            trim "${sp_l#staticPodPath:}"
+            case $T in
+            \"*) sp_v=${T#\"} sp_v=${sp_v%%\"*} ;;
+            \'*) sp_v=${T#\'} sp_v=${sp_v%%\'*} ;;
+            *) sp_v=${T%%[[:space:]]#*} ;;
+            esac
+            ;;
+        *'"staticPodPath"'*)
+            trim "${sp_l#*\"staticPodPath\"}"
+            trim "${T#:}"
+            case $T in \"*) sp_v=${T#\"} sp_v=${sp_v%%\"*} ;; *) continue ;; esac
+            ;;
+        *) continue ;;
+        esac
+        SPP=$sp_v
+    done
+    IFS=$DEFAULT_IFS
+    if [ -n "$SPP" ]; then
+        absolute "$SPP" "${1%/*}"
+        SPP=$NP
+    fi
+}
+
+gconfig() { # the --config file, and the static pod path it names
+    gfile "$1"
+    case $FKIND in
+    dir) gdir "$1" "$1" nodot ;; # before v1.4, --config named the manifest directory
+    file)
+        static_pod_path_of "$1"
+        [ -z "$SPP" ] || [ -n "$KPMP_SET" ] || gdir "$SPP" "$SPP" nodot
+        ;;
+    esac
+}
+
+gkubelet() { # the files the kubelet's flags name: --config, --config-dir, --pod-manifest-path
+    case $KKIND in kubelet | hyperkube) kubelet_flags ;; esac
+    if [ -z "$KCHOSEN" ]; then
+        # No kubelet running: flags written in the units (scanned by gunits), else kubeadm's.
+        [ -n "$KCONFIG" ] || KCONFIG=/var/lib/kubelet/config.yaml
+        [ -n "$KPMP" ] || gdir /etc/kubernetes/manifests /etc/kubernetes/manifests nodot
+        [ -z "$KPMP" ] || KPMP_SET=1
+    fi
+    if [ -n "$KCONFIG" ]; then
+        absolute "$KCONFIG" "$KCWD"
+        gconfig "$NP"
+    fi
+    if [ -n "$KCONFIGDIR" ]; then
+        absolute "$KCONFIGDIR" "$KCWD"
+        gdir "$NP" "$NP" walk 0
+    fi
+    if [ -n "$KPMP" ]; then
+        absolute "$KPMP" "$KCWD"
+        gdir "$NP" "$NP" nodot
+    fi
+}

@@ -1,0 +1,63 @@
+# The two modes: discover (the first pass: find the kubelet, gather what it probably needs)
+# and paths (exactly the files and directories a later pass asks for), then the one line
+# that runs anything.
+
+discover() {
+    find_kubelet emit
+    choose_root "$KCHOSEN"
+    if [ -n "$KCHOSEN" ]; then
+        KTICK=$(getconf CLK_TCK 2>/dev/null)
+        printf 'K %s\n' "${KTICK:--}"
+    fi
+    if read_text /proc/stat 1048576; then
+        case $RT in *"${NL}btime "*) bt=${RT#*"${NL}btime "} bt=${bt%%"$NL"*} ;; *) bt=- ;; esac
+    else bt=-; fi
+    printf 'B %s\n' "${bt:--}"
+    if [ -z "$R" ] && read_text /proc/sys/kernel/hostname 5000; then printf 'H proc\n%s\0' "$RT"; fi
+    if read_text "$R/etc/hostname" 5000; then printf 'H etc\n%s\0' "$RT"; fi
+    gunits
+    gdistro
+    gkubelet
+    gnetwork
+}
+
+want_file() { # want_file REPORT PATH (both octal-escaped)
+    dec "$1"
+    wf_r=$DEC
+    dec "$2"
+    once "F$wf_r" || return 0
+    frec "$wf_r" "$DEC"
+}
+
+want_dir() { # want_dir REPORT PATH: F, listing, and every entry
+    dec "$1"
+    wd_r=$DEC
+    dec "$2"
+    gdir "$wd_r" "$DEC" all 0
+    gparents "$wd_r"
+}
+
+main() {
+    set -f
+    IFS=$DEFAULT_IFS
+    unset CDPATH
+    LC_ALL=C
+    export LC_ALL
+    PATH=$PATH:/usr/sbin:/usr/bin:/sbin:/bin
+    printf '__MARKER__\nM %s %s\n' "$MODE" "$CAP"
+    command -v stat >/dev/null 2>&1 || printf 'E\nno stat command on the node\0'
+    if [ "$MODE" = paths ]; then
+        if [ -n "$KPID" ]; then
+            KCHOSEN=$KPID
+        else
+            find_kubelet
+        fi
+        choose_root "$KCHOSEN"
+        requested
+    else
+        discover
+    fi
+    printf 'END\n'
+}
+
+main </dev/null
