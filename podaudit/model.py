@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 # "denied": the path exists but this reader may not read it (the kubelet, as root, can).
 FileKind = Literal["file", "dir", "other", "missing", "denied", "error", "uncollected"]
@@ -111,6 +111,8 @@ class NodeSnapshot:
     interfaces: list[Interface] = field(default_factory=list)
     # The interface of the default route, when known.
     default_route: str | None = None
+    # What the node's kubelet and runtime said runs (None: not asked, e.g. a tree or an old bundle).
+    witnesses: NodeWitnesses | None = None
 
     def file(self, path: str) -> FileRecord:
         return self.files.get(path) or FileRecord(path, "uncollected", error="not collected")
@@ -214,3 +216,102 @@ class NodeFailure:
     kind: FailureKind
     message: str
 
+
+class WitnessSource(Enum):
+    """Who tells what runs on a node (issue 13): its files, its kubelet, its container runtime."""
+
+    FILES = "files"  # the manifests the kubelet would load with its current settings
+    KUBELET = "kubelet"  # the kubelet's own /pods and /configz (through the API's node proxy, or on the node)
+    RUNTIME = "runtime"  # the CRI runtime's sandboxes and containers (crictl on the node)
+
+
+class WitnessStatus(Enum):
+    HEARD = "heard"  # it answered, and what it said is used
+    REFUSED = "refused"  # it is there but would not tell (401/403, webhook authorization error, RBAC)
+    ABSENT = "absent"  # nothing to ask (no crictl, no API, no kubelet listening, a tree or a bundle)
+    FAILED = "failed"  # asked, but the answer was unusable (timeout, junk, a runtime that is down)
+
+
+@dataclass(frozen=True)
+class Witness:
+    """One witness on one node: who, whether it was heard, through what, and why not."""
+
+    source: WitnessSource
+    status: WitnessStatus
+    via: str  # how it was asked: "api node proxy", "https://127.0.0.1:10250", "crictl unix:///run/...sock"
+    detail: str = ""  # one line for people: why refused, absent or failed (empty when heard)
+
+
+@dataclass(frozen=True)
+class ContainerRun:
+    """One container of a pod as a witness saw it (the newest attempt)."""
+
+    name: str
+    state: str  # running, waiting, exited, created, unknown
+    reason: str = ""  # CrashLoopBackOff, Error, OOMKilled, Completed ... as the witness says it
+    exit_code: int | None = None  # of the last finished attempt
+    restarts: int = 0  # restartCount (kubelet) or metadata.attempt (runtime)
+    log_tail: tuple[str, ...] = ()  # the last lines of the newest attempt's log (runtime witness only)
+
+
+@dataclass(frozen=True)
+class WitnessedPod:
+    """A pod as the kubelet's /pods or the runtime's sandboxes show it.
+
+    ``uid`` is the kubelet's pod UID; for a static pod it equals ``kubernetes.io/config.hash``
+    (applyDefaults, pkg/kubelet/config/common.go), so the mirror pod's ``config.mirror``, the
+    kubelet's pod and the runtime's sandbox all join on it. ``source`` is the
+    ``kubernetes.io/config.source`` annotation: file, http or api.
+    """
+
+    namespace: str
+    name: str  # the kubelet's pod name: <manifest name>-<lower-cased node name> for a static pod
+    uid: str
+    source: str
+    ready: bool | None = None  # runtime: SANDBOX_READY; kubelet: the Ready condition; None: not said
+    containers: tuple[ContainerRun, ...] = ()
+    # The kubelet's status.phase and status.reason (Failed / OutOfcpu: refused at admission); "" from the runtime.
+    phase: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class KubeletWord:
+    """What a kubelet said of itself: its pods (/pods) and its running configuration (/configz).
+
+    ``pods`` is None unless /pods was heard; ``configz`` is the ``kubeletconfig`` object, None
+    unless /configz was heard (the read-only port 10255 has no /configz).
+    """
+
+    witness: Witness
+    pods: tuple[WitnessedPod, ...] | None = None
+    configz: dict[str, Any] | None = None
+    # When it was heard (this machine's clock), when not in the same exec as the node's files:
+    # a file written after that is too new for the kubelet's answer to judge.
+    heard_at: float | None = None
+
+
+@dataclass(frozen=True)
+class RuntimeWord:
+    """What the container runtime said: every pod sandbox, with its containers (None unless heard)."""
+
+    witness: Witness
+    sandboxes: tuple[WitnessedPod, ...] | None = None
+
+
+@dataclass(frozen=True)
+class NodeWitnesses:
+    """What the node itself said about what runs, gathered with its files in the same exec."""
+
+    kubelet: KubeletWord
+    runtime: RuntimeWord
+
+
+@dataclass(frozen=True)
+class NodeHints:
+    """What the API server knows about a node before it is read: its InternalIP (picks the
+    node's own interface) and its kubelet's word through the node proxy (the running
+    staticPodPath decides which folder is also read)."""
+
+    node_ip: str | None = None
+    kubelet: KubeletWord | None = None

@@ -41,6 +41,8 @@ LAB_USERS = (
 )
 LAB_KEYS_FILE = "/etc/ssh/podaudit-lab.authorized_keys"
 MANIFEST_DIR = "/etc/just-to-mess-with-you"  # node01's staticPodPath
+FAKE_CRICTL_PATH = "/usr/local/bin/crictl"  # on root's PATH over SSH
+CRI_DIR = "/var/lib/podaudit-lab/cri"  # what the fake crictl prints: a test writes it
 HUGE_BYTES = 20 * 1024 * 1024
 SSH_PORT = 22
 TARPIT_LAST_OCTET = 250  # the tarpit sits at .250 of the first address's /24
@@ -196,6 +198,120 @@ def _pod_yaml(name: str) -> bytes:
     ).encode()
 
 
+# ---------------------------------------------------------------- a fake crictl
+
+# crictl as cri-tools prints it (cmd/crictl), answering from files a test writes in DIR:
+# pods.json (`pods -o json`), ps.json (`ps -a -o json`; without -a only its running
+# containers), inspect/ID.json (`inspect ID...`: one object, an array for several),
+# logs/ID.log (`logs [--tail N] ID`, on stderr: the container's stderr stream goes to
+# crictl's stderr) and logs/ID.out (on stdout). Like crictl it fails with "validate service
+# connection" when the -r endpoint's socket does not exist, and with NotFound for an unknown
+# ID (exit 1). Each call is appended to DIR/calls.
+FAKE_CRICTL = r"""#!/bin/sh
+D=__CRI_DIR__
+NL='
+'
+{ printf '%s\n' "$*" >>"$D/calls"; } 2>/dev/null
+fatal() {
+    printf 'time="%s" level=fatal msg="%s"\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$1" >&2
+    exit 1
+}
+ep=
+while [ $# -gt 0 ]; do
+    case $1 in
+    -r | --runtime-endpoint) ep=$2; shift 2 ;;
+    -r=* | --runtime-endpoint=*) ep=${1#*=}; shift ;;
+    -i | --image-endpoint | -c | --config | -t | --timeout) shift 2 ;;
+    -D | --debug) shift ;;
+    -?* ) fatal "flag provided but not defined: $1" ;;
+    *) break ;;
+    esac
+done
+if [ -z "$ep" ]; then
+    ep=unix:///run/containerd/containerd.sock
+    printf 'time="%s" level=warning msg="runtime connect using default endpoints: [%s]. %s"\n' \
+        "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$ep" \
+        "As the default settings are now deprecated, you should set the endpoint instead." >&2
+fi
+sock=${ep#unix://}
+q='\"'  # logrus quotes a quote in msg="..."
+dial="transport: Error while dialing: dial unix $sock: connect: no such file or directory"
+[ -S "$sock" ] || fatal "validate service connection: validate CRI v1 runtime API for endpoint $q$ep$q: \
+rpc error: code = Unavailable desc = connection error: desc = $q$dial$q"
+cmd=${1-}
+[ $# -eq 0 ] || shift
+all= json= tail=-1 ids=
+while [ $# -gt 0 ]; do
+    case $1 in
+    -a | --all) all=1 ;;
+    -o | --output) [ "${2-}" = json ] && json=1; shift ;;
+    -o=json | --output=json) json=1 ;;
+    --tail) tail=$2; shift ;;
+    --tail=*) tail=${1#*=} ;;
+    -*) ;;
+    *) case $1 in *[!0-9a-f]*) fatal "not a container ID: $1" ;; esac; ids="$ids $1" ;;
+    esac
+    shift
+done
+notfound() {
+    fatal "getting the status of the container $q$1$q: rpc error: code = NotFound \
+desc = an error occurred when try to find container $q$1$q: not found"
+}
+running_only() { # crictl ps without -a: the running containers only
+    printf '{\n  "containers": ['
+    sep= item= keep=
+    while IFS= read -r line || [ -n "$line" ]; do
+        case $line in
+        '    {') item=$line keep= ;;
+        '    }' | '    },')
+            if [ -n "$keep" ]; then printf '%s\n%s\n    }' "$sep" "$item"; sep=,; fi
+            item= ;;
+        *)
+            [ -z "$item" ] || item=$item$NL$line
+            case $line in '      "state":'*'"CONTAINER_RUNNING"'*) keep=1 ;; esac ;;
+        esac
+    done <"$D/ps.json"
+    printf '\n  ]\n}\n'
+}
+case $cmd in
+pods)
+    [ -n "$json" ] || fatal "this fake crictl prints only -o json"
+    if [ -f "$D/pods.json" ]; then cat "$D/pods.json"; else printf '{\n  "items": []\n}\n'; fi ;;
+ps)
+    [ -n "$json" ] || fatal "this fake crictl prints only -o json"
+    if ! [ -f "$D/ps.json" ]; then printf '{\n  "containers": []\n}\n'
+    elif [ -n "$all" ]; then cat "$D/ps.json"
+    else running_only; fi ;;
+inspect)
+    set -- $ids
+    [ $# -gt 0 ] || fatal "ID cannot be empty"
+    for id; do [ -f "$D/inspect/$id.json" ] || notfound "$id"; done
+    if [ $# -eq 1 ]; then cat "$D/inspect/$1.json"; exit 0; fi
+    sep='['
+    for id; do printf '%s\n' "$sep"; cat "$D/inspect/$id.json"; sep=,; done
+    printf ']\n' ;;
+logs)
+    set -- $ids
+    [ $# -eq 1 ] || fatal "ID cannot be empty"
+    [ -f "$D/logs/$1.log" ] || [ -f "$D/logs/$1.out" ] || notfound "$1"
+    for stream in out log; do
+        [ -f "$D/logs/$1.$stream" ] || continue
+        if [ "$tail" = -1 ]; then lines=$(cat "$D/logs/$1.$stream")
+        else lines=$(tail -n "$tail" "$D/logs/$1.$stream"); fi
+        if [ "$stream" = out ]; then printf '%s\n' "$lines"; else printf '%s\n' "$lines" >&2; fi
+    done ;;
+*) fatal "this fake crictl knows pods, ps, inspect and logs, not ${cmd:-nothing}" ;;
+esac
+"""
+
+
+def fake_crictl(cri_dir: str = CRI_DIR) -> str:
+    """The fake crictl's script, answering from cri_dir (a path without quotes or blanks)."""
+    if not cri_dir.startswith("/") or any(c in cri_dir for c in "'\"\\$` \t\n"):
+        raise LabError(f"the fake crictl cannot use {cri_dir!r}")
+    return FAKE_CRICTL.replace("__CRI_DIR__", cri_dir)
+
+
 # ---------------------------------------------------------------- laying files
 
 
@@ -220,8 +336,10 @@ def lay_node(spec: NodeSpec, upper: Path, kubelet_binary: Path, address: str, cl
         os.chmod(target, 0o755)  # noqa: S103 - an executable
         if not os.path.isdir(proc.cwd):
             (upper / node_rel(proc.cwd)).mkdir(parents=True, exist_ok=True)
+    _write(upper / node_rel(FAKE_CRICTL_PATH), fake_crictl().encode(), 0o755)
+    (upper / node_rel(CRI_DIR)).mkdir(parents=True, exist_ok=True)
     (upper / "etc").mkdir(exist_ok=True)
-    fixed = _write_system_files(spec, upper, address, client_key)
+    fixed = _write_system_files(spec, upper, address, client_key) | {node_rel(FAKE_CRICTL_PATH)}
     _apply_attributes(upper, meta, fixed)
     tops = sorted(p.name for p in upper.iterdir())
     bad = sorted(set(tops) & FORBIDDEN_TOPS)
@@ -439,15 +557,19 @@ def build_node(node: Node, lab: Path, client_key: str, keep: tuple[str, ...] = (
 
 
 def init_script(node: Node, keep: tuple[str, ...] = ()) -> str:
-    """The node's PID 1: mount its overlays and a private /tmp (a tmpfs, so nothing a node
+    """The node's PID 1: mount its overlays, a private /tmp (a tmpfs, so nothing a node
     writes there reaches this machine's /tmp; keep: directories of the real /tmp it still
-    needs, such as the lab's own), set its hostname, start its processes and sshd."""
+    needs, such as the lab's own) and a private /run, set its hostname, start its processes
+    and sshd."""
     q = shlex.quote
     lines = ["#!/bin/sh", f"# podaudit lab node {node.spec.name}: PID 1 of its namespaces", "set -eu"]
     for top in node.tops:
         opts = f"lowerdir=/{top},upperdir={node.home}/upper/{top},workdir={node.home}/work/{top}"
         lines.append(f"mount -t overlay overlay -o {q(opts)} {q('/' + top)}")
     lines.append(shlex.join(["/bin/sh", str(PRIVATE_TMP), "tmpfs", *keep]))
+    # A /run of its own too (so /var/run): what a test puts there (a runtime's socket for the
+    # fake crictl) stays in the node, and sshd's and sudo's state never reach this machine's.
+    lines.append(shlex.join(["/bin/sh", str(PRIVATE_TMP), "--top", "/run", "tmpfs"]))
     lines += [f"hostname {q(node.spec.hostname)}", "mkdir -p /run/sshd && chmod 0755 /run/sshd"]
     procs = node.spec.processes
     for proc in procs:

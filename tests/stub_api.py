@@ -2,9 +2,11 @@
 
 Plain HTTP on 127.0.0.1 (port chosen by the OS). It serves discovery (aggregated v2 when
 kubectl asks for it, else the legacy APIVersions / APIResourceList), the demo cluster's
-pods and nodes, made-up namespaces, and each node's ``proxy/configz``. Failures on demand:
-``forbidden`` (a set of resources answered with a 403 Status) and ``hang`` (no answer at all
-until the server stops).
+pods and nodes, made-up namespaces, and each node's kubelet through the node proxy
+(``proxy/configz`` and ``proxy/pods``, as a kubelet answers them: research-witnesses §1).
+Failures on demand: ``forbidden`` (a set of resources answered with a 403 Status;
+"nodes/proxy" refuses only the node proxy) and ``hang`` (no answer at all until the server
+stops); per node, ``kubelet_trouble`` (see ``KUBELET_TROUBLES``).
 
 For ``kubectl debug node/X`` it also keeps the pods that clients create (POST), and serves
 get, list (field and label selectors), label (PATCH), logs and delete on them. A created pod
@@ -21,6 +23,7 @@ request is in ``calls`` as (method, path).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import threading
@@ -45,7 +48,18 @@ _RESOURCES = {  # name -> (kind, namespaced, short names)
     "namespaces": ("Namespace", False, ["ns"]),
 }
 _VERBS = {"pods": ["create", "delete", "get", "list", "patch"]}
-_CONFIGZ = re.compile(r"/api/v1/nodes/([^/]+)/proxy/configz")
+_PROXY = re.compile(r"/api/v1/nodes/([^/]+)/proxy/(configz|pods)")
+# The identity a kubeadm API server calls kubelets with (apiserver-kubelet-client.crt).
+KUBELET_CLIENT = "kube-apiserver-kubelet-client"
+# What a kubelet behind the node proxy may do instead of answering (kubelet_trouble[node]).
+KUBELET_TROUBLES = {
+    "forbidden": "its authorizer refuses the API server: 403 Forbidden (user=..., subresource(s)=[pods proxy])",
+    "authz-error": "its webhook authorizer cannot reach the API server: 500 Authorization error (...)",
+    "unauthorized": "it does not accept the API server's client certificate: 401",
+    "down": "nothing listens on 10250: the API server answers 503 error trying to reach service",
+    "hang": "it accepts and never answers",
+    "junk": "something that is not a kubelet answers 200 with HTML",
+}
 _NODE = re.compile(r"/api/v1/nodes/([^/]+)")
 _NS_PODS = re.compile(r"/api/v1/namespaces/([^/]+)/pods")
 _POD_PATH = re.compile(r"/api/v1/namespaces/([^/]+)/pods/([^/]+)(/log)?")
@@ -106,15 +120,26 @@ class StubApi:
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}, "status": {"phase": "Active"}}
                 for n in NAMESPACES]},
         }
+        # /configz as a kubelet serves it: no kind/apiVersion (setConfigz converts with no TypeMeta);
+        # the demo node's own staticPodPath, so that /configz, /pods and the node's files agree.
         self.configz: dict[str, dict[str, Any]] = {
             item["metadata"]["name"]: {"kubeletconfig": {
-                "kind": "KubeletConfiguration", "apiVersion": "kubelet.config.k8s.io/v1beta1",
-                "staticPodPath": "/etc/kubernetes/manifests", "authentication": {"anonymous": {"enabled": False}},
+                "staticPodPath": _demo_static_pod_path(item["metadata"]["name"]),
+                "authentication": {"anonymous": {"enabled": False}},
             }} for item in self.lists["nodes"]["items"]
         }
+        # Each node's /pods items (the kubelet's own pods: never mirror pods); a test replaces them.
+        self.kubelet_pods: dict[str, list[dict[str, Any]]] = {
+            item["metadata"]["name"]: [kubelet_pod(p) for p in self.lists["pods"]["items"]
+                                       if p.get("spec", {}).get("nodeName") == item["metadata"]["name"]]
+            for item in self.lists["nodes"]["items"]
+        }
+        self.kubelet_trouble: dict[str, str] = {}  # node -> a key of KUBELET_TROUBLES
         self._stop = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
+        # A client that hangs up mid-answer (kubectl stopped at a cap) is the test's point, not an error.
+        self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -173,16 +198,48 @@ class StubApi:
             body["kind"] = _RESOURCES[resource][0] + "List"
             body["metadata"] = {"resourceVersion": "4242"}
             return 200, "application/json", body
-        match = _CONFIGZ.fullmatch(path)
+        match = _PROXY.fullmatch(path)
         if match:
-            if "nodes" in self.forbidden:
-                return 403, "application/json", _status(
-                    403, "Forbidden", f'nodes "{match[1]}" is forbidden: User "{USER}" cannot get resource '
-                    '"nodes/proxy" in API group "" at the cluster scope', "nodes")
-            if match[1] in self.configz:
-                return 200, "application/json", self.configz[match[1]]
-            return 404, "application/json", _status(404, "NotFound", f'nodes "{match[1]}" not found', "nodes")
+            return self._proxy(match[1], match[2])
         return 404, "application/json", _status(404, "NotFound", "the server could not find the requested resource")
+
+    def _proxy(self, node: str, endpoint: str) -> tuple[int, str, Any]:
+        """The API server's node proxy (pkg/registry/core/node/rest/proxy.go): RBAC on
+        nodes/proxy, then the kubelet's answer passed through as it is (status, type, body)."""
+        if self.forbidden & {"nodes", "nodes/proxy"}:
+            return 403, "application/json", _status(
+                403, "Forbidden", f'nodes "{node}" is forbidden: User "{USER}" cannot get resource '
+                '"nodes/proxy" in API group "" at the cluster scope', "nodes")
+        known = [n for n in self.lists["nodes"]["items"] if n["metadata"]["name"] == node]
+        if not known:
+            return 404, "application/json", _status(404, "NotFound", f'nodes "{node}" not found', "nodes")
+        address = next((a["address"] for a in known[0]["status"]["addresses"] if a["type"] == "InternalIP"), node)
+        trouble = self.kubelet_trouble.get(node, "")
+        if trouble == "hang":
+            self._stop.wait()
+            return 504, "application/json", _status(504, "Timeout", "stopped")
+        if trouble == "down":  # UpgradeAwareHandler's dial error, as the API server words it
+            return 503, "application/json", _status(503, "ServiceUnavailable", "error trying to reach service: "
+                                                    f"dial tcp {address}:10250: connect: connection refused")
+        text = "text/plain; charset=utf-8"
+        # The kubelet's InstallAuthFilter (pkg/kubelet/server/server.go): the attributes are
+        # verb=get, resource=nodes; with KubeletFineGrainedAuthz the subresource is tried before proxy.
+        if trouble == "forbidden":
+            return 403, text, (f"Forbidden (user={KUBELET_CLIENT}, verb=get, resource=nodes, "
+                               f"subresource(s)=[{endpoint} proxy])").encode()
+        if trouble == "authz-error":
+            return 500, text, (f"Authorization error (user={KUBELET_CLIENT}, verb=get, resource=nodes, "
+                               f"subresource={endpoint})").encode()
+        if trouble == "unauthorized":
+            return 401, text, b"Unauthorized"
+        if trouble == "junk":
+            return 200, "text/html", b"<html><body>Welcome to nginx!</body></html>"
+        if endpoint == "pods":  # Server.getPods: encodePods of the pod manager's pods, a v1.PodList
+            return 200, "application/json", {"kind": "PodList", "apiVersion": "v1", "metadata": {},
+                                             "items": copy.deepcopy(self.kubelet_pods.get(node, []))}
+        if node in self.configz:
+            return 200, "application/json", self.configz[node]
+        return 404, text, b"404 page not found\n"  # enableDebuggingHandlers: false has no /configz
 
     # -- pods that clients create (kubectl debug node/X) ----------------------------------
     def pod_request(self, method: str, path: str, query: dict[str, list[str]], body: bytes
@@ -486,6 +543,62 @@ def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
             _merge(target[key], value)
         else:
             target[key] = copy.deepcopy(value)
+
+
+def _demo_static_pod_path(node: str) -> str:
+    config = DEMO_API.parent / "nodes" / node / "var" / "lib" / "kubelet" / "config.yaml"
+    found = re.search(r"^staticPodPath: (\S+)$", config.read_text(), re.M) if config.is_file() else None
+    return found[1] if found else "/etc/kubernetes/manifests"
+
+
+def kubelet_pod(api_pod: dict[str, Any]) -> dict[str, Any]:
+    """An API pod as its kubelet's /pods lists it: no kind/apiVersion; for a mirror pod, the
+    static pod it mirrors (uid == config.hash, no config.mirror, no Node owner, no
+    creationTimestamp), as applyDefaults (pkg/kubelet/config/common.go) made it."""
+    pod = copy.deepcopy(api_pod)
+    pod.pop("kind", None)
+    pod.pop("apiVersion", None)
+    meta = pod.setdefault("metadata", {})
+    annotations = meta.setdefault("annotations", {})
+    mirror = annotations.pop("kubernetes.io/config.mirror", None)
+    if mirror is not None:
+        meta["uid"] = annotations.get("kubernetes.io/config.hash", mirror)
+        meta["creationTimestamp"] = None
+        for key in ("ownerReferences", "resourceVersion", "managedFields"):
+            meta.pop(key, None)
+    else:
+        annotations.setdefault("kubernetes.io/config.source", "api")
+    return pod
+
+
+def static_pod(manifest: str, node: str, namespace: str = "kube-system", *, state: dict[str, Any] | None = None,
+               restarts: int = 0, last_exit: int | None = None, uid: str | None = None) -> dict[str, Any]:
+    """A static pod as a kubelet's /pods shows it (research-witnesses §1.5): named
+    ``<manifest>-<lower(node)>``, uid == config.hash (32 hex), config.source file, the
+    status manager's live status. ``state`` is the container's state (running by default)."""
+    name = f"{manifest}-{node.lower()}"
+    uid = uid or hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:32]
+    status: dict[str, Any] = {"name": manifest, "ready": state is None, "started": state is None,
+                              "restartCount": restarts, "image": f"registry.k8s.io/{manifest}:v1.30.2",
+                              "state": state or {"running": {"startedAt": "2024-06-01T14:33:21Z"}}}
+    if last_exit is not None:
+        status["lastState"] = {"terminated": {"exitCode": last_exit, "reason": "Error", "startedAt":
+                                              "2024-06-01T15:02:11Z", "finishedAt": "2024-06-01T15:02:11Z"}}
+    return {
+        "metadata": {"name": name, "namespace": namespace, "uid": uid, "creationTimestamp": None,
+                     "labels": {"component": manifest, "tier": "control-plane"},
+                     "annotations": {"kubernetes.io/config.hash": uid,
+                                     "kubernetes.io/config.seen": "2024-06-01T14:33:20.123456789Z",
+                                     "kubernetes.io/config.source": "file"}},
+        "spec": {"containers": [{"name": manifest, "image": f"registry.k8s.io/{manifest}:v1.30.2",
+                                 "imagePullPolicy": "IfNotPresent", "terminationMessagePath": "/dev/termination-log",
+                                 "terminationMessagePolicy": "File"}],
+                 "restartPolicy": "Always", "nodeName": node, "hostNetwork": True,
+                 "tolerations": [{"operator": "Exists", "effect": "NoExecute"}]},
+        "status": {"phase": "Running", "qosClass": "Burstable", "startTime": "2024-06-01T14:33:21Z",
+                   "conditions": [{"type": "Ready", "status": "True" if state is None else "False"}],
+                   "containerStatuses": [status]},
+    }
 
 
 def kubeconfig_text(server: str, user: str = USER) -> str:

@@ -361,7 +361,7 @@ def test_realistic_mirror_pod_and_crash_loop(tmp_path):
     mirror, crashing = view.pods
     assert mirror == ApiPod("kube-system", "kube-apiserver-cp-1", "cp-1", True, "cp-1", "1/1", "Running", 1,
                             "2024-05-01T09:00:00Z", "5d1c6a8e-2f0b-4c1e-9a7d-3b2e1f0c9d8a", "file", "10.0.0.11",
-                            "Running")
+                            "Running", "6b2f4e3c1d0a9b8e7f6a5b4c3d2e1f00")  # config.mirror: the static pod's hash
     assert mirror.age(NOW) == "3h"
     assert (crashing.is_mirror, crashing.owner_node, crashing.ready) == (False, None, "1/2")
     assert (crashing.status, crashing.restarts) == ("CrashLoopBackOff", 7)

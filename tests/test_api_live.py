@@ -72,6 +72,9 @@ def test_sweep_reads_the_apis_nodes_over_ssh_and_compares_both_sides(
     items.remove(greenbox)  # runs on node01, invisible to kubectl
     items.append(orphan)  # in the API, no file on node01
     stub.configz["controlplane"]["kubeletconfig"]["staticPodPath"] = "/srv/manifests"
+    # That kubelet reads a folder with no files: its /pods lists no static pod.
+    stub.kubelet_pods["controlplane"] = [p for p in stub.kubelet_pods["controlplane"]
+                                         if p["metadata"]["annotations"]["kubernetes.io/config.source"] != "file"]
     windows = copy.deepcopy(stub.lists["nodes"]["items"][1])
     windows["metadata"].update(name="win-1", labels={"kubernetes.io/os": "windows"})
     stub.lists["nodes"]["items"].append(windows)  # no Linux kubelet files to read there
@@ -89,6 +92,9 @@ def test_sweep_reads_the_apis_nodes_over_ssh_and_compares_both_sides(
         found["PA107", "controlplane"]["message"]
     assert doc["api"]["loaded"] == ["namespaces", "nodes", "pods"]
     assert doc["api"]["configz"] == ["controlplane", "node01"]
+    # Each kubelet's word once, before its node was read; not again after (cross_check).
+    assert sorted(p for p, _ in stub.requests if "/proxy/" in p) == [
+        f"/api/v1/nodes/{node}/proxy/{what}" for node in ("controlplane", "node01") for what in ("configz", "pods")]
 
 
 def test_find_asks_the_api_first(lab: tuple[Path, dict[str, Any]], stub: StubApi, env: dict[str, str],

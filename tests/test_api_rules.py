@@ -56,7 +56,14 @@ def test_demo_cluster_is_consistent_with_its_api(snap: Snapshot) -> None:
     assert code == 0
     assert not [f for f in doc["findings"] if f["id"][:3] == "PA3" or f["id"] in {"PA107", "PA905"}]
     assert doc["api"] == {"origin": f"snapshot {snap.root}/api", "loaded": ["namespaces", "nodes", "pods"],
-                          "failed": {}, "configz": []}
+                          "failed": {}, "configz": ["controlplane", "node01"]}
+    # Both kubelets' own word (api/configz/, api/kubelet-pods/) agrees with the files: nothing
+    # but the files' folder runs, and every static pod is running, as the kubelet says.
+    assert not [f for f in doc["findings"] if f["id"] in {"PA108", "PA109", "PA110"}]
+    for node in doc["nodes"]:
+        assert node["running_static_pod_path"] == node["static_pod_path"]
+        assert {p["state"] for p in node["static_pods"]} == {"running"}
+        assert all("kubelet" in p["witnessed_by"] for p in node["static_pods"])
 
 
 def test_static_pod_without_mirror_pod_is_invisible(snap: Snapshot) -> None:
@@ -167,7 +174,7 @@ def test_forged_mirror_pods(snap: Snapshot, change: Any, expected: str) -> None:
 
 def test_live_static_pod_path_differs(snap: Snapshot) -> None:
     configz = snap.root / "api" / "configz"
-    configz.mkdir()
+    configz.mkdir(exist_ok=True)
     (configz / "node01.json").write_text(json.dumps({"kubeletconfig": {"staticPodPath": "/etc/kubernetes/manifests"}}))
     (configz / "controlplane.json").write_text(json.dumps({"kubeletconfig": {
         "staticPodPath": "/etc/kubernetes/manifests/"}}))  # a trailing slash is the same path
@@ -245,7 +252,7 @@ def test_a_pod_still_starting_is_not_unhealthy_yet(snap: Snapshot) -> None:
 
 def test_a_relative_live_path_is_read_against_the_kubelets_directory(snap: Snapshot) -> None:
     configz = snap.root / "api" / "configz"
-    configz.mkdir()
+    configz.mkdir(exist_ok=True)
     # The kubelet keeps a relative path as given; its working directory (/) makes it absolute.
     (configz / "node01.json").write_text(json.dumps({"kubeletconfig": {"staticPodPath": "etc/just-to-mess-with-you"}}))
     _, doc = snap.sweep()

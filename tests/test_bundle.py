@@ -457,3 +457,54 @@ def test_random_trees_of_links_are_unpacked_inside_or_refused(entries: list[tupl
         except BundleError as exc:
             assert "\n" not in str(exc)
         assert sorted(os.listdir(folder)) == ["a"] and os.listdir(os.path.join(folder, "a")) == ["into"]
+
+
+def _witnessed_snapshot() -> Any:
+    """A node snapshot with what its runtime said (a kube-apiserver crash-looping) and what
+    its kubelet said (/pods and /configz with a staticPodURLHeader secret)."""
+    from dataclasses import replace
+
+    from podaudit.collect.witnesses import HttpAnswer, WitnessRecords, witnesses_of
+    from podaudit.model import FileRecord, NodeSnapshot
+    from tests.test_crictl import answers, broken_control_plane
+
+    pod_list = json.dumps({"items": [{"metadata": {"name": "kube-apiserver-cp1", "namespace": "kube-system",
+                                                   "uid": "u1", "annotations": {"kubernetes.io/config.source": "file"}},
+                                      "status": {"containerStatuses": [{"name": "kube-apiserver", "restartCount": 14,
+                                                                         "state": {"running": {}}}]}}]}).encode()
+    configz = json.dumps({"kubeletconfig": {"staticPodPath": "/etc/kubernetes/manifests",
+                                            "staticPodURLHeader": {"Authorization": ["Bearer s3cr3t-t0ken"]}}}).encode()
+    url = "https://127.0.0.1:10250"
+    said = witnesses_of(WitnessRecords(
+        cri=answers(*broken_control_plane()),
+        http=[HttpAnswer("pods", 0, 200, f"{url}/pods", "admin.conf", pod_list),
+              HttpAnswer("configz", 0, 200, f"{url}/configz", "admin.conf", configz)]))
+    snapshot = NodeSnapshot("cp1", hostname="cp1")
+    snapshot.files["/etc/hostname"] = FileRecord("/etc/hostname", "file", data=b"cp1\n", mode=0o644, uid=0, gid=0,
+                                                 mtime=1.0, size=4)
+    return replace(snapshot, witnesses=said)
+
+
+def test_a_bundle_keeps_what_the_nodes_witnesses_said(tmp_path: Path) -> None:
+    """podaudit.meta.json carries the parsed witnesses (not crictl's or the kubelet's raw
+    answers), and reading the tree gives them back as they were."""
+    from podaudit.collect.bundle import write_tree
+    from podaudit.collect.local import LocalNode
+
+    snapshot = _witnessed_snapshot()
+    write_tree(snapshot, str(tmp_path / "cp1"))
+    meta = (tmp_path / "cp1" / "podaudit.meta.json").read_text()
+    assert '"exit_code": 1' in meta and "podSandboxId" not in meta and "createdAt" not in meta
+    assert LocalNode(str(tmp_path / "cp1")).snapshot.witnesses == snapshot.witnesses
+
+
+def test_a_bundle_without_witnesses_reads_as_not_asked(tmp_path: Path) -> None:
+    """Old bundles (and nodes read without them) have no ``witnesses``: None, not "absent"."""
+    from dataclasses import replace
+
+    from podaudit.collect.bundle import write_tree
+    from podaudit.collect.local import LocalNode
+
+    write_tree(replace(_witnessed_snapshot(), witnesses=None), str(tmp_path / "cp1"))
+    assert "witnesses" not in json.loads((tmp_path / "cp1" / "podaudit.meta.json").read_text())
+    assert LocalNode(str(tmp_path / "cp1")).snapshot.witnesses is None

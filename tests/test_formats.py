@@ -381,3 +381,101 @@ def test_junit_escapes_bidi_overrides_and_c1_controls(sweep: SweepResult, rules:
     root = ET.fromstring(text.encode("utf-8"))
     assert "n\\u202e\\x85\\x9b\\u200b" in {c.get("classname") for c in root.iter("testcase")}
     assert any("stray \\u2066" in (f.text or "") for f in root.iter("failure"))
+
+
+# --- the witnesses (issue 13) -------------------------------------------------------------
+
+def witness_view() -> NodeView:
+    """The issue's restart-pending node, with the kubelet's word through the API."""
+    from podaudit.model import NodeHints
+    from tests.test_reconcile import OLD, kubelet_word, stale_node, static
+
+    word = kubelet_word([static("static-web"), static("ghost", "a" * 32)], {"staticPodPath": OLD})
+    return analyze_node(stale_node(), hints=NodeHints(kubelet=word))
+
+
+def test_node_json_says_what_runs_and_who_said_so() -> None:
+    from podaudit.report.jsonout import node_json
+    from tests.cli_helpers import SCHEMA
+    from tests.test_reconcile import HASH, NEW, OLD
+
+    doc = json.loads(json.dumps(node_json("node-a", witness_view())))
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["apiVersion"] == "podaudit/v1"
+    assert (doc["static_pod_path"], doc["running_static_pod_path"]) == (NEW, OLD)
+    assert doc["running_path_via"] == "/configz through api node proxy"
+    assert [(w["source"], w["status"], w["via"]) for w in doc["witnesses"]] == [
+        ("files", "heard", f"{NEW} and {OLD}"), ("kubelet", "heard", "api node proxy"),
+        ("runtime", "absent", "")]
+    assert [(p["name"], p["state"], p["witnessed_by"]) for p in doc["static_pods"]] == [
+        ("static-metrics", "after-restart", ["files", "kubelet"]),
+        ("static-web", "after-restart", ["files", "kubelet"])]
+    [web] = doc["running_static_pods"]
+    assert (web["manifest_path"], web["state"], web["uid"], web["path_source"], web["static_pod_path"]) == (
+        f"{OLD}/static-web.yaml", "running", HASH, "configz", OLD)
+    assert [e["path"] for e in doc["running_entries"]] == [f"{OLD}/static-web.yaml"]
+    [ghost] = doc["witness_only_pods"]
+    assert (ghost["name"], ghost["witnessed_by"], ghost["manifest_path"]) == ("ghost-node-a", ["kubelet"], None)
+    assert doc["next_restart"].startswith(f"at the next restart the kubelet reads {NEW} instead of {OLD}")
+
+
+def test_node_json_of_a_tree_without_witnesses() -> None:
+    """No witness asked (a tree): files heard, the others absent; every pod runs as before."""
+    from podaudit.report.jsonout import node_json
+    from tests.cli_helpers import SCHEMA
+
+    doc = node_json("cp-1", view_of("kubeadm-usrlib"))
+    jsonschema.validate(doc, SCHEMA)
+    assert [w["status"] for w in doc["witnesses"]] == ["heard", "absent", "absent"]
+    assert {p["state"] for p in doc["static_pods"]} == {"running"}
+    assert (doc["running_static_pod_path"], doc["running_static_pods"], doc["witness_only_pods"]) == (None, [], [])
+
+
+def test_node_text_shows_the_state_the_running_path_and_the_witnesses() -> None:
+    import io
+
+    from podaudit.report.console import SafeConsole
+    from podaudit.report.text import render_node
+    from tests.test_reconcile import OLD
+
+    out = io.StringIO()
+    render_node(SafeConsole(file=out, width=250, force_terminal=False), "node-a", witness_view())
+    text = out.getvalue()
+    assert f"Running path     {OLD}  (/configz through api node proxy): what runs now" in text
+    assert "Witnesses        files heard (" in text and "kubelet heard (api node proxy); runtime absent: not asked" \
+        in text
+    assert "┃ state " in text and "after-restart" in text
+    assert f"Entries of {OLD} (the running kubelet's)" in text
+    assert "Running with no file (a witness shows them)" in text and "default/ghost-node-a (kubelet)" in text
+
+
+def test_find_says_the_kubelet_confirmed_the_mirror_pod() -> None:
+    """The mirror pod's config.mirror is the kubelet's pod UID: the file is its source, confirmed."""
+    import io
+
+    from podaudit.api.view import ApiPod, ApiView
+    from podaudit.audit.match import Candidate, FindResult, Match
+    from podaudit.report.console import SafeConsole
+    from podaudit.report.jsonout import find_json
+    from podaudit.report.text import render_find
+    from tests.cli_helpers import SCHEMA
+    from tests.test_reconcile import HASH, OLD
+
+    view = witness_view()
+    [pod] = view.running_static_pods
+    mirror = ApiPod("default", "static-web-node-a", "node-a", True, "node-a", "1/1", "Running", 0, None,
+                    mirror_hash=HASH)
+    match = Match("node-a", view, pod, Candidate(None, "the name ends with -node-a", "node-a"))  # type: ignore[arg-type]
+    result = FindResult("static-web-node-a", None, [], [match], [mirror], api=ApiView(pods=[mirror], loaded={"pods"}))
+    doc = json.loads(json.dumps(find_json(result)))
+    jsonschema.validate(doc, SCHEMA)
+    [found] = doc["matches"]
+    assert (found["manifest_path"], found["state"], found["mirror_confirmed"]) == (f"{OLD}/static-web.yaml",
+                                                                                 "running", True)
+    out = io.StringIO()
+    render_find(SafeConsole(file=out, width=250, force_terminal=False), result)
+    text = out.getvalue()
+    confirmed = f"Kubelet       confirmed: the mirror pod's kubernetes.io/config.mirror is the kubelet's pod UID {HASH}"
+    assert confirmed in text
+    assert f"Watched path  {OLD}  (the running kubelet's" in text
+    assert f"1. the running kubelet reads {OLD} (/configz through api node proxy)" in text

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from podaudit.api.kubectl import configz, configz_all, load_api_view
+from podaudit.api.kubectl import kubelet_word, kubelet_words, load_api_view
 from podaudit.api.view import load_api_dir
+from podaudit.model import WitnessStatus
 from podaudit.names import valid_node_name
 from podaudit.transport.kubectl import KubectlOptions
 from tests import stub_api
@@ -124,15 +125,17 @@ def test_junk_output_is_a_problem_not_a_crash(tmp_path: Path) -> None:
 
 
 def test_configz(stub: StubApi, opts: KubectlOptions) -> None:
-    config = configz(opts, "node01")
+    config = kubelet_word(opts, "controlplane").configz
     assert config is not None and config["staticPodPath"] == "/etc/kubernetes/manifests"
-    problems: list[str] = []
-    assert configz(opts, "ghost", problems) is None
-    assert len(problems) == 1 and problems[0].startswith("kubectl get --raw configz of node ghost")
+    assert kubelet_word(opts, "node01").configz == {"staticPodPath": "/etc/just-to-mess-with-you",
+                                                    "authentication": {"anonymous": {"enabled": False}}}
+    ghost = kubelet_word(opts, "ghost")
+    assert ghost.configz is None and ghost.witness.status is WitnessStatus.FAILED
+    assert ghost.witness.detail.startswith("kubectl get --raw /api/v1/nodes/ghost/proxy/configz failed")
     stub.forbidden = {"nodes"}
-    problems.clear()
-    assert configz(opts, "node01", problems) is None
-    assert "forbidden for user" in problems[0] and "nodes/proxy" in problems[0]
+    refused = kubelet_word(opts, "node01")
+    assert refused.configz is None and refused.witness.status is WitnessStatus.REFUSED
+    assert "forbidden for user" in refused.witness.detail and "nodes/proxy" in refused.witness.detail
 
 
 @pytest.mark.parametrize("name", ["../x", "a/b", "node01/../../x", "NODE01", "node01\n", "", "-x", "a" * 254,
@@ -143,11 +146,10 @@ def test_hostile_node_name_never_reaches_kubectl(name: str, tmp_path: Path) -> N
     fake = tmp_path / "kubectl"
     fake.write_text(f"#!/bin/sh\ntouch {marker}\n")
     fake.chmod(0o755)
-    problems: list[str] = []
-    assert configz(KubectlOptions(kubectl=str(fake)), name, problems) is None
+    word = kubelet_word(KubectlOptions(kubectl=str(fake)), name)
+    assert word.configz is None and word.pods is None
     assert not marker.exists()
-    [problem] = problems
-    assert "not a valid node name" in problem and "\n" not in problem
+    assert "not a valid node name" in word.witness.detail and "\n" not in word.witness.detail
 
 
 def test_valid_node_names() -> None:
@@ -156,15 +158,14 @@ def test_valid_node_names() -> None:
 
 def test_configz_of_many_nodes(stub: StubApi, opts: KubectlOptions) -> None:
     stub.configz["node01"]["kubeletconfig"]["staticPodPath"] = "/srv/manifests"
-    found, problems = configz_all(opts, ["controlplane", "node01", "ghost"], concurrency=3)
-    assert {n: c["staticPodPath"] for n, c in found.items()} == {
+    words = kubelet_words(opts, ["controlplane", "node01", "ghost"], concurrency=3)
+    assert {n: w.configz["staticPodPath"] for n, w in words.items() if w.configz} == {
         "controlplane": "/etc/kubernetes/manifests", "node01": "/srv/manifests"}
-    [problem] = problems
-    assert "ghost" in problem and "not found" in problem
+    assert "ghost" in words["ghost"].witness.detail and "not found" in words["ghost"].witness.detail
 
 
 def test_configz_is_not_asked_after_the_deadline(stub: StubApi, opts: KubectlOptions) -> None:
-    found, problems = configz_all(opts, ["controlplane", "node01"], until=time.monotonic() - 1)
-    assert found == {}
-    assert not [p for p, _ in stub.requests if p.endswith("/configz")]  # no kubectl asked for it
-    assert problems[0].endswith("(not asked: the --deadline passed)")
+    words = kubelet_words(opts, ["controlplane", "node01"], until=time.monotonic() - 1)
+    assert all(w.configz is None and w.pods is None for w in words.values())
+    assert not [p for p, _ in stub.requests if "/proxy/" in p]  # no kubectl asked for it
+    assert words["node01"].witness.detail.endswith("not asked: the --deadline passed")

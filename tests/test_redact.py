@@ -220,3 +220,25 @@ def test_what_redaction_keeps_covers_what_the_rules_read() -> None:
     flags = set(FLAG_FIELDS) | {setting.flag for setting in AUTH_SETTINGS}
     fields = {".".join(f) for f in FLAG_FIELDS.values()} | {".".join(s.field) for s in AUTH_SETTINGS}
     assert flags <= READ_FLAGS and fields <= set(READ_FIELDS)
+
+
+def test_redacted_witnesses_drop_log_lines_and_keep_what_the_analysis_reads(tmp_path: Path) -> None:
+    """A container's log lines may hold anything: they go. Exit codes, restarts and names
+    stay; /configz keeps staticPodPath and loses a staticPodURLHeader token, as config.yaml does."""
+    from podaudit.collect.bundle import write_tree
+    from podaudit.collect.local import LocalNode
+    from tests.test_bundle import _witnessed_snapshot
+    from tests.test_crictl import LAST_LINE
+
+    snapshot = _witnessed_snapshot()
+    write_tree(snapshot, str(tmp_path / "cp1"), redact=True)
+    meta = (tmp_path / "cp1" / "podaudit.meta.json").read_text()
+    assert "command failed" not in meta and LAST_LINE not in meta and "s3cr3t-t0ken" not in meta
+    witnesses = LocalNode(str(tmp_path / "cp1")).snapshot.witnesses
+    assert witnesses is not None and witnesses.runtime.sandboxes is not None
+    api = next(p for p in witnesses.runtime.sandboxes if p.name == "kube-apiserver-cp1")
+    assert [(c.exit_code, c.restarts, c.log_tail) for c in api.containers] == [(1, 14, ())]
+    assert witnesses.kubelet.configz is not None
+    assert witnesses.kubelet.configz["staticPodPath"] == "/etc/kubernetes/manifests"
+    assert witnesses.runtime.witness == snapshot.witnesses.runtime.witness
+    assert [p.name for p in witnesses.kubelet.pods or ()] == ["kube-apiserver-cp1"]

@@ -155,6 +155,10 @@ from podaudit.kubelet.resolve import analyze_node
 
 with open(sys.argv[1], "rb") as handle:
     spec = pickle.load(handle)
+# The witness piece's private directory (mktemp -d) goes where no compared folder is: a
+# directory made in /tmp would change the mtime of /tmp, a parent of the test's trees.
+os.environ["TMPDIR"] = os.path.join(os.path.dirname(spec["out"]), "witness-tmp")
+os.makedirs(os.environ["TMPDIR"], mode=0o700, exist_ok=True)
 kubelets = [subprocess.Popen(argv, cwd=cwd, executable=exe) for argv, cwd, exe in spec["kubelets"]]
 try:
     time.sleep(0.3 if kubelets else 0)
@@ -607,7 +611,10 @@ def test_fork_budget_on_a_kubeadm_node(tmp_path, workdir, static_kubelet):
              if line.split(" ", 1)[-1].lstrip().startswith(("fork(", "vfork(", "clone(", "clone3("))
              and "= -1" not in line]
     print(f"the gather script forked {len(calls)} processes on a kubeadm control-plane node")
-    assert len(calls) <= 36  # 30, plus one stat per parent of the static pod directory (PA403)
+    # 30, plus one stat per parent of the static pod directory (PA403), plus the witness
+    # piece's 6 on a node with neither crictl nor a client certificate (mktemp, one curl to
+    # the read-only port: its pipeline of 4, rm).
+    assert len(calls) <= 42
 
 
 # --- no kubelet running, and a reader without root ---------------------------------------
@@ -773,6 +780,30 @@ def test_every_truncation_is_an_error():
             parse_gather(stream[:end], "x")
 
 
+WITNESS_STREAM = (b"PODAUDIT-GATHER 1\nM witnesses 10485760\n"
+                  b"W cri pods 0\nunix:///run/containerd/containerd.sock\0{\"items\": []}\0\0"
+                  b"W cri ps 0\nunix:///run/containerd/containerd.sock\0{\"containers\": []}\0\0"
+                  b"W none https\nno client certificate on the node\0"
+                  b"W http pods 0 403\nhttp://127.0.0.1:10255/pods\0read-only-port\0Forbidden (user=x)\0\0END\n")
+
+
+def test_witness_records_are_read_and_every_truncation_is_an_error():
+    """The W records (gather/witnesses.sh) make snapshot.witnesses; cut anywhere, the stream
+    is refused as any other."""
+    witnesses = parse_gather(WITNESS_STREAM, "x").witnesses
+    assert witnesses is not None
+    assert (witnesses.runtime.witness.status.value, witnesses.runtime.sandboxes) == ("heard", ())
+    assert witnesses.kubelet.witness.status.value == "refused"
+    assert "no client certificate" in witnesses.kubelet.witness.detail
+    assert parse_gather(sample_stream(), "x").witnesses is None  # a later pass asks no witness
+    for end in range(len(WITNESS_STREAM)):
+        with pytest.raises(GatherError):
+            parse_gather(WITNESS_STREAM[:end], "x")
+    for bad in (b"W cri pods\n", b"W http pods 0 2000\n", b"W none disk\nx\0", b"W maybe\n"):
+        with pytest.raises(GatherError):
+            parse_gather(b"PODAUDIT-GATHER 1\nM witnesses 1\n" + bad + b"END\n", "x")
+
+
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=400))
 def test_arbitrary_bytes_raise_only_gather_error(data):
@@ -798,9 +829,11 @@ def test_corrupted_streams_raise_only_gather_error(data):
 
 
 TOKENS = st.one_of(st.sampled_from(["ok", "err", "list", "none", "deny", "fail", "raw", "hex", "big", "discover",
-                                    "paths", "host", "proc", "0", "1", "-", "ecsg", "81a4", "41ed", "a1ff"]),
+                                    "paths", "host", "proc", "0", "1", "-", "ecsg", "81a4", "41ed", "a1ff",
+                                    "witnesses", "cri", "http", "runtime", "kubelet", "https", "pods", "ps",
+                                    "inspect", "logs", "configz", "200", "403", "124"]),
                    st.integers(-(10**30), 10**30).map(str), st.text("0123456789abcdef-", min_size=1, max_size=30))
-RECORDS = st.lists(st.tuples(st.sampled_from(list("MFVDPHBKRICEX")), st.lists(TOKENS, max_size=12),
+RECORDS = st.lists(st.tuples(st.sampled_from(list("MFVDPHBKRICEWX")), st.lists(TOKENS, max_size=12),
                              st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\0", b"")), max_size=8),
                              st.binary(max_size=30)), max_size=8)
 

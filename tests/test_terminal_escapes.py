@@ -262,3 +262,43 @@ def test_every_line_on_stderr_goes_through_notice() -> None:
             for call in ast.walk(function):
                 if isinstance(call, ast.Call) and any(k.arg == "err" for k in call.keywords):
                     pytest.fail(f"{module.name}:{call.lineno}: writes to stderr without cli.notice")
+
+
+def test_what_the_witnesses_said_reaches_no_terminal_raw(tmp_path: Path) -> None:
+    """A crash-looping container's last log lines, its reason and the runtime's endpoint come
+    from the node (its runtime, its bundle): in the node report, find, the sweep's findings
+    (PA111) and JSON they are escaped like every other node text."""
+    from podaudit.collect.meta import witnesses_to_json
+    from podaudit.model import (
+        ContainerRun,
+        KubeletWord,
+        NodeWitnesses,
+        RuntimeWord,
+        Witness,
+        WitnessedPod,
+        WitnessSource,
+        WitnessStatus,
+    )
+
+    root = tmp_path / "worker-1"
+    shutil.copytree(FIXTURE, root, symlinks=True)
+    crash = ContainerRun("nginx-proxy", "exited", "Error" + HOSTILE, 1, 7, ("ok", "fatal: " + HOSTILE))
+    sandbox = WitnessedPod("kube-system", "nginx-proxy-worker-1", "a" * 32, "file", True, (crash,))
+    said = NodeWitnesses(KubeletWord(Witness(WitnessSource.KUBELET, WitnessStatus.ABSENT, "https://127.0.0.1:10250",
+                                             "nothing listening" + HOSTILE)),
+                         RuntimeWord(Witness(WitnessSource.RUNTIME, WitnessStatus.HEARD, "crictl unix://" + HOSTILE),
+                                     (sandbox,)))
+    meta = json.loads((root / "podaudit.meta.json").read_text())
+    meta["witnesses"] = witnesses_to_json(said)
+    (root / "podaudit.meta.json").write_text(json.dumps(meta))
+    out, _ = inert(podaudit("--root", str(root), "node"))
+    assert "fatal: " in out and "7 restarts" in out, out
+    proc = podaudit("--root", str(root), "node", "-o", "json")
+    inert(proc)
+    doc = json.loads(proc.stdout)
+    runtime = next(w for w in doc["witnesses"] if w["source"] == "runtime")
+    assert runtime["via"].startswith("crictl unix://") and leaks(runtime["via"]) == []
+    [pod] = doc["static_pods"]
+    assert pod["containers"][0]["log_tail"][-1].startswith("fatal: ")
+    out, _ = inert(podaudit("--root", str(root), "sweep"))
+    assert "PA111" in out, out

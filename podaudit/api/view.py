@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from podaudit.kubelet.podlist import PodListError, parse_pod_list
+from podaudit.kubelet.untrusted import as_dict, as_list, as_str
+from podaudit.model import KubeletWord, Witness, WitnessSource, WitnessStatus
 from podaudit.names import valid_node_name
 from podaudit.userfiles import read_capped
 
@@ -25,6 +28,7 @@ MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 SOURCE_ANNOTATION = "kubernetes.io/config.source"
 MAX_BYTES = 512 * 1024 * 1024  # a kubectl List bigger than this is not read at all
 _INT_LIMIT = 2**63  # int64, what the API server stores; anything beyond is junk
+PROXY_VIA = "api node proxy"  # how a kubelet's word reaches us here: kubectl get --raw /api/v1/nodes/N/proxy/...
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class ApiPod:
     source: str = ""  # kubernetes.io/config.source: file, http (static pods) or api
     ip: str = ""
     phase: str = ""
+    # kubernetes.io/config.mirror: the static pod's config.hash, its UID in the kubelet's /pods.
+    mirror_hash: str = ""
 
     def age(self, now: datetime | None = None) -> str:
         return _age(self.created, now or datetime.now(timezone.utc))
@@ -80,6 +86,9 @@ class ApiView:
     namespaces: list[str] = field(default_factory=list)
     # Each node's live kubelet configuration (/configz), for the nodes it could be read from.
     configz: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Each node's kubelet word through the node proxy (/configz and /pods): asked before the
+    # nodes are read (run/reach.py), or recorded in a snapshot (api/configz/, api/kubelet-pods/).
+    kubelet: dict[str, KubeletWord] = field(default_factory=dict)
     loaded: set[str] = field(default_factory=set)  # of "pods", "nodes", "namespaces"
     failed: dict[str, str] = field(default_factory=dict)  # a list asked for and not read -> why
     origin: str = "api"  # where it came from, for people: "kubectl (context x)", "snapshot DIR/api"
@@ -182,40 +191,41 @@ def list_items(doc: Any, where: str, problems: list[str]) -> list[dict[str, Any]
 
 
 def parse_node(item: dict[str, Any]) -> ApiNode | None:
-    meta, status = _dict(_dict(item).get("metadata")), _dict(_dict(item).get("status"))
+    meta, status = as_dict(as_dict(item).get("metadata")), as_dict(as_dict(item).get("status"))
     name = meta.get("name")
     if not isinstance(name, str):
         return None
     addresses: dict[str, str] = {}
-    for a in map(_dict, _list(status.get("addresses"))):
+    for a in map(as_dict, as_list(status.get("addresses"))):
         # The first of each type, as kubectl shows it: a dual-stack node lists IPv4 first.
         if isinstance(a.get("type"), str) and isinstance(a.get("address"), str):
             addresses.setdefault(a["type"], a["address"])
-    info = _dict(status.get("nodeInfo"))
-    ready = next((_str(c.get("status")) for c in map(_dict, _list(status.get("conditions")))
+    info = as_dict(status.get("nodeInfo"))
+    ready = next((as_str(c.get("status")) for c in map(as_dict, as_list(status.get("conditions")))
                   if c.get("type") == "Ready"), "")
-    return ApiNode(name, addresses, _str_map(meta.get("labels")), _str(meta.get("uid")),
-                   _str(info.get("kubeletVersion")), ready or "Unknown", _str(info.get("machineID")))
+    return ApiNode(name, addresses, _str_map(meta.get("labels")), as_str(meta.get("uid")),
+                   as_str(info.get("kubeletVersion")), ready or "Unknown", as_str(info.get("machineID")))
 
 
 def parse_pod(item: dict[str, Any]) -> ApiPod | None:
-    item = _dict(item)
-    meta, spec, status = _dict(item.get("metadata")), _dict(item.get("spec")), _dict(item.get("status"))
+    item = as_dict(item)
+    meta, spec, status = as_dict(item.get("metadata")), as_dict(item.get("spec")), as_dict(item.get("status"))
     name = meta.get("name")
     if not isinstance(name, str):
         return None
-    node_ref = next((o for o in map(_dict, _list(meta.get("ownerReferences"))) if o.get("kind") == "Node"), {})
-    annotations = _dict(meta.get("annotations"))
-    statuses = [s for s in _list(status.get("containerStatuses")) if isinstance(s, dict)]
+    node_ref = next((o for o in map(as_dict, as_list(meta.get("ownerReferences"))) if o.get("kind") == "Node"), {})
+    annotations = as_dict(meta.get("annotations"))
+    statuses = [s for s in as_list(status.get("containerStatuses")) if isinstance(s, dict)]
     ready = sum(1 for s in statuses if s.get("ready") is True)
-    total = len(_list(spec.get("containers"))) or len(statuses)
+    total = len(as_list(spec.get("containers"))) or len(statuses)
     return ApiPod(
-        _str(meta.get("namespace")) or "default", name,
-        _str(spec.get("nodeName")) or None,
-        MIRROR_ANNOTATION in annotations, _str(node_ref.get("name")) or None, f"{ready}/{total}",
+        as_str(meta.get("namespace")) or "default", name,
+        as_str(spec.get("nodeName")) or None,
+        MIRROR_ANNOTATION in annotations, as_str(node_ref.get("name")) or None, f"{ready}/{total}",
         _pod_status(status, statuses, meta), sum(_int(s.get("restartCount")) for s in statuses),
-        _str(meta.get("creationTimestamp")) or None, _str(node_ref.get("uid")),
-        _str(annotations.get(SOURCE_ANNOTATION)), _str(status.get("podIP")), _str(status.get("phase")),
+        as_str(meta.get("creationTimestamp")) or None, as_str(node_ref.get("uid")),
+        as_str(annotations.get(SOURCE_ANNOTATION)), as_str(status.get("podIP")), as_str(status.get("phase")),
+        as_str(annotations.get(MIRROR_ANNOTATION)),
     )
 
 
@@ -224,24 +234,15 @@ def _pod_status(status: dict[str, Any], statuses: list[dict[str, Any]], meta: di
     if meta.get("deletionTimestamp"):
         return "Terminating"
     for s in statuses:
-        state = _dict(s.get("state"))
+        state = as_dict(s.get("state"))
         for key in ("waiting", "terminated"):
-            reason = _str(_dict(state.get(key)).get("reason"))
+            reason = as_str(as_dict(state.get(key)).get("reason"))
             if reason:
                 return reason
-    return _str(status.get("reason")) or _str(status.get("phase")) or "Unknown"
+    return as_str(status.get("reason")) or as_str(status.get("phase")) or "Unknown"
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def _int(value: Any) -> int:
@@ -255,7 +256,7 @@ def _int(value: Any) -> int:
 
 def _str_map(value: Any) -> dict[str, str]:
     """Labels or annotations: only string keys with string values."""
-    return {k: v for k, v in _dict(value).items() if isinstance(k, str) and isinstance(v, str)}
+    return {k: v for k, v in as_dict(value).items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def parse_int(text: str) -> int | float:
@@ -299,7 +300,8 @@ def _age(created: str | None, now: datetime) -> str:
 
 def load_api_dir(directory: str) -> ApiView:
     """A snapshot's api/ folder: ``pods.json``, ``nodes.json``, ``namespaces.json`` (kubectl
-    get -o json) and ``configz/<node>.json`` (kubectl get --raw .../configz); each optional."""
+    get -o json), ``configz/<node>.json`` and ``kubelet-pods/<node>.json`` (kubectl get --raw
+    .../proxy/configz and .../proxy/pods); each optional."""
     view = ApiView(origin=f"snapshot {directory}")
     for name in ("nodes", "pods", "namespaces"):
         problems_before = len(view.problems)
@@ -312,14 +314,50 @@ def load_api_dir(directory: str) -> ApiView:
     for node in view.nodes:
         if not valid_node_name(node.name):  # names are untrusted: never a path like ../x
             continue
-        config = _configz_file(f"{directory}/configz/{node.name}.json", view.problems)
-        if config is not None:
-            view.configz[node.name] = config
+        view.kubelet[node.name] = _recorded_word(directory, node.name, view)
     return view
 
 
+def _recorded_word(directory: str, node: str, view: ApiView) -> KubeletWord:
+    """What the node proxy answered when the snapshot was taken: heard when either file
+    holds an answer, failed when one is there but unreadable, absent when neither is."""
+    names = (f"configz/{node}.json", f"kubelet-pods/{node}.json")
+    lines: list[str] = []
+    data = [_answer_file(f"{directory}/{name}", lines) for name in names]
+    config = None if data[0] is None else configz_object(decode_json(data[0], f"{directory}/{names[0]}", lines),
+                                                         f"{directory}/{names[0]}", lines)
+    pods = None
+    if data[1] is not None and len(data[1]) > MAX_BYTES:
+        lines.append(f"{directory}/{names[1]}: larger than {MAX_BYTES} bytes; {SKIP}")
+    elif data[1] is not None:
+        try:
+            pods = parse_pod_list(data[1])
+        except PodListError as exc:
+            lines.append(f"{directory}/{names[1]}: {exc}; {SKIP}")
+    view.problems += lines
+    if config is not None:
+        view.configz[node] = config
+    if config is None and pods is None:
+        status = WitnessStatus.FAILED if lines else WitnessStatus.ABSENT
+        detail = lines[0] if lines else f"not in the snapshot (api/{names[0]}, api/{names[1]})"
+        return KubeletWord(Witness(WitnessSource.KUBELET, status, PROXY_VIA, detail))
+    unheard = [f"api/{name}: not in the snapshot" for name, got in zip(names, (config, pods), strict=True)
+               if got is None]
+    # The pod list was heard when its file was written (a bundle is analysed later).
+    heard_at = _written_at(f"{directory}/{names[1]}") if pods is not None else None
+    return KubeletWord(Witness(WitnessSource.KUBELET, WitnessStatus.HEARD, PROXY_VIA, "; ".join(lines or unheard)),
+                       pods, config, heard_at)
+
+
+def _written_at(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
 def namespace_names(items: list[dict[str, Any]]) -> list[str]:
-    return [name for item in items if isinstance(name := _dict(item.get("metadata")).get("name"), str)]
+    return [name for item in items if isinstance(name := as_dict(item.get("metadata")).get("name"), str)]
 
 
 def configz_object(doc: Any, where: str, problems: list[str]) -> dict[str, Any] | None:
@@ -332,7 +370,9 @@ def configz_object(doc: Any, where: str, problems: list[str]) -> dict[str, Any] 
     return None
 
 
-def _configz_file(path: str, problems: list[str]) -> dict[str, Any] | None:
+def _answer_file(path: str, problems: list[str]) -> bytes | None:
+    """A recorded answer of the node proxy (at most MAX_BYTES + 1 bytes; decode_json refuses
+    more); None when it is not there, or (with a line) not a readable regular file."""
     try:
         data = read_capped(path, MAX_BYTES)
     except FileNotFoundError:
@@ -342,5 +382,4 @@ def _configz_file(path: str, problems: list[str]) -> dict[str, Any] | None:
         return None
     if data is None:
         problems.append(f"{path}: not a regular file; {SKIP}")
-        return None
-    return configz_object(decode_json(data, path, problems), path, problems)
+    return data

@@ -95,6 +95,21 @@ def mirrored_on(holders: list[ApiPod], node: str) -> bool:
     return any(p.is_mirror and p.node_name == node for p in holders)
 
 
+def file_pods(view: NodeView) -> list[StaticPod]:
+    """Every static pod a loaded file defines: the files' folder's, then the running kubelet's
+    folder's when that is another one (its /configz said so)."""
+    return [*view.static_pods, *view.running_static_pods]
+
+
+def running_pods(view: NodeView, *, maybe: bool = False) -> list[StaticPod]:
+    """The static pods the running kubelet runs (reconciled state ``running``), from either
+    folder; ``maybe``: also those it may run (state ``unknown``: no witness settles it)."""
+    wanted = {"running", "unknown"} if maybe else {"running"}
+    states = {p.manifest_path: p.state for p in view.reconciled.pods}
+    return [p for p in file_pods(view) if states.get(p.manifest_path) in wanted]
+
+
 def manifests_by_mirror(view: NodeView) -> dict[tuple[str, str], str]:
-    """The manifest each static pod of the node runs from, by its mirror pod's key."""
-    return {mirror_key(p): p.manifest_path for p in view.static_pods}
+    """The manifest each static pod of the node runs from, by its mirror pod's key (the
+    running kubelet's folder wins over the files' one)."""
+    return {mirror_key(p): p.manifest_path for p in file_pods(view)}

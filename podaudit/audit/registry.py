@@ -124,8 +124,9 @@ def load_all_rules() -> dict[str, Rule]:
         rules_kubelet_api,
         rules_manifests,
         rules_pods,
+        rules_witness,
     )
 
     del rules_api, rules_baseline, rules_collection, rules_files, rules_kubelet, rules_kubelet_api, rules_manifests
-    del rules_pods
+    del rules_pods, rules_witness
     return RULES

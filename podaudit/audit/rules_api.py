@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from podaudit.audit.context import ClusterContext, NodeContext
-from podaudit.audit.match import api_key, manifests_by_mirror, mirror_key, mirrored_on, name_holders
+from podaudit.audit.match import api_key, manifests_by_mirror, mirror_key, mirrored_on, name_holders, running_pods
 from podaudit.audit.registry import Category, Finding, finding, rule
 from podaudit.kubelet.validation import api_references
 
@@ -32,7 +32,8 @@ def _pods_read(ctx: NodeContext | ClusterContext) -> ApiView | None:
 
 @rule("PA301", "high", "a static pod runs with no mirror pod (invisible to kubectl)",
       what="The node's kubelet runs a static pod from a file, but the API server has no mirror pod for it, so "
-           "`kubectl get pods` does not show it.",
+           "`kubectl get pods` does not show it. Only pods that run: not a file the running kubelet does not read "
+           "(after-restart), refuses (rejected), or whose state no witness can tell (unknown).",
       why="Nothing in the API shows that pod: no kubectl, no dashboard, no admission policy, no cost report. "
           "It is also how a planted static pod hides (the API server bypass risk). Known causes: the namespace "
           "does not exist, the pod references API objects (service account, secrets, config maps), the Node object "
@@ -47,7 +48,10 @@ def no_mirror_pod(ctx: NodeContext) -> Iterator[Finding]:
     # Without a kubelet process nothing runs (the pods would start with the kubelet).
     if api is None or ctx.view.invocation.process is None:
         return
-    pods = [p for p in ctx.view.static_pods if not _just_written(ctx.view, p.manifest_path)]
+    # Only what runs now (the reconciled state): a file of a folder the kubelet does not read runs
+    # nothing. A pod no witness settles (unknown) may run: a planted pod must not hide behind that.
+    pods = [p for p in running_pods(ctx.view, maybe=True) if not _just_written(ctx.view, p.manifest_path)]
+    unknown = {p.manifest_path for p in ctx.view.reconciled.pods if p.state == "unknown"}
     if "nodes" in api.loaded and api.node(ctx.node) is None and pods:
         yield _unregistered(ctx, pods)
         return
@@ -56,8 +60,10 @@ def no_mirror_pod(ctx: NodeContext) -> Iterator[Finding]:
         if mirrored_on(holders, ctx.node):
             continue
         causes = _causes(ctx, api, pod, holders)
+        runs = "may run (no witness says whether the running kubelet reads its folder)" \
+            if pod.manifest_path in unknown else "runs"
         yield finding("PA301", ctx.node, pod.manifest_path,
-                      f"{ctx.node}: {pod.namespace}/{pod.name} runs from {pod.manifest_path} but the API has no "
+                      f"{ctx.node}: {pod.namespace}/{pod.name} {runs} from {pod.manifest_path} but the API has no "
                       f"mirror pod {pod.namespace}/{pod.mirror_name}: {'; '.join(causes)}",
                       key=f"{pod.namespace}/{pod.name}")
 
@@ -244,42 +250,36 @@ def _ownership_problem(api: ApiView, pod: ApiPod) -> str | None:
 
 
 @rule("PA107", "high", "the kubelet's live static pod path differs from its files",
-      what="The kubelet's running configuration (`/configz` through the API server) names another staticPodPath "
-           "(or staticPodURL) than the one podaudit resolves from the node's unit, flags and config files.",
+      what="The kubelet's running configuration (its `/configz`, through the API server's node proxy or on the "
+           "node) names another staticPodPath (or staticPodURL) than the one podaudit resolves from the node's "
+           "unit, flags and config files.",
       why="The kubelet reads its files only at start: after a config change without a restart, or when it was "
-          "started by hand with other flags, the files on disk do not say what runs. podaudit shows both.",
+          "started by hand with other flags, the files on disk do not say what runs. podaudit shows both, and "
+          "reads the running kubelet's folder too (`running_static_pod_path`).",
       fix="Restart the kubelet (`systemctl restart kubelet`) if the files are what you want; otherwise find who "
           "started it with other settings (`podaudit node` shows the process's own command line).",
-      example="cp-1: the running kubelet watches /srv/manifests (configz) but its files say "
+      example="cp-1: the running kubelet's staticPodPath is /srv/manifests (configz) but its files say "
               "/etc/kubernetes/manifests")
 def live_path_differs(ctx: NodeContext) -> Iterator[Finding]:
-    live = ctx.api.configz.get(ctx.node) if ctx.api is not None else None
-    if live is None or ctx.view.invocation.kind == "none":
-        return
     view = ctx.view
-    for field, setting in (("staticPodPath", view.static_pod_path), ("staticPodURL", view.static_pod_url)):
-        # The kubelet keeps a relative flag or drop-in path as given (its working directory
-        # decides); podaudit resolved it against the process's cwd, so compare it that way.
-        running = _normal(_against(live.get(field), view.invocation.cwd) if field == "staticPodPath"
-                          else live.get(field))
+    running = view.reconciled.running
+    # Only /configz tells: a path from the process's own flags is the files' path by definition.
+    if running.source != "configz" or view.invocation.kind == "none":
+        return
+    for field, live, setting in (("staticPodPath", running.path, view.static_pod_path),
+                                 ("staticPodURL", running.url, view.static_pod_url)):
         on_disk = _normal(setting.value)
-        if running != on_disk:
+        if (live or "") != on_disk:
             pending = " (a restart is pending: the files changed after the kubelet started)" \
                 if view.restart_pending else ""
             yield finding("PA107", ctx.node, setting.value or None,
-                          f"{ctx.node}: the running kubelet's {field} is {running or 'unset'} (configz) but its "
+                          f"{ctx.node}: the running kubelet's {field} is {live or 'unset'} (configz) but its "
                           f"files say {on_disk or 'unset'}{pending}", key=field)
 
 
-def _against(value: object, cwd: str) -> object:
-    if isinstance(value, str) and value and not value.startswith("/"):
-        return posixpath.join(cwd or "/", value)
-    return value
-
-
-def _normal(value: object) -> str:
+def _normal(value: str | None) -> str:
     """'' for unset; a path without a trailing slash (the kubelet lists the directory either way)."""
-    if not isinstance(value, str) or not value:
+    if not value:
         return ""
     return posixpath.normpath(value) if value.startswith("/") else value
 

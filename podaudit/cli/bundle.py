@@ -74,7 +74,8 @@ def collect(opts: Options, target: str | None, armor: bool, redact: bool) -> Non
 @click.command()
 @click.argument("bundles", nargs=-1, required=True, metavar="BUNDLE...")
 @click.option("--api", "api_dir", metavar="DIR", help="The API's view: pods.json, nodes.json, namespaces.json "
-                                                      "(kubectl get ... -o json), configz/NODE.json.")
+                                                      "(kubectl get ... -o json), configz/NODE.json, "
+                                                      "kubelet-pods/NODE.json.")
 @sweep_options
 @shared_options
 @click.pass_obj

@@ -75,6 +75,7 @@ def node(opts: Options, node_name: str | None) -> None:
     if handle is None:
         fail(f"no node {node_name} in {chosen.origin}; nodes: " + ", ".join(n.name for n in chosen.nodes))
     with reaching(opts):
+        [handle] = chosen.about_to_read([handle])
         read = read_node(handle)
     if read.view is None:
         assert read.failure is not None

@@ -3,7 +3,8 @@
 A bundle is a tar.gz of a cluster snapshot (docs/snapshot-format.md): ``nodes/<node>/``, one
 node snapshot tree per node (the files the kubelet model read, at their node paths; links as
 links; ``proc/<pid>/`` for the kubelet; ``podaudit.meta.json`` with modes, owners, mtimes,
-network facts and what could not be read), ``bundle.json`` (format, podaudit version, time),
+network facts, what could not be read and what the node's kubelet and runtime said),
+``bundle.json`` (format, podaudit version, time),
 and ``checksums.json`` (the sha256 of every file in it), checked before anything is used.
 
 A tree is written only inside its own folder: a parent that is a link is never followed, so
@@ -28,8 +29,8 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-from podaudit.collect.meta import META_FILE
-from podaudit.collect.redact import redact_argv, redact_manifest, redact_text
+from podaudit.collect.meta import META_FILE, witnesses_to_json
+from podaudit.collect.redact import redact_argv, redact_manifest, redact_text, redact_witnesses
 from podaudit.collect.untar import BoundedTarInfo, Refused, extract
 from podaudit.model import FileRecord, NodeSnapshot
 
@@ -75,6 +76,8 @@ def write_tree(snapshot: NodeSnapshot, dest: str, manifests: Iterable[str] = (),
     _put_processes(dest, snapshot, redact)
     if snapshot.hostname:
         _write(dest, "/proc/sys/kernel/hostname", snapshot.hostname.encode() + b"\n")
+    if snapshot.witnesses is not None:  # what the node's kubelet and runtime said, parsed
+        meta["witnesses"] = witnesses_to_json(redact_witnesses(snapshot.witnesses) if redact else snapshot.witnesses)
     with open(os.path.join(dest, META_FILE), "w", encoding="utf-8") as handle:
         json.dump(meta, handle, indent=1, sort_keys=True)
 

@@ -9,6 +9,10 @@ Only a live root (``/``, or a host whose procfs is mounted under the root: rootf
 is read with this machine's facts: the kernel's ``proc/<pid>/root`` magic link, psutil's
 interfaces. A tree is a tree whatever its ``proc/`` says: its ``proc/<pid>/root``, ``cwd``
 and ``exe`` are links like any other, resolved inside it.
+
+The witnesses (what the kubelet and the runtime say runs) are asked on this machine's own
+node only ("/"), by the gather script's witness piece; a tree has those its side file kept
+(a bundle's), or none.
 """
 
 from __future__ import annotations
@@ -20,11 +24,28 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from podaudit.collect.meta import load_meta
+from podaudit.collect.records import GatherError, cgroup_service, start_ticks
+from podaudit.collect.remote import gather_script, parse_gather
 from podaudit.collect.rootfs import RootFS, describe_oserror, live_procfs
+from podaudit.collect.witnesses import witness_budget
+from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.network import parse_default_route
 from podaudit.kubelet.process import choose_kubelet, kubelet_kind
-from podaudit.model import DirListing, FileRecord, Interface, NodeSnapshot, ProcessRecord
-from podaudit.transport.local import LocalShell
+from podaudit.model import (
+    DirListing,
+    FileRecord,
+    Interface,
+    KubeletWord,
+    NodeHints,
+    NodeSnapshot,
+    NodeWitnesses,
+    ProcessRecord,
+    RuntimeWord,
+    Witness,
+    WitnessSource,
+    WitnessStatus,
+)
+from podaudit.transport.local import LOCAL_TIMEOUT, LocalShell
 
 if TYPE_CHECKING:
     from podaudit.kubelet.resolve import NodeView
@@ -37,13 +58,13 @@ class NodeHandle:
     name: str
     root: str
     only: bool = False
-    node_ip: str | None = None
+    hints: NodeHints | None = None
 
     def load(self) -> NodeView:
         from podaudit.kubelet.resolve import analyze_node
 
         node = LocalNode(self.root, label=self.name)
-        view = analyze_node(node.snapshot, node, self.node_ip)
+        view = analyze_node(node.snapshot, node, self.hints)
         view.collection = {"transport": "local", "root": self.root}
         return view
 
@@ -66,6 +87,9 @@ class LocalNode:
         self.view = self._process_root(chosen.pid) if chosen else self.host
         self.snapshot.hostname = self._hostname()
         self.snapshot.interfaces, self.snapshot.default_route = self._network()
+        # This machine's own kubelet and runtime are asked; a tree says only what its side
+        # file kept (a bundle's parsed witnesses), or nothing.
+        self.snapshot.witnesses = local_witnesses(self.snapshot.label) if self.host.kernel else self.meta.witnesses
 
     def file(self, path: str) -> FileRecord:
         cached = self.snapshot.files.get(path)
@@ -144,6 +168,27 @@ class LocalNode:
         return None
 
 
+def local_witnesses(name: str) -> NodeWitnesses:
+    """What this machine's kubelet and runtime say: the gather script's witness piece, run
+    here under ``sh -s`` (the local Shell, which bounds its time and output) as the user
+    podaudit runs as. A failure to run it is both witnesses failed, with its one line."""
+    try:
+        script = gather_script(witnesses_only=True, witness_budget=witness_budget(LOCAL_TIMEOUT))
+        stream = LocalShell(name, "/").run(script)
+        found = parse_gather(stream, name).witnesses
+    except NodeUnavailable as exc:
+        why = exc.message
+    except GatherError as exc:
+        why = f"the witness script's answer is corrupt ({exc})"
+    else:
+        if found is not None:
+            return found
+        why = "the witness script said nothing"
+    why = why.removeprefix(f"{name}: ").replace("change script", "witness script")
+    return NodeWitnesses(KubeletWord(Witness(WitnessSource.KUBELET, WitnessStatus.FAILED, "node", why)),
+                         RuntimeWord(Witness(WitnessSource.RUNTIME, WitnessStatus.FAILED, "crictl", why)))
+
+
 def _cidr(address: str, netmask: str) -> str:
     """'10.0.0.5' and '255.255.0.0' → '10.0.0.5/16' (IPv6 scope suffixes dropped)."""
     address = address.split("%", maxsplit=1)[0]
@@ -179,17 +224,6 @@ def _unit(host: RootFS, pid: str) -> str | None:
     return cgroup_service(record.data or b"")
 
 
-def cgroup_service(cgroup: bytes) -> str | None:
-    """The innermost ``*.service`` in a ``/proc/<pid>/cgroup`` text's path (v1 name=systemd or
-    v2); the gather stream's P record is read with it too (records.py)."""
-    for line in cgroup.decode("utf-8", "replace").splitlines():
-        hierarchy, _, path = line.partition(":")[2].partition(":")
-        if hierarchy in {"", "name=systemd"}:
-            services = [part for part in path.split("/") if part.endswith(".service")]
-            return services[-1] if services else None
-    return None
-
-
 def _boot_time(host: RootFS) -> float | None:
     record = host.read("/proc/stat", limit=1 << 20)
     for line in (record.data or b"").splitlines():
@@ -208,13 +242,3 @@ def _start_time(host: RootFS, pid: str, boot: float | None) -> float | None:
         return None
     ticks = start_ticks(record.data)
     return None if ticks is None else boot + ticks / os.sysconf("SC_CLK_TCK")
-
-
-def start_ticks(stat: bytes) -> int | None:
-    """A process's start time in clock ticks after boot: ``/proc/<pid>/stat`` field 22."""
-    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    fields = stat.rpartition(b")")[2].split()
-    try:
-        return int(fields[19])
-    except (IndexError, ValueError):
-        return None

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 
 from podaudit.collect.passes import collect_view
 from podaudit.collect.records import GatherError
+from podaudit.collect.witnesses import witness_budget
 from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.resolve import NodeView
-from podaudit.model import FailureKind, Problem, ProblemKind
+from podaudit.model import FailureKind, NodeHints, Problem, ProblemKind
 from podaudit.transport.debug import DebugOptions, DebugSession, DebugShell
 from podaudit.transport.kubectl import KubectlOptions
 
@@ -27,7 +28,7 @@ class DebugNode:
     debug: DebugOptions = field(default_factory=DebugOptions)
     run_id: str = "podaudit"
     only: bool = False
-    node_ip: str | None = None
+    hints: NodeHints | None = None
 
     @property
     def name(self) -> str:
@@ -41,7 +42,8 @@ class DebugNode:
         start = time.monotonic()
         session = DebugSession(self.node, self.kubectl, self.debug, self.run_id)
         try:
-            _, view, execs = collect_view(session.run, self.node, node_ip=self.node_ip)
+            _, view, execs = collect_view(session.run, self.node, hints=self.hints,
+                                          witness_budget=witness_budget(self.debug.timeout))
         except GatherError as exc:
             raise NodeUnavailable(self.node, FailureKind.GATHER, f"{self.node}: {exc}") from exc
         view.collection = {"transport": "kubectl-debug", "pods": session.pods, "execs": execs,

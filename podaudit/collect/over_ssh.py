@@ -15,9 +15,10 @@ from typing import Any
 
 from podaudit.collect.passes import collect_view
 from podaudit.collect.records import GatherError
+from podaudit.collect.witnesses import witness_budget
 from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.resolve import NodeView
-from podaudit.model import FailureKind, InventoryEntry, NodeSnapshot
+from podaudit.model import FailureKind, InventoryEntry, NodeHints, NodeSnapshot
 from podaudit.transport import SshOptions
 from podaudit.transport.ssh_shell import SshShell
 
@@ -30,7 +31,7 @@ class SshNode:
     options: SshOptions
     sudo: bool = False
     only: bool = False
-    node_ip: str | None = None
+    hints: NodeHints | None = None
     config: Any = None  # the parsed ssh_config, read once for the whole run
 
     @property
@@ -43,7 +44,7 @@ class SshNode:
 
     def load(self) -> NodeView:
         start = time.monotonic()
-        view, _, execs = collect_over_ssh(self.entry, self.options, self.sudo, self.config, self.node_ip)
+        view, _, execs = collect_over_ssh(self.entry, self.options, self.sudo, self.config, self.hints)
         view.collection = {"transport": "ssh", "logins": 1, "execs": execs,
                            "seconds": round(time.monotonic() - start, 3)}
         return view
@@ -54,11 +55,13 @@ class SshNode:
 
 
 def collect_over_ssh(entry: InventoryEntry, options: SshOptions, sudo: bool, config: Any = None,
-                     node_ip: str | None = None) -> tuple[NodeView, NodeSnapshot, int]:
+                     hints: NodeHints | None = None) -> tuple[NodeView, NodeSnapshot, int]:
     """The node's view, its snapshot and how many execs it took; raises NodeUnavailable."""
     with root_shell(entry, options, sudo, config) as run:
         try:
-            snapshot, view, execs = collect_view(run, entry.name, node_ip=node_ip)
+            # The exec has --timeout seconds (options.timeout): the witnesses a third of them.
+            snapshot, view, execs = collect_view(run, entry.name, hints=hints,
+                                                 witness_budget=witness_budget(options.timeout))
         except GatherError as exc:
             raise NodeUnavailable(entry.name, FailureKind.GATHER, f"{entry.name}: {exc}") from exc
         return view, snapshot, execs

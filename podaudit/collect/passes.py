@@ -8,9 +8,10 @@ import posixpath
 from collections.abc import Callable
 
 from podaudit.collect.remote import gather_script, parse_gather
+from podaudit.collect.witnesses import WITNESS_BUDGET
 from podaudit.kubelet.process import choose_kubelet
 from podaudit.kubelet.resolve import NodeView, analyze_node
-from podaudit.model import INVALID_PATH, MAX_FILE_BYTES, DirListing, FileRecord, NodeSnapshot, go_sorted
+from podaudit.model import INVALID_PATH, MAX_FILE_BYTES, DirListing, FileRecord, NodeHints, NodeSnapshot, go_sorted
 from podaudit.shell import speakable
 
 # Execs per node at most, the first pass included, on every transport: the model rarely needs
@@ -83,19 +84,22 @@ def kubelet_pid(snapshot: NodeSnapshot) -> int | None:
 
 
 def collect_view(run: Callable[[bytes], bytes], label: str, *, max_passes: int = MAX_PASSES,
-                 cap: int = MAX_FILE_BYTES, node_ip: str | None = None) -> tuple[NodeSnapshot, NodeView, int]:
+                 cap: int = MAX_FILE_BYTES, hints: NodeHints | None = None,
+                 witness_budget: int = WITNESS_BUDGET) -> tuple[NodeSnapshot, NodeView, int]:
     """The node's snapshot, the model's view of it, and how many execs it took;
-    ``run(script)`` executes a script on the node and returns its stdout.
+    ``run(script)`` executes a script on the node and returns its stdout; the first pass
+    asks the witnesses within ``witness_budget`` seconds (witnesses.witness_budget of the
+    transport's timeout).
 
     The first pass, then one more pass per round of paths the model still needs (usually
     none or one), at most ``max_passes`` execs; the last analysis is the answer, so each
     node is analysed once per pass and no more.
     """
-    snapshot = parse_gather(run(gather_script(cap=cap)), label)
+    snapshot = parse_gather(run(gather_script(cap=cap, witness_budget=witness_budget)), label)
     execs = 1
     while True:
         reader = RecordingReader(snapshot)
-        view = analyze_node(snapshot, reader, node_ip)
+        view = analyze_node(snapshot, reader, hints)
         files, dirs = still_needed(reader, view)
         if (not files and not dirs) or execs >= max_passes:
             return snapshot, view, execs

@@ -1,7 +1,8 @@
 """From gather records to a NodeSnapshot: the same records the local collector makes.
 
 ``remote.py`` reads the framed stream into a ``Raw`` bag of records; this module turns it
-into files, listings, processes, hostname and network facts.
+into files, listings, processes, hostname and network facts, and (with witnesses.py) the
+witnesses' W records into ``NodeWitnesses``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from podaudit.collect.local import cgroup_service, start_ticks
+from podaudit.collect.witnesses import WitnessRecords, text_of, witnesses_of
 from podaudit.kubelet.network import parse_default_route, parse_ip_addr
 from podaudit.kubelet.process import kubelet_kind
 from podaudit.model import DENIED, MAX_FILE_BYTES, DirListing, FileRecord, Interface, NodeSnapshot, ProcessRecord
@@ -32,10 +33,6 @@ class GatherError(Exception):
     """The gather stream is missing, truncated or corrupt (a one-line reason)."""
 
 
-def text_of(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")
-
-
 def describe_strerror(strerror: str) -> str:
     return _STRERROR.get(strerror, strerror or "error")
 
@@ -56,9 +53,12 @@ class Raw:
     interfaces: list[tuple[int, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     discover: bool = False
+    witness: WitnessRecords = field(default_factory=WitnessRecords)
 
 
 def build_snapshot(raw: Raw, snapshot: NodeSnapshot) -> NodeSnapshot:
+    if raw.discover or raw.witness.seen:
+        snapshot.witnesses = witnesses_of(raw.witness)
     snapshot.files.update(raw.files)
     for path, (status, entries) in raw.dirs.items():
         snapshot.dirs[path] = _listing(path, status, entries, raw.files.get(path) or snapshot.files.get(path))
@@ -171,3 +171,24 @@ def _hostname(raw: Raw) -> str | None:
         if name:
             return name
     return None
+
+
+def cgroup_service(cgroup: bytes) -> str | None:
+    """The innermost ``*.service`` in a ``/proc/<pid>/cgroup`` text's path (v1 name=systemd or
+    v2), as the local collector and the gather stream's P record read it."""
+    for line in cgroup.decode("utf-8", "replace").splitlines():
+        hierarchy, _, path = line.partition(":")[2].partition(":")
+        if hierarchy in {"", "name=systemd"}:
+            services = [part for part in path.split("/") if part.endswith(".service")]
+            return services[-1] if services else None
+    return None
+
+
+def start_ticks(stat: bytes) -> int | None:
+    """A process's start time in clock ticks after boot: ``/proc/<pid>/stat`` field 22."""
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    fields = stat.rpartition(b")")[2].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None

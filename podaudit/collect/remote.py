@@ -29,7 +29,19 @@ Stream grammar (all header tokens ASCII, ``STR`` is bytes without NUL, then one 
     I IFINDEX STR(name)             a network interface (/sys/class/net)
     C NAME RC STR(output)           net-route (/proc/net/route), ip-addr (ip -o addr show),
                                     ip-route (ip route show default, when /proc/net/route is not readable)
+    W none runtime|kubelet|https|readonly|configz STR(why)
+                                    a witness (or the kubelet's secure port, its read-only
+                                    port, its /configz) not asked, and why
+    W cri WHAT RC STR(arg) STR(stdout) STR(stderr)
+                                    crictl WHAT (pods, ps, inspect, logs) and its exit status;
+                                    arg: the endpoint, or the container ID (inspect, logs)
+    W http WHAT RC CODE STR(url) STR(via) STR(body) STR(error)
+                                    GET the kubelet's /pods or /configz: curl's (wget's) exit
+                                    status, the HTTP status (0: none), the certificate used
     E STR(message)
+
+The W records come from the discover pass (and the witnesses-only script of the local
+collector): witnesses.py turns them into ``snapshot.witnesses``.
 """
 
 from __future__ import annotations
@@ -41,8 +53,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from importlib import resources
 
-from podaudit.collect.records import GatherError, Raw, build_snapshot, describe_strerror, text_of
+from podaudit.collect.records import GatherError, Raw, build_snapshot, describe_strerror
 from podaudit.collect.rootfs import failed_record, normalize
+from podaudit.collect.witnesses import (
+    INSPECT_CAP,
+    LOG_CAP,
+    MAX_INSPECTED,
+    WITNESS_BUDGET,
+    WITNESS_CAP,
+    WitnessRecordError,
+    add_witness,
+    command_seconds,
+    text_of,
+)
+from podaudit.kubelet.crictl import MAX_LOG_LINES
 from podaudit.kubelet.invocation import KUBELET_UNITS
 from podaudit.kubelet.unitfiles import UNIT_DIRS
 from podaudit.model import (
@@ -59,7 +83,10 @@ MARKER = MARKER_PREFIX + f"{GATHER_VERSION}\n".encode()
 # The gather script's pieces (podaudit/collect/gather/), in the order they are joined: the
 # prelude (parameters, state, helpers) first, main.sh (whose last line runs it all) last.
 PIECES = ("prelude.sh", "files.sh", "directories.sh", "units.sh", "processes.sh", "kubelet.sh",
-          "distro.sh", "network.sh", "main.sh")
+          "distro.sh", "network.sh", "witnesses.sh", "witness_kubelet.sh", "main.sh")
+# Where tests may have the witness piece ask the kubelet instead of where its settings say
+# (the piece still asks only ports the kubelet opens and holds).
+_LOCAL_URL = re.compile(r"(https://|http://)(127\.0\.0\.1|\[::1\]|localhost):[0-9]{1,5}")
 # A word the script may carry unquoted (the unit directories and names, all constants).
 _WORD = re.compile(r"[A-Za-z0-9/._@:\\-]+")
 _MAX_HEADER = 512
@@ -73,13 +100,18 @@ def script_template() -> str:
 
 
 def gather_script(paths: Sequence[str] = (), dirs: Sequence[str] = (), cap: int = MAX_FILE_BYTES,
-                  *, kubelet_pid: int | None = None) -> bytes:
+                  *, kubelet_pid: int | None = None, witnesses_only: bool = False,
+                  kubelet_urls: tuple[str, str] | None = None, witness_budget: int = WITNESS_BUDGET) -> bytes:
     """The sh script to feed to ``sh -s`` on the node.
 
-    With no ``paths`` and no ``dirs``: the first pass, which finds the kubelet and gathers
-    what it probably needs. Otherwise exactly those files (stat and content) and, for each
-    directory, its stat, listing and every entry. ``kubelet_pid`` (the snapshot's chosen
-    kubelet) spares the script finding it again to read through its root.
+    With no ``paths`` and no ``dirs``: the first pass, which finds the kubelet, gathers
+    what it probably needs and asks the witnesses. Otherwise exactly those files (stat and
+    content) and, for each directory, its stat, listing and every entry. ``kubelet_pid``
+    (the snapshot's chosen kubelet) spares the script finding it again to read through its
+    root. ``witnesses_only``: only the witnesses (W records); ``kubelet_urls``: where to
+    ask the kubelet's secure and read-only ports instead of where its settings say (tests
+    run their own); ``witness_budget``: seconds within which every witness command must end
+    (witnesses.witness_budget of the node's timeout).
     """
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
         raise ValueError(f"cap must be a positive integer, not {cap!r}")
@@ -88,13 +120,24 @@ def gather_script(paths: Sequence[str] = (), dirs: Sequence[str] = (), cap: int 
     for word in (*UNIT_DIRS, *KUBELET_UNITS):
         if not _WORD.fullmatch(word):  # never true: they are constants; guards the quoting
             raise ValueError(f"unit directory or name {word!r} cannot be embedded")
+    if kubelet_urls is not None and (len(kubelet_urls) != 2 or not all(_LOCAL_URL.fullmatch(u) for u in kubelet_urls)):
+        raise ValueError(f"kubelet URLs must be http(s)://127.0.0.1:PORT, not {kubelet_urls!r}")
+    if isinstance(witness_budget, bool) or not isinstance(witness_budget, int) or witness_budget < 1:
+        raise ValueError(f"witness_budget must be a positive integer, not {witness_budget!r}")
+    urls = kubelet_urls or ("", "")
     # Each path travels as two printf formats (podaudit.shell.printf_word): the script stays ASCII.
     wants = [f"want_file {printf_word(p)} {printf_word(normalize(p))}" for p in dict.fromkeys(paths)
              if speakable(p)]
     wants += [f"want_dir {printf_word(d)} {printf_word(normalize(d))}" for d in dict.fromkeys(dirs)
               if speakable(d)]
+    mode = "witnesses" if witnesses_only else "paths" if paths or dirs else "discover"
     filled = (script_template().replace("__CAP__", str(cap))
-              .replace("__MODE__", "paths" if paths or dirs else "discover")
+              .replace("__MODE__", mode)
+              .replace("__WCAP__", str(WITNESS_CAP)).replace("__WICAP__", str(INSPECT_CAP))
+              .replace("__WLOG__", str(LOG_CAP)).replace("__WSECS__", str(command_seconds(witness_budget)))
+              .replace("__WBUDGET__", str(witness_budget))
+              .replace("__WMAX__", str(MAX_INSPECTED)).replace("__WLINES__", str(MAX_LOG_LINES))
+              .replace("__KUBELET_HTTPS__", urls[0]).replace("__KUBELET_HTTP__", urls[1])
               .replace("__KPID__", str(kubelet_pid) if kubelet_pid is not None else "")
               .replace("__UNIT_DIRS__", " ".join(UNIT_DIRS))
               .replace("__KUBELET_UNITS__", " ".join(KUBELET_UNITS))
@@ -336,7 +379,15 @@ def _read_e(cur: _Cursor, words: list[str], raw: Raw) -> None:
     raw.errors.append("gather: " + text_of(cur.string()))
 
 
+def _read_w(cur: _Cursor, words: list[str], raw: Raw) -> None:
+    try:
+        add_witness(raw.witness, words, cur.string, lambda token, what: _int(token, 0, 999, what))
+    except WitnessRecordError as exc:
+        raise GatherError(str(exc)) from None
+
+
 _READERS: dict[str, Callable[[_Cursor, list[str], Raw], None]] = {
     "M": _read_m, "F": _read_f, "V": _read_v, "D": _read_d, "P": _read_p, "H": _read_h,
     "B": _read_b, "K": _read_k, "R": _read_r, "C": _read_c, "I": _read_i, "E": _read_e,
+    "W": _read_w,
 }

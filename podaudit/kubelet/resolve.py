@@ -8,7 +8,8 @@ command line are applied again (kubeletConfigFlagPrecedence), so a flag beats bo
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from podaudit.kubelet.config import (
@@ -24,8 +25,10 @@ from podaudit.kubelet.invocation import Invocation, find_invocation
 from podaudit.kubelet.manifests import ManifestEntry, read_static_pod_path
 from podaudit.kubelet.network import NetworkFacts, network_facts
 from podaudit.kubelet.nodename import NodeName, resolve_node_name
+from podaudit.kubelet.reconcile import Inputs, Reconciliation, reconcile
+from podaudit.kubelet.running import merge_kubelet_words, path_differs, running_path
 from podaudit.kubelet.staleness import restart_pending
-from podaudit.model import DENIED, Arg, FileRecord, NodeReader, NodeSnapshot, Problem, ProblemKind, Step
+from podaudit.model import DENIED, Arg, FileRecord, NodeHints, NodeReader, NodeSnapshot, Problem, ProblemKind, Step
 
 PathSource = Literal["flag", "config", "config-dir", "distro-default", "url", "none"]
 
@@ -87,22 +90,39 @@ class NodeView:
     config_docs: tuple[ConfigDoc, ...] = field(default=(), compare=False, repr=False)
     # What was gathered, for `podaudit collect` to write as a bundle.
     snapshot: NodeSnapshot | None = field(default=None, compare=False, repr=False)
+    # The entries of the folder the running kubelet reads (its /configz), when that is not
+    # ``static_pod_path``; judged as ``entries`` are, kept apart from them.
+    running_entries: list[ManifestEntry] = field(default_factory=list)
+    # Files, kubelet and runtime reconciled (kubelet/reconcile.py): each static pod's state.
+    reconciled: Reconciliation = field(default_factory=Reconciliation)
 
     @property
     def static_pods(self) -> list[StaticPod]:
-        inodes = {e.path: e.record.inode for e in self.entries if e.record.inode is not None}
-        return [
-            StaticPod(e.pod.namespace, e.pod.name, e.pod.mirror_name, e.path, e.related, e.spec or {},
-                      {p: inodes[p] for p in (e.path, *e.related) if p in inodes})
-            for e in self.entries
-            if e.fate == "loaded" and e.pod is not None
-        ]
+        """The pods the files define (``static_pod_path``): what the kubelet loads with its current settings."""
+        return _static_pods(self.entries)
+
+    @property
+    def running_static_pods(self) -> list[StaticPod]:
+        """The pods of the running kubelet's folder, when it is not ``static_pod_path``."""
+        return _static_pods(self.running_entries)
 
 
-def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None, node_ip: str | None = None) -> NodeView:
+def _static_pods(entries: list[ManifestEntry]) -> list[StaticPod]:
+    inodes = {e.path: e.record.inode for e in entries if e.record.inode is not None}
+    return [
+        StaticPod(e.pod.namespace, e.pod.name, e.pod.mirror_name, e.path, e.related, e.spec or {},
+                  {p: inodes[p] for p in (e.path, *e.related) if p in inodes})
+        for e in entries
+        if e.fate == "loaded" and e.pod is not None
+    ]
+
+
+def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None, hints: NodeHints | None = None) -> NodeView:
     """Everything the kubelet model says about one node; pure over the reader's data.
 
-    ``node_ip`` (the API's InternalIP, when known) picks the node's own interface.
+    ``hints`` is what the API knew before the node was read: its InternalIP picks the node's
+    own interface, and its kubelet's word (before the node's own) says which folder the
+    running kubelet reads; that folder is read too when it is not the files' one.
     """
     reader = reader or snapshot
     inv = find_invocation(snapshot, reader)
@@ -122,17 +142,71 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None, node_
         _read_parents(reader, path.value)
     # The collector's notes arrive as text (a bundle carries them so): they are about no one path.
     noted = [Problem(ProblemKind.COLLECTION, None, error) for error in snapshot.errors]
+    pending = restart_pending(reader, inv, ctx.merged.files)
+    incomplete = _incomplete(reader, [base, *dropins], path, entries)
+    seen = _witnessed(snapshot, reader, hints, _Files(inv, path, node_name, entries, bool(pending), incomplete))
     return NodeView(
         node_name, snapshot.hostname, inv, flags, None if legacy else config_file, dropin_dir,
         ctx.merged.data, path, url, entries,
-        problems=[*noted, *inv.problems, *node_name.problems, *ctx.merged.problems, *problems],
-        restart_pending=restart_pending(reader, inv, ctx.merged.files),
-        incomplete=_incomplete(reader, [base, *dropins], path, entries),
-        network=network_facts(snapshot, node_ip),
+        problems=[*noted, *inv.problems, *node_name.problems, *ctx.merged.problems, *problems, *seen.problems],
+        restart_pending=pending,
+        incomplete=[*incomplete, *seen.incomplete],
+        network=network_facts(snapshot, hints.node_ip if hints else None),
         records=snapshot.files,
         config_docs=tuple(d for d in (base, *dropins) if d is not None),
         snapshot=snapshot,
+        running_entries=seen.entries,
+        reconciled=seen.reconciled,
     )
+
+
+@dataclass(frozen=True)
+class _Files:
+    """What the files said, for the witnesses to be weighed against."""
+
+    inv: Invocation
+    path: Setting
+    node_name: NodeName
+    entries: list[ManifestEntry]
+    restart_pending: bool
+    incomplete: list[Problem]
+
+
+@dataclass(frozen=True)
+class _Witnessed:
+    entries: list[ManifestEntry]  # of the running kubelet's folder, when not the files'
+    problems: list[Problem]
+    incomplete: list[Problem]
+    reconciled: Reconciliation
+
+
+def _witnessed(snapshot: NodeSnapshot, reader: NodeReader, hints: NodeHints | None, files: _Files) -> _Witnessed:
+    """The running kubelet's folder (read too when it is not the files'), and every static
+    pod's state from the files, the kubelet's word and the runtime's."""
+    node = snapshot.witnesses
+    word, configz_via = merge_kubelet_words(hints.kubelet if hints else None, node.kubelet if node else None)
+    inv, path = files.inv, files.path
+    # The process's own --pod-manifest-path is what it reads: no witness needed.
+    # Only a flag of the process's own cmdline: one read from a file (microk8s' args file, a k3s
+    # config) may have changed since the kubelet started.
+    from_flag = (path.source == "flag" and inv.argv_source == "process" and bool(path.provenance)
+                 and path.provenance[-1].source.startswith("/proc/"))
+    running = running_path(word, configz_via, path.value, from_flag, inv.cwd)
+    entries: list[ManifestEntry] = []
+    problems: list[Problem] = []
+    if running.path and path_differs(running, path.value) and not files.node_name.fatal:
+        reader.listdir(running.path)  # asked for as a folder, so the next gathering pass fetches it whole
+        entries, problem = read_static_pod_path(reader, running.path, files.node_name.value)
+        if problem is not None:
+            problems.append(replace(problem, detail=f"{problem.detail} (the running kubelet's folder, {running.via})"))
+    unread = [p for p in problems if p.kind is ProblemKind.UNREADABLE]
+    unread += [Problem(ProblemKind.UNREADABLE, e.path, f"{e.record.error}") for e in entries if e.fate == "unknown"]
+    reconciled = reconcile(Inputs(
+        files.node_name.value, inv.process is not None, path.value, tuple(files.entries), running, tuple(entries),
+        files.restart_pending, word, node.runtime if node else None,
+        complete=not files.incomplete and not unread,
+        now=word.heard_at if word is not None and word.heard_at is not None else time.time()))
+    return _Witnessed(entries, [p for p in problems if p.kind is not ProblemKind.UNREADABLE], unread, reconciled)
 
 
 def _read_parents(reader: NodeReader, path: str) -> None:

@@ -19,8 +19,9 @@ from podaudit.audit.registry import Finding
 from podaudit.collect.source import SweepResult
 from podaudit.kubelet.manifests import ManifestEntry
 from podaudit.kubelet.network import NetworkFacts
+from podaudit.kubelet.reconcile import PodRun, UnfiledPod
 from podaudit.kubelet.resolve import NodeView, StaticPod
-from podaudit.model import NodeFailure, Problem, Step
+from podaudit.model import ContainerRun, NodeFailure, Problem, Step, Witness
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
 from podaudit.report.escape import printable
 
@@ -51,6 +52,8 @@ def provenance(view: NodeView) -> list[dict[str, Any]]:
 
 def pod_json(node: str, view: NodeView, pod: StaticPod, api_pod: ApiPod | None = None) -> dict[str, Any]:
     """One static pod on ``node``; no removal commands when unreadable files could hide a twin."""
+    run = view.reconciled.state_of(pod.manifest_path)
+    running = run is not None and run.in_running_path
     return {
         "node": node,
         "namespace": pod.namespace,
@@ -58,14 +61,55 @@ def pod_json(node: str, view: NodeView, pod: StaticPod, api_pod: ApiPod | None =
         "mirror_name": pod.mirror_name,
         "manifest_path": pod.manifest_path,
         "shadowed_paths": list(pod.shadowed_paths),
-        "static_pod_path": view.static_pod_path.value,
-        "path_source": view.static_pod_path.source,
+        # A pod of the running kubelet's folder: that folder, as its /configz named it.
+        "static_pod_path": view.reconciled.running.path if running else view.static_pod_path.value,
+        "path_source": "configz" if running else view.static_pod_path.source,
         "argv_source": view.invocation.argv_source,
-        "provenance": provenance(view),
+        "provenance": running_provenance(view) if running else provenance(view),
         "why_kubectl_delete_fails": printable(why_kubectl_delete_fails(node, pod)),
         "remove": [] if view.incomplete else removal_commands(node, pod),  # commands: exact, like data
         "api": api_pod_json(api_pod) if api_pod else None,
+        **run_json(run, api_pod),
     }
+
+
+def running_provenance(view: NodeView) -> list[dict[str, Any]]:
+    running = view.reconciled.running
+    return [{"what": printable(f"the running kubelet reads {running.path} ({running.via})"), "source": "configz",
+             "line": None}]
+
+
+def run_json(run: PodRun | None, api_pod: ApiPod | None = None) -> dict[str, Any]:
+    """What the witnesses say of a static pod: its state and why, who saw it, its containers;
+    ``mirror_confirmed``: the API's mirror pod carries the kubelet's UID (config.mirror) of
+    this file's pod (None unless the pod runs: a pod of that name may be another folder's)."""
+    uid = run.uid if run is not None and run.uid else None
+    mine = run is not None and run.state == "running"
+    return {
+        "state": run.state if run else None,
+        "state_reason": printable(run.why) if run else None,
+        "witnessed_by": [s.value for s in run.witnessed_by] if run else [],
+        "containers": [container_json(c) for c in run.containers] if run else [],
+        "uid": uid,
+        "mirror_confirmed": None if api_pod is None or uid is None or not mine else api_pod.mirror_hash == uid,
+    }
+
+
+def container_json(container: ContainerRun) -> dict[str, Any]:
+    return {"name": container.name, "state": container.state, "reason": printable(container.reason),
+            "exit_code": container.exit_code, "restarts": container.restarts,
+            "log_tail": _prose(container.log_tail)}
+
+
+def witness_json(witness: Witness) -> dict[str, Any]:
+    return {"source": witness.source.value, "status": witness.status.value, "via": printable(witness.via),
+            "detail": printable(witness.detail)}
+
+
+def unfiled_json(pod: UnfiledPod) -> dict[str, Any]:
+    return {"namespace": pod.namespace, "name": pod.name, "uid": pod.uid or None, "source": pod.source,
+            "witnessed_by": [s.value for s in pod.witnessed_by], "state_reason": printable(pod.why),
+            "containers": [container_json(c) for c in pod.containers], "manifest_path": pod.manifest_path}
 
 
 def api_pod_json(pod: ApiPod) -> dict[str, Any]:
@@ -120,11 +164,26 @@ def node_json(node: str, view: NodeView) -> dict[str, Any]:
         "discovery": [step_json(s) for s in inv.discovery],
         "static_pods": [pod_json(node, view, p) for p in view.static_pods],
         "entries": [entry_json(e) for e in view.entries],
+        **witnesses_json(node, view),
         "restart_pending": _problems(view.restart_pending),
         "problems": _problems(view.problems),
         "incomplete": _problems(view.incomplete),
         "network": network_json(view.network),
         "collection": view.collection,
+    }
+
+
+def witnesses_json(node: str, view: NodeView) -> dict[str, Any]:
+    """The node's witnesses and the running kubelet's folder (issue 13)."""
+    rec = view.reconciled
+    return {
+        "running_static_pod_path": rec.running.path,
+        "running_path_via": printable(rec.running.via) or None,
+        "witnesses": [witness_json(w) for w in rec.witnesses],
+        "running_static_pods": [pod_json(node, view, p) for p in view.running_static_pods],
+        "running_entries": [entry_json(e) for e in view.running_entries],
+        "witness_only_pods": [unfiled_json(p) for p in rec.unfiled],
+        "next_restart": printable(rec.next_restart) or None,
     }
 
 

@@ -11,17 +11,24 @@ from rich.text import Text
 
 from podaudit.api.view import ApiPod, ApiView
 from podaudit.audit.engine import AuditResult
-from podaudit.audit.match import FindResult, Match
+from podaudit.audit.match import FindResult, Match, file_pods
 from podaudit.audit.registry import Finding
+from podaudit.audit.rules_witness import describe, failing
 from podaudit.collect.source import SweepResult
+from podaudit.kubelet.manifests import ManifestEntry
+from podaudit.kubelet.reconcile import PodRun, Reconciliation
 from podaudit.kubelet.resolve import NodeView, StaticPod
-from podaudit.model import NodeFailure, Problem, Step
+from podaudit.model import NodeFailure, Problem, Step, WitnessStatus
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
 from podaudit.report.console import SafeConsole, plain
 from podaudit.report.escape import printable
 
 FATE_STYLE = {"loaded": "green", "shadowed": "yellow", "ignored": "dim", "rejected": "red",
               "unknown": "magenta"}
+STATE_STYLE = {"running": "green", "after-restart": "yellow", "kubelet-not-running": "red", "rejected": "red",
+               "unknown": "magenta"}
+WITNESS_STYLE = {WitnessStatus.HEARD: "green", WitnessStatus.REFUSED: "yellow", WitnessStatus.ABSENT: "dim",
+                 WitnessStatus.FAILED: "red"}
 
 
 def _heading(console: SafeConsole, title: str, style: str = "bold") -> None:
@@ -79,20 +86,29 @@ def _render_match(console: SafeConsole, result: FindResult, match: Match) -> Non
     view, pod, node = match.view, match.pod, match.node
     api_pod = result.api_pod(pod)
     reason = match.candidate.reason
+    run = view.reconciled.state_of(pod.manifest_path)
     console.print(Text.assemble(plain(pod.mirror_name, "bold"), " is defined on ", plain(node, "bold cyan"), " by ",
                                 plain(pod.manifest_path, "bold green")), soft_wrap=True)
+    watched = (f"{view.reconciled.running.path}  (the running kubelet's: {view.reconciled.running.via}; its files "
+               f"say {view.static_pod_path.value})" if run is not None and run.in_running_path else
+               f"{view.static_pod_path.value}  (decided by: {view.static_pod_path.source}; "
+               f"kubelet command line from: {view.invocation.argv_source})")
     rows = [
         ("Pod", plain(f"{pod.namespace}/{pod.name} (mirror pod {pod.mirror_name})")),
         ("API", _api_line(api_pod, result.api)),
         ("Node", plain(f"{node}  ({reason})" if reason else node)),
         ("Manifest", plain(pod.manifest_path)),
-        ("Watched path", plain(f"{view.static_pod_path.value}  (decided by: {view.static_pod_path.source}; "
-                               f"kubelet command line from: {view.invocation.argv_source})")),
+        ("Watched path", plain(watched)),
     ]
+    rows += _run_rows(run, api_pod.mirror_hash if api_pod else "")
     rows += [("Also defines it", plain(f"{p}  (loses: sorts before the manifest)")) for p in pod.shadowed_paths]
     _fields(console, rows)
     _heading(console, "How we know")
-    _steps(console, (*view.static_pod_path.provenance, Step(
+    running = view.reconciled.running
+    # A pod of the running kubelet's folder: its /configz decided, not the files.
+    decided = (Step(f"the running kubelet reads {running.path} ({running.via})", "configz"),) \
+        if run is not None and run.in_running_path else view.static_pod_path.provenance
+    _steps(console, (*decided, Step(
         f"{pod.manifest_path} defines {pod.namespace}/{pod.name} → mirror pod {pod.mirror_name}", pod.manifest_path)))
     files = {pod.manifest_path, *pod.shadowed_paths}
     found = [f for f in result.findings if f.node == node and f.path in files]
@@ -102,6 +118,21 @@ def _render_match(console: SafeConsole, result: FindResult, match: Match) -> Non
             console.print(Text.assemble("  ", (f"{item.id} {item.severity}", SEVERITY_STYLE[item.severity]), " ",
                                         plain(item.message)), soft_wrap=True)
     _remedy(console, node, view, pod)
+
+
+def _run_rows(run: PodRun | None, mirror_hash: str) -> list[tuple[str, Text]]:
+    """The pod's state, whether the kubelet confirmed the mirror pod, its containers."""
+    if run is None:
+        return []
+    rows = [("State", Text.assemble((run.state, STATE_STYLE[run.state]), plain(f": {run.why}")))]
+    if run.uid and mirror_hash and run.state == "running":  # else a pod of that name may be another file's
+        said = ("confirmed: the mirror pod's kubernetes.io/config.mirror is the kubelet's pod UID "
+                f"{run.uid}, so this file is its source" if mirror_hash == run.uid else
+                f"the mirror pod's kubernetes.io/config.mirror {mirror_hash} is not the kubelet's pod UID {run.uid}: "
+                "the mirror pod is stale or from another file")
+        rows.append(("Kubelet", plain(said, "green" if mirror_hash == run.uid else "yellow")))
+    rows += [("Container", plain(describe(c), "bold red" if failing(c) else "")) for c in run.containers]
+    return rows
 
 
 def _remedy(console: SafeConsole, node: str, view: NodeView, pod: StaticPod) -> None:
@@ -142,15 +173,22 @@ def render_node(console: SafeConsole, node: str, view: NodeView) -> None:
         ("Config dir", plain(view.config_dir or "none")),
         ("Static pod path", plain(f"{view.static_pod_path.value or 'none (file source disabled)'}  "
                                   f"(decided by: {view.static_pod_path.source})")),
-        ("Static pod URL", plain(view.static_pod_url.value or "none")),
     ]
+    rec = view.reconciled
+    if rec.differs:
+        rows.append(("Running path", plain(f"{rec.running.path or 'none'}  ({rec.running.via}): what runs now; "
+                                           "the static pod path above counts after the next restart", "bold yellow")))
+    rows += [("Static pod URL", plain(view.static_pod_url.value or "none")), ("Witnesses", _witness_line(rec))]
     _fields(console, rows)
     _render_settings(console, view)
     _heading(console, "How the static pod path was decided")
     _steps(console, view.static_pod_path.provenance)
     _heading(console, "Node name")
     _steps(console, view.node_name.provenance)
-    _render_entries(console, view)
+    _render_entries(console, view, view.static_pod_path.value, view.entries)
+    if view.reconciled.differs and view.reconciled.running.path:
+        _render_entries(console, view, view.reconciled.running.path, view.running_entries, " (the running kubelet's)")
+    _render_witnessed(console, view.reconciled)
     _render_network(console, view)
     sections = (("Restart pending", view.restart_pending), ("Problems", view.problems),
                 ("Incomplete: podaudit could not read these; the kubelet can (run as root)", view.incomplete))
@@ -189,20 +227,54 @@ def _render_network(console: SafeConsole, view: NodeView) -> None:
                                     plain(f"(range {ranges})", "dim")), soft_wrap=True)
 
 
-def _render_entries(console: SafeConsole, view: NodeView) -> None:
-    if view.static_pod_path.value is None:
+def _witness_line(rec: Reconciliation) -> Text:
+    """files heard (...); kubelet refused (api node proxy): forbidden ...; runtime absent: no crictl"""
+    line = Text()
+    for witness in rec.witnesses:
+        if line:
+            line.append("; ")
+        line.append_text(Text.assemble((f"{witness.source.value} {witness.status.value}",
+                                        WITNESS_STYLE[witness.status]),
+                                       plain(f" ({witness.via})" if witness.via else ""),
+                                       plain(f": {witness.detail}" if witness.detail else "")))
+    return line
+
+
+def _render_entries(console: SafeConsole, view: NodeView, path: str | None, entries: list[ManifestEntry],
+                    whose: str = "") -> None:
+    if path is None:
         return
     # A str title takes the table's title style; the console shows it as written (no markup).
-    table = Table(title=f"Entries of {printable(view.static_pod_path.value)}", title_justify="left", expand=False)
-    for column in ("entry", "fate", "pod / reason"):
+    table = Table(title=f"Entries of {printable(path)}{whose}", title_justify="left", expand=False)
+    for column in ("entry", "fate", "state", "pod / reason"):
         table.add_column(column, overflow="fold")
-    for entry in view.entries:
+    for entry in entries:
+        run = view.reconciled.state_of(entry.path) if entry.fate == "loaded" else None
         detail = plain(entry.pod.key if entry.pod and entry.fate == "loaded" else entry.reason)
+        if run is not None and run.state != "running":
+            detail.append_text(Text.assemble("\n", plain(run.why, "dim")))
+        for container in filter(failing, run.containers if run else ()):
+            detail.append_text(Text.assemble("\n", plain(describe(container), "red")))
         for warning in entry.warnings:
             detail.append_text(Text.assemble("\n", plain(warning, "yellow")))
-        table.add_row(plain(entry.path.rsplit("/", 1)[-1]), plain(entry.fate, FATE_STYLE[entry.fate]), detail)
+        state = plain(run.state, STATE_STYLE[run.state]) if run else Text("")
+        table.add_row(plain(entry.path.rsplit("/", 1)[-1]), plain(entry.fate, FATE_STYLE[entry.fate]), state, detail)
     console.print()
     console.print(table)
+
+
+def _render_witnessed(console: SafeConsole, rec: Reconciliation) -> None:
+    """What the next restart changes, and the pods only a witness shows."""
+    if rec.next_restart:
+        _heading(console, "Next restart", "bold yellow")
+        console.print(f"  {printable(rec.next_restart)}", soft_wrap=True)
+    if rec.unfiled:
+        _heading(console, "Running with no file (a witness shows them)", "bold yellow")
+    for pod in rec.unfiled:
+        who = ", ".join(s.value for s in pod.witnessed_by)
+        console.print(f"  - {printable(f'{pod.namespace}/{pod.name} ({who}): {pod.why}')}", soft_wrap=True)
+        for container in pod.containers:
+            console.print(plain(f"      {describe(container)}", "red" if failing(container) else ""), soft_wrap=True)
 
 
 def _lines(items: list[str]) -> Text:
@@ -225,8 +297,7 @@ def render_sweep(console: SafeConsole, result: SweepResult, audit: AuditResult |
         problems = [*(p.text() for p in (*view.problems, *view.restart_pending)),
                     *(f"incomplete: {i.text()}" for i in view.incomplete)]
         table.add_row(_group_name(names), plain(f"{path.value or 'none'} ({path.source})"),
-                      _lines([p.mirror_name.removesuffix("-" + view.node_name.value) for p in view.static_pods]),
-                      _lines(problems))
+                      _lines(_pod_names(view)), _lines(problems))
     console.print(table)
     if audit is not None:
         _render_findings(console, audit)
@@ -234,6 +305,17 @@ def render_sweep(console: SafeConsole, result: SweepResult, audit: AuditResult |
     audited, total = len(result.views), len(result.results)
     note = " (interrupted)" if result.interrupted else ""
     console.print(f"{audited} of {total} nodes audited{note}.")
+
+
+def _pod_names(view: NodeView) -> list[str]:
+    """Each static pod's short name, with its state when it does not simply run."""
+    states = {p.manifest_path: p.state for p in view.reconciled.pods}
+    names = []
+    for pod in file_pods(view):
+        state = states.get(pod.manifest_path, "running")
+        name = pod.mirror_name.removesuffix("-" + view.node_name.value)
+        names.append(name if state == "running" else f"{name} ({state})")
+    return names
 
 
 def _finding_signatures(audit: AuditResult) -> dict[str, tuple[tuple[str, str], ...]]:

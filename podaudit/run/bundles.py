@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from podaudit.collect.source import refuse_duplicates
 from podaudit.errors import InputError
 from podaudit.names import valid_node_name
-from podaudit.run.select import snapshot_cluster
+from podaudit.run.select import ANSWER_FOLDERS, snapshot_cluster
 from podaudit.run.sweep import run_sweep
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def read_nodes(sel: Selection, cluster: Cluster, cleanup: Callable[[], None]
     """Read every node for a bundle: (the sweep, the nodes to write, one line per node not
     collected). ``cleanup`` runs when the reading ends, however it ends."""
     try:
-        result = run_sweep(cluster.nodes, sel.concurrency, sel.deadline)
+        result = run_sweep(cluster.about_to_read(cluster.nodes), sel.concurrency, sel.deadline)
     finally:
         cleanup()
     lines = [failure.message for failure in result.failures]
@@ -102,11 +102,12 @@ def _copy_api(source: str, dest: str) -> None:
 
 
 def _copy_plain(source: str, dest: str) -> None:
-    names = ["pods.json", "nodes.json", "namespaces.json", "configz"]
-    configz = os.path.join(source, "configz")
-    if os.path.isdir(configz) and not os.path.islink(configz):
-        os.mkdir(os.path.join(dest, "configz"))
-        names += [f"configz/{n}" for n in sorted(os.listdir(configz))]
+    names = ["pods.json", "nodes.json", "namespaces.json", *ANSWER_FOLDERS]
+    for folder in ANSWER_FOLDERS:  # the node proxy's answers: configz/NODE.json, kubelet-pods/NODE.json
+        inside = os.path.join(source, folder)
+        if os.path.isdir(inside) and not os.path.islink(inside):
+            os.mkdir(os.path.join(dest, folder))
+            names += [f"{folder}/{n}" for n in sorted(os.listdir(inside))]
     for name in names:
         path = os.path.join(source, name)
         if os.path.islink(path):

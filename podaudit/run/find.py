@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from podaudit.audit.engine import audit
-from podaudit.audit.match import Candidate, FindResult, Match, defines, name_fits
+from podaudit.audit.match import Candidate, FindResult, Match, defines, file_pods, name_fits
 from podaudit.run.sweep import DEFAULT_CONCURRENCY, run_sweep
 
 if TYPE_CHECKING:
@@ -60,15 +60,18 @@ def find_pod(name: str, namespace: str | None, cluster: Cluster, concurrency: in
     if outside:
         result.notes.append(f"the API runs {name} on {', '.join(outside)}, which is not among the nodes given "
                             f"({cluster.origin}); add it to read its files")
-    sweep = run_sweep([c.node for c in candidates], concurrency=concurrency)
+    known = len(cluster.notes)
+    sweep = run_sweep(cluster.about_to_read([c.node for c in candidates]), concurrency=concurrency)
+    result.notes += cluster.notes[known:]  # whom the kubelet witness was not heard from
     result.unavailable = sweep.failures
     # Results keep the candidates' order: from here on each node goes by its one name.
     result.candidates = [replace(c, name=read.node) for c, read in zip(candidates, sweep.results, strict=True)]
     for candidate, read in zip(result.candidates, sweep.results, strict=True):
         if read.view is None:
             continue
+        # Both folders when the running kubelet reads another one: each match carries its state.
         result.matches += [Match(read.node, read.view, pod, candidate)
-                           for pod in read.view.static_pods if defines(pod, name, namespace)]
+                           for pod in file_pods(read.view) if defines(pod, name, namespace)]
         if read.view.incomplete:
             result.incomplete[read.node] = read.view.incomplete
     views = sweep.views
@@ -87,7 +90,7 @@ def _closest(name: str, cluster: Cluster, views: list[NodeView]) -> list[str]:
     known = {p.name for p in cluster.api.mirror_pods()} if cluster.api else set()
     # Reading every node for a typo is fine for files here; not for a fleet over SSH.
     if not known and (views or len(cluster.nodes) <= SUGGEST_READ_LIMIT):
-        for view in views or run_sweep(cluster.nodes).views:
-            known |= {p.mirror_name for p in view.static_pods}
+        for view in views or run_sweep(cluster.about_to_read(cluster.nodes)).views:
+            known |= {p.mirror_name for p in file_pods(view)}
     known.discard(name)
     return difflib.get_close_matches(name, sorted(known), n=5, cutoff=0.5)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, is_dataclass, replace
+from typing import TYPE_CHECKING, Any, cast
 
 from podaudit.collect.local import NodeHandle
 from podaudit.errors import InputError, NodeUnavailable
-from podaudit.model import FailureKind
+from podaudit.model import FailureKind, KubeletWord, NodeHints, Witness, WitnessSource, WitnessStatus
 
 if TYPE_CHECKING:
     from podaudit.api.view import ApiView
@@ -75,20 +77,89 @@ def _check_files(sel: Selection) -> None:
 
 
 def reach(sel: Selection, entries: list[InventoryEntry], api: ApiView | None, check_host: bool = False
-           ) -> list[NodeSource]:
-    """How each node is read: kubectl debug, this machine, or SSH."""
+          ) -> list[NodeSource]:
+    """How each node is read: kubectl debug, this machine, or SSH; each with the InternalIP
+    the API gives it. The kubelets' word is asked later, of the nodes actually read
+    (``with_kubelet_words``): ``find`` reads only the nodes a pod name points to."""
     only = len(entries) == 1
-    node_ip = {n.name: n.addresses.get("InternalIP") for n in api.nodes} if api is not None else {}
+    hints = {n.name: NodeHints(n.addresses.get("InternalIP")) for n in api.nodes} if api is not None else {}
     if sel.via == "kubectl-debug":
-        return _debug_nodes(sel, entries, only, node_ip)
+        return _debug_nodes(sel, entries, only, hints)
     here = _this_node(api) if os.geteuid() == 0 else None  # without root, SSH (with --sudo) reads more
-    local: list[NodeSource] = [NodeHandle(e.name, "/", only, node_ip.get(e.name)) for e in entries if e.name == here]
+    local: list[NodeSource] = [NodeHandle(e.name, "/", only, hints.get(e.name)) for e in entries if e.name == here]
     refused: list[NodeSource] = [RefusedNode(e.name, e.problem, only) for e in entries
                                  if e.problem is not None and e.name != here]
     remote = [e for e in entries if e.name != here and e.problem is None]
-    nodes = ssh_nodes(sel, remote, only, node_ip, check_host) if remote else []
+    nodes = ssh_nodes(sel, remote, only, hints, check_host) if remote else []
     order = {e.name: i for i, e in enumerate(entries)}
     return sorted(local + refused + nodes, key=lambda n: order[n.name])
+
+
+def with_kubelet_words(sel: Selection, api: ApiView, nodes: Sequence[NodeSource]
+                       ) -> tuple[list[NodeSource], list[str]]:
+    """The nodes, each with its kubelet's word through the API's node proxy in its hints
+    (also kept in ``api.kubelet`` and, for PA107, ``api.configz``), asked just before the
+    nodes are read; and a note when some kubelets were not heard (never a PA9xx: nodes/proxy
+    is often, rightly, not granted)."""
+    if not api.origin.startswith("kubectl"):
+        return list(nodes), []
+    readable = [n for n in nodes if _hints_of(n) is not None]
+    words, notes = _kubelet_words(sel, [n.name for n in readable], api)
+    return [_with_word(n, words[n.name]) if n.name in words else n for n in nodes], notes
+
+
+_NO_HINTS = NodeHints()
+
+
+def _hints_of(node: NodeSource) -> NodeHints | None:
+    """A node's hints (empty when it has none yet); None for a node that takes none
+    (RefusedNode: never connected to)."""
+    if not (is_dataclass(node) and hasattr(node, "hints")):
+        return None
+    hints = getattr(node, "hints")  # noqa: B009 - NodeSource does not declare it
+    return hints if isinstance(hints, NodeHints) else _NO_HINTS
+
+
+def _with_word(node: NodeSource, word: KubeletWord) -> NodeSource:
+    hints = _hints_of(node) or _NO_HINTS
+    # Every source that reads a node is a frozen dataclass with a ``hints`` field.
+    return cast("NodeSource", replace(cast(Any, node), hints=NodeHints(hints.node_ip, word)))
+
+
+def _kubelet_words(sel: Selection, names: list[str], api: ApiView) -> tuple[dict[str, KubeletWord], list[str]]:
+    """Ask the kubelets the API knows and calls Ready (its node proxy cannot reach one that
+    is down); the others' word is absent, with why."""
+    from podaudit.api.kubectl import WORD_CONCURRENCY, kubelet_words
+    from podaudit.api.view import PROXY_VIA
+
+    words: dict[str, KubeletWord] = {}
+    ask: list[str] = []
+    for name in names:
+        known = api.node(name)
+        if "nodes" not in api.loaded:
+            why = "the API's node list could not be read"
+        elif known is None:
+            why = f"the API lists no node {name}"
+        elif known.ready != "True":
+            state = "NotReady" if known.ready == "False" else f"Ready={known.ready}"
+            why = f"the API calls node {name} {state}: its node proxy cannot reach a kubelet that is down"
+        else:
+            ask.append(name)
+            continue
+        words[name] = KubeletWord(Witness(WitnessSource.KUBELET, WitnessStatus.ABSENT, PROXY_VIA, f"{why}; not asked"))
+    until = None if sel.deadline is None else time.monotonic() + sel.deadline
+    heard = kubelet_words(sel.kubectl_options(), ask, until, max(1, min(sel.concurrency, WORD_CONCURRENCY)))
+    words.update(heard)
+    api.kubelet.update(words)
+    api.configz.update({name: word.configz for name, word in heard.items() if word.configz is not None})
+    unheard = [word.witness.detail for word in heard.values() if word.witness.status is not WitnessStatus.HEARD]
+    if not unheard:
+        return words, []
+    details = list(dict.fromkeys(unheard))
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return words, [f"the kubelet witness (/configz and /pods through the API's node proxy) was not heard from "
+                   f"{len(unheard)} of {len(ask)} nodes, so PA107 and the kubelet's pod list are not checked "
+                   f"there: {details[0]}{more}"]
 
 
 def _this_node(api: ApiView | None) -> str | None:
@@ -115,7 +186,7 @@ def _machine_id() -> str:
         return ""
 
 
-def _debug_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, node_ip: dict[str, str | None]
+def _debug_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, hints: dict[str, NodeHints]
                  ) -> list[NodeSource]:
     import uuid
 
@@ -130,10 +201,10 @@ def _debug_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, node
     register_cleanup()
     debug = DebugOptions(sel.debug_image, sel.debug_namespace, max(sel.timeout * 4, 60.0))
     run_id = uuid.uuid4().hex[:12]
-    return [DebugNode(e.name, sel.kubectl_options(), debug, run_id, only, node_ip.get(e.name)) for e in entries]
+    return [DebugNode(e.name, sel.kubectl_options(), debug, run_id, only, hints.get(e.name)) for e in entries]
 
 
-def ssh_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, node_ip: dict[str, str | None],
+def ssh_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, hints: dict[str, NodeHints],
               check_host: bool = False) -> list[NodeSource]:
     from podaudit.collect.over_ssh import SshNode
     from podaudit.transport.ssh import SshError, SshOptions, load_ssh_config
@@ -147,4 +218,4 @@ def ssh_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, node_ip
     except SshError as exc:
         raise InputError(str(exc)) from exc
     _check_files(sel)
-    return [SshNode(e, options, sel.sudo, only, node_ip.get(e.name), config=config) for e in entries]
+    return [SshNode(e, options, sel.sudo, only, hints.get(e.name), config=config) for e in entries]

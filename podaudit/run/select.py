@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from podaudit.api.view import ApiView, load_api_dir
 from podaudit.collect.local import NodeHandle
 from podaudit.errors import InputError
+from podaudit.model import NodeHints
 from podaudit.run.reach import reach
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ DEFAULT_TIMEOUT = 30.0
 # An API server that does not answer in 10 s is down for our purposes: the node side goes on.
 DEFAULT_API_TIMEOUT = 10.0
 DEFAULT_DEBUG_IMAGE = "busybox:1.37"
+# A snapshot's api/ folders of node proxy answers, one NODE.json each: /configz and /pods.
+ANSWER_FOLDERS = ("configz", "kubelet-pods")
 
 
 @dataclass
@@ -85,7 +89,7 @@ def select_cluster(sel: Selection, host: str | None = None, want_api: bool = Fal
     if explicit and (sel.demo or sel.snapshot is not None):
         raise InputError(f"{chosen[0]} carries its own API view (api/); --kubeconfig/--context do not apply")
     if sel.demo or sel.snapshot is not None:
-        cluster = snapshot_cluster(demo_path() if sel.demo else sel.snapshot or "")
+        cluster = snapshot_cluster(demo_path() if sel.demo else sel.snapshot or "", kubelet=not sel.no_api)
         if sel.no_api:
             cluster.api = None
         return cluster
@@ -105,6 +109,7 @@ def select_cluster(sel: Selection, host: str | None = None, want_api: bool = Fal
         if asked:
             notes.append("reading this machine only: the API listed no nodes to reach")
     cluster.api = api
+    cluster.selection = sel
     cluster.notes = notes + cluster.notes
     return cluster
 
@@ -167,7 +172,7 @@ def remote_cluster(sel: Selection, api: ApiView | None, host: str | None = None)
             checked(InventoryEntry(host or ""), "the command line")]
     origin = f"inventory {sel.inventory}" if sel.inventory else "--nodes" if sel.nodes else f"host {host}"
     single = host is not None and sel.inventory is None and sel.nodes is None
-    return Cluster(reach(sel, entries, api, check_host=single and api is None), None, origin)
+    return Cluster(reach(sel, entries, api, single and api is None), None, origin)
 
 
 def api_cluster(sel: Selection, api: ApiView) -> Cluster:
@@ -196,9 +201,22 @@ class Cluster:
     api: ApiView | None = None
     origin: str = "local"
     notes: list[str] = field(default_factory=list)
+    # The selection, when the API view is live: the kubelets are asked through it.
+    selection: Selection | None = None
 
     def node(self, name: str) -> NodeSource | None:
         return next((n for n in self.nodes if n.name == name), None)
+
+    def about_to_read(self, nodes: Sequence[NodeSource]) -> list[NodeSource]:
+        """``nodes``, each with its kubelet's word through the API's node proxy, asked now,
+        just before they are read, and only of them (notes say whom it was not heard from)."""
+        if self.api is None or self.selection is None:
+            return list(nodes)
+        from podaudit.run.reach import with_kubelet_words
+
+        asked, notes = with_kubelet_words(self.selection, self.api, nodes)
+        self.notes += notes
+        return asked
 
 
 def local_cluster(root: str) -> Cluster:
@@ -211,10 +229,12 @@ def local_cluster(root: str) -> Cluster:
     return Cluster([NodeHandle(label, root, only=True)], None, f"root {root}")
 
 
-def snapshot_cluster(path: str) -> Cluster:
+def snapshot_cluster(path: str, kubelet: bool = True) -> Cluster:
     """A cluster snapshot: nodes/<node>/ node roots and optional api/*.json. What the snapshot
     holds never chooses a path outside it: nodes/ must be a folder, not a link, and an api/
-    that is (or holds) a link is not read."""
+    that is (or holds) a link is not read. Each node the API lists gets its hints: its
+    InternalIP and, unless ``kubelet`` is False (--no-api), its kubelet's recorded word
+    (api/configz/, api/kubelet-pods/)."""
     nodes_dir = os.path.join(path, "nodes")
     if not path:
         raise InputError("--snapshot is empty; give the path of a cluster snapshot")
@@ -245,7 +265,9 @@ def snapshot_cluster(path: str) -> Cluster:
             notes.append(f"nodes/{name} leads outside the snapshot ({os.path.realpath(root)}); skipped")
             continue
         api_node = next((n for n in api.nodes if n.name == name), None) if api else None
-        nodes.append(NodeHandle(name, root, node_ip=api_node.addresses.get("InternalIP") if api_node else None))
+        word = api.kubelet.get(name) if api and kubelet else None
+        hints = NodeHints(api_node.addresses.get("InternalIP"), word) if api_node else None
+        nodes.append(NodeHandle(name, root, hints=hints))
     if not nodes:
         raise InputError(f"--snapshot {path}: nodes/ holds no node folders")
     return Cluster(nodes, api, f"snapshot {path}", notes)
@@ -255,11 +277,12 @@ def _api_link(api_dir: str) -> str | None:
     """The first name load_api_dir would read that is a link: it would lead out of the snapshot."""
     if os.path.islink(api_dir):
         return "api"
-    names = ["nodes.json", "pods.json", "namespaces.json", "configz"]
-    configz = os.path.join(api_dir, "configz")
-    if os.path.isdir(configz) and not os.path.islink(configz):
-        with contextlib.suppress(OSError):  # load_api_dir reports what it cannot read
-            names += [f"configz/{n}" for n in sorted(os.listdir(configz))]
+    names = ["nodes.json", "pods.json", "namespaces.json", *ANSWER_FOLDERS]
+    for folder in ANSWER_FOLDERS:
+        inside = os.path.join(api_dir, folder)
+        if os.path.isdir(inside) and not os.path.islink(inside):
+            with contextlib.suppress(OSError):  # load_api_dir reports what it cannot read
+                names += [f"{folder}/{n}" for n in sorted(os.listdir(inside))]
     return next((f"api/{n}" for n in names if os.path.islink(os.path.join(api_dir, n))), None)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podaudit.errors import NodeUnavailable
+from podaudit.kubelet.untrusted import as_dict
 from podaudit.model import FailureKind
 from podaudit.names import valid_node_name
 from podaudit.transport import MARKER
@@ -30,7 +31,6 @@ from podaudit.transport.debug_pods import (
     RBAC,
     WRAPPER,
     Launch,
-    as_dict,
     check_open,
     json_object,
     marker_of,

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podaudit.errors import NodeUnavailable
+from podaudit.kubelet.untrusted import as_dict
 from podaudit.model import FailureKind
 from podaudit.names import valid_node_name
-from podaudit.transport.kubectl import KubectlFatal, KubectlOptions, kill_group, kubectl_argv, run_kubectl, time_limit
+from podaudit.transport.kubectl import KubectlFatal, KubectlOptions, kubectl_argv, run_kubectl, time_limit
+from podaudit.transport.limits import kill_group
 
 NO_CHROOT = 97  # the container's exit status when chroot /host is refused
 # The container's command after "sh -c": $0 is the run's marker, $1 the gather script. The
@@ -201,9 +203,6 @@ def marker_of(pod: dict[str, Any]) -> str | None:
     except (KeyError, IndexError, TypeError):
         return None
 
-
-def as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def json_object(out: bytes) -> dict[str, Any]:

@@ -14,12 +14,13 @@ timeout or junk on stdout becomes one line in ``problems`` saying what to do (an
 from __future__ import annotations
 
 import math
-import os
 import re
-import signal
-import subprocess
 from dataclasses import dataclass
 
+from podaudit.transport.limits import run_capped
+
+# kubectl's stdout read at most: a pod list of a very large cluster (hundreds of MB) fits.
+MAX_KUBECTL_STDOUT = 1 << 30
 _USER = re.compile(r'User "([^"]*)"')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _KLOG = re.compile(r"^[EWIF]\d{4} \d\d:\d\d:\d\d")  # client-go's log lines ("E1126 20:33:38.98 ...")
@@ -67,14 +68,13 @@ def time_limit(opts: KubectlOptions) -> float:
     return min(max(float(timeout), 0.001), 86400.0)
 
 
-def run_kubectl(opts: KubectlOptions, args: list[str], what: str, problems: list[str], rbac: str) -> bytes | None:
-    """kubectl's stdout on success; None and a problem line otherwise; KubectlFatal when no
-    further kubectl run can succeed either."""
-    try:
-        proc = subprocess.Popen(  # no shell; argv from the user's own options
-            kubectl_argv(opts, args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, close_fds=True,
-        )
+def run_kubectl(opts: KubectlOptions, args: list[str], what: str, problems: list[str], rbac: str,
+                limit: int = MAX_KUBECTL_STDOUT) -> bytes | None:
+    """kubectl's stdout on success; None and a problem line otherwise (also past ``limit``
+    bytes: a node's kubelet answering through the proxy is hostile input); KubectlFatal when
+    no further kubectl run can succeed either."""
+    try:  # no shell; argv from the user's own options
+        captured = run_capped(kubectl_argv(opts, args), time_limit(opts), limit)
     except FileNotFoundError:
         problems.append(f"kubectl not found ({opts.kubectl}): install it or pass --snapshot")
         raise KubectlFatal from None
@@ -82,38 +82,17 @@ def run_kubectl(opts: KubectlOptions, args: list[str], what: str, problems: list
         reason = getattr(exc, "strerror", None) or exc
         problems.append(f"kubectl ({opts.kubectl}) could not be started ({reason}): fix it or pass --snapshot")
         raise KubectlFatal from None
-    try:
-        out, err = proc.communicate(timeout=time_limit(opts))
-    except subprocess.TimeoutExpired:
-        kill_group(proc)
+    if captured.timed_out:
         problems.append(f"{what}: no answer within {time_limit(opts):g}s: check that the cluster is reachable "
                         "(--kubeconfig/--context), raise the timeout, or pass --snapshot")
         raise KubectlFatal from None
-    except BaseException:  # Ctrl-C: kubectl is in its own session, so it did not get the SIGINT
-        kill_group(proc)
-        raise
-    if proc.returncode == 0:
-        return out
-    _explain(what, proc.returncode, err.decode("utf-8", "replace"), opts, problems, rbac)
+    if captured.full is not None:
+        problems.append(f"{what}: more than {limit >> 20} MiB on {captured.full}; stopped reading")
+        return None
+    if captured.status == 0:
+        return captured.out
+    _explain(what, captured.status or 1, captured.err.decode("utf-8", "replace"), opts, problems, rbac)
     return None
-
-
-def kill_group(proc: subprocess.Popen[bytes], reap: bool = True) -> None:
-    """SIGKILL kubectl and any credential plugin it started (its own process group). With
-    ``reap`` also collect it; not from another thread than the one reading its pipes."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    if not reap:
-        return
-    try:
-        proc.communicate(timeout=2)
-    except subprocess.TimeoutExpired:  # a grandchild in its own session still holds the pipes
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
-        proc.wait()
 
 
 def last_detail(stderr: str, code: int) -> str:

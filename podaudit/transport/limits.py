@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -82,8 +83,6 @@ def run_capped(argv: list[str], timeout: float, out_limit: int, err_limit: int =
     """Run ``argv`` (no shell, stdin closed or fed ``stdin``, its own process group), reading
     at most the caps; a stream past its cap, or the time limit, kills the whole group. Raises
     OSError when it cannot start."""
-    from podaudit.transport.kubectl import kill_group
-
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
     assert proc.stdout is not None and proc.stderr is not None
@@ -116,6 +115,24 @@ def run_capped(argv: list[str], timeout: float, out_limit: int, err_limit: int =
     full = "stdout" if out.full else "stderr" if err.full else None
     killed = timed_out or full is not None
     return Captured(None if killed else status, out.data(), err.data(), full, timed_out)
+
+
+def kill_group(proc: subprocess.Popen[bytes], reap: bool = True) -> None:
+    """SIGKILL a process started in its own session (kubectl and any credential plugin it started). With
+    ``reap`` also collect it; not from another thread than the one reading its pipes."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    if not reap:
+        return
+    try:
+        proc.communicate(timeout=2)
+    except subprocess.TimeoutExpired:  # a grandchild in its own session still holds the pipes
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        proc.wait()
 
 
 def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:

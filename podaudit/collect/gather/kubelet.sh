@@ -1,7 +1,9 @@
-# The kubelet's own settings: --config, --config-dir, --pod-manifest-path from its argv, and
-# the static pod path its config file names.
+# The kubelet's own settings: --config, --config-dir, --pod-manifest-path,
+# --container-runtime-endpoint, --port, --read-only-port and --address from its argv, and the
+# static pod path its config file names.
 
-kubelet_flags() { # KCONFIG, KCONFIGDIR, KPMP from the chosen kubelet's argv (pflag's rules, roughly)
+kubelet_flags() { # KCONFIG, KCONFIGDIR, KPMP, KCRE, KPORT, KROPORT, KADDR from the chosen kubelet's argv
+    # (pflag's rules, roughly; "_" for "-" as the kubelet's WordSepNormalizeFunc allows)
     kf_rest=$KWORDS
     kf_skip=1
     [ "$KKIND" != hyperkube ] || kf_skip=2
@@ -17,6 +19,10 @@ kubelet_flags() { # KCONFIG, KCONFIGDIR, KPMP from the chosen kubelet's argv (pf
         config) KCONFIG=$kf_w ;;
         configdir) KCONFIGDIR=$kf_w ;;
         pmp) KPMP=$kf_w ;;
+        cre) KCRE=$kf_w ;;
+        port) KPORT=$kf_w ;;
+        roport) KROPORT=$kf_w ;;
+        address) KADDR=$kf_w ;;
         esac
         if [ -n "$kf_next" ]; then
             kf_next=
@@ -27,9 +33,17 @@ kubelet_flags() { # KCONFIG, KCONFIGDIR, KPMP from the chosen kubelet's argv (pf
         --config=*) KCONFIG=${kf_w#*=} ;;
         --config[-_]dir=*) KCONFIGDIR=${kf_w#*=} ;;
         --pod[-_]manifest[-_]path=*) KPMP=${kf_w#*=} KPMP_SET=1 ;;
+        --container[-_]runtime[-_]endpoint=*) KCRE=${kf_w#*=} ;;
+        --port=*) KPORT=${kf_w#*=} ;;
+        --read[-_]only[-_]port=*) KROPORT=${kf_w#*=} ;;
+        --address=*) KADDR=${kf_w#*=} ;;
         --config) kf_next=config ;;
         --config[-_]dir) kf_next=configdir ;;
         --pod[-_]manifest[-_]path) kf_next=pmp KPMP_SET=1 ;;
+        --container[-_]runtime[-_]endpoint) kf_next=cre ;;
+        --port) kf_next=port ;;
+        --read[-_]only[-_]port) kf_next=roport ;;
+        --address) kf_next=address ;;
         --*=* | -?=*) ;;
         --*) case ${kf_rest%%"$NL"*} in -*) ;; *) kf_next=skip ;; esac ;;
         esac
@@ -40,32 +54,43 @@ static_pod_path_of() { # SPP := staticPodPath written in config file $1 (a simpl
     SPP=
     [ "$FDK" = raw ] || return 0
     read_text "$R$1" "$CAP" || return 0
+    config_scalar staticPodPath
+    SPP=$CS
+    if [ -n "$SPP" ]; then
+        absolute "$SPP" "${1%/*}"
+        SPP=$NP
+    fi
+}
+
+config_scalar() { # CS := the last value of key $1 in config text $RT (a simple YAML or JSON line;
+    # in JSON a string, or a number: "port": 10250)
+    CS=
     IFS=$NL
     for sp_l in $RT; do
         IFS=$DEFAULT_IFS
         case $sp_l in
-        staticPodPath:*)
-            trim "${sp_l#staticPodPath:}"
+        "$1":*)
+            trim "${sp_l#"$1":}"
             case $T in
             \"*) sp_v=${T#\"} sp_v=${sp_v%%\"*} ;;
             \'*) sp_v=${T#\'} sp_v=${sp_v%%\'*} ;;
             *) sp_v=${T%%[[:space:]]#*} ;;
             esac
             ;;
-        *'"staticPodPath"'*)
-            trim "${sp_l#*\"staticPodPath\"}"
+        *"\"$1\""*)
+            trim "${sp_l#*\"$1\"}"
             trim "${T#:}"
-            case $T in \"*) sp_v=${T#\"} sp_v=${sp_v%%\"*} ;; *) continue ;; esac
+            case $T in
+            \"*) sp_v=${T#\"} sp_v=${sp_v%%\"*} ;;
+            [0-9]*) sp_v=${T%%[!0-9]*} ;;
+            *) continue ;;
+            esac
             ;;
         *) continue ;;
         esac
-        SPP=$sp_v
+        CS=$sp_v
     done
     IFS=$DEFAULT_IFS
-    if [ -n "$SPP" ]; then
-        absolute "$SPP" "${1%/*}"
-        SPP=$NP
-    fi
 }
 
 gconfig() { # the --config file, and the static pod path it names

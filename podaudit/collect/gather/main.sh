@@ -1,6 +1,7 @@
-# The two modes: discover (the first pass: find the kubelet, gather what it probably needs)
-# and paths (exactly the files and directories a later pass asks for), then the one line
-# that runs anything.
+# The three modes: discover (the first pass: find the kubelet, gather what it probably needs,
+# and ask the witnesses), paths (exactly the files and directories a later pass asks for)
+# and witnesses (only the witnesses: the local collector's), then the one line that runs
+# anything.
 
 discover() {
     find_kubelet emit
@@ -19,6 +20,15 @@ discover() {
     gdistro
     gkubelet
     gnetwork
+    gwitnesses
+}
+
+witnesses() { # the witnesses alone, for the kubelet the first pass would choose
+    find_kubelet
+    choose_root "$KCHOSEN"
+    case $KKIND in kubelet | hyperkube) kubelet_flags ;; esac
+    [ -n "$KCHOSEN" ] || [ -n "$KCONFIG" ] || KCONFIG=/var/lib/kubelet/config.yaml
+    gwitnesses
 }
 
 want_file() { # want_file REPORT PATH (both octal-escaped)
@@ -46,7 +56,9 @@ main() {
     PATH=$PATH:/usr/sbin:/usr/bin:/sbin:/bin
     printf '__MARKER__\nM %s %s\n' "$MODE" "$CAP"
     command -v stat >/dev/null 2>&1 || printf 'E\nno stat command on the node\0'
-    if [ "$MODE" = paths ]; then
+    if [ "$MODE" = witnesses ]; then
+        witnesses
+    elif [ "$MODE" = paths ]; then
         if [ -n "$KPID" ]; then
             KCHOSEN=$KPID
         else

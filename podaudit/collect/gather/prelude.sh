@@ -19,6 +19,19 @@ MODE=__MODE__
 KPID=__KPID__
 UNIT_DIRS='__UNIT_DIRS__'
 KUBELET_UNITS='__KUBELET_UNITS__'
+# The witnesses (witnesses.sh, witness_kubelet.sh): bytes kept of an answer, of one crictl
+# inspect and of a log's end, seconds per command, seconds for them all, containers inspected
+# at most, log lines asked for; where to ask the kubelet (empty: where its own settings say;
+# tests name their own ports).
+WCAP=__WCAP__
+WICAP=__WICAP__
+WLOG=__WLOG__
+WSECS=__WSECS__
+WBUDGET=__WBUDGET__
+WMAX=__WMAX__
+WLINES=__WLINES__
+KUBELET_HTTPS='__KUBELET_HTTPS__'
+KUBELET_HTTP='__KUBELET_HTTP__'
 requested() {
 __WANTS__
 :
@@ -31,7 +44,8 @@ R=            # prefix to read the kubelet's files through: empty, or /proc/<pid
 SEEN=$NL      # keys of what was gathered already, one a line
 CHOSEN=$NL    # drop-in names already taken for the unit being gathered
 ENV_FILES=$NL # EnvironmentFile= paths named by the units read so far
-KCONFIG= KCONFIGDIR= KPMP= KPMP_SET= KCWD=/ KKIND= KCHOSEN= KWORDS= KCGROUP=
+KCONFIG= KCONFIGDIR= KPMP= KPMP_SET= KCWD=/ KKIND= KCHOSEN= KWORDS= KCGROUP= KCRE=
+KPORT= KROPORT= KADDR= # the kubelet's --port, --read-only-port, --address
 FKIND= FLINK=0 FDK=
 
 once() { # once KEY: true only the first time KEY is seen

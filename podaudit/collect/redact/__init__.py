@@ -13,6 +13,8 @@ gives the findings of the live run, and nothing else:
 - text files (text.py): systemd units, env files and MicroK8s args files keep their structure
   and the keys podaudit reads; KubeletConfiguration files the fields podaudit reads
   (kubelet/config.READ_FIELDS); every other value goes.
+- the witnesses (witnesses.py): containers' log lines go; the kubelet's /configz keeps what a
+  KubeletConfiguration file keeps.
 
 Each value that goes becomes ``REDACTED-<keyed hash>`` (values.py): equal within one podaudit
 run, unguessable. File paths stay: they are what podaudit is about.
@@ -21,6 +23,7 @@ run, unguessable. File paths stay: they are what podaudit is about.
 from podaudit.collect.redact.documents import redact_manifest
 from podaudit.collect.redact.text import redact_text
 from podaudit.collect.redact.values import MARK
+from podaudit.collect.redact.witnesses import redact_witnesses
 from podaudit.collect.redact.words import redact_argv
 
-__all__ = ["MARK", "redact_argv", "redact_manifest", "redact_text"]
+__all__ = ["MARK", "redact_argv", "redact_manifest", "redact_text", "redact_witnesses"]
