@@ -142,6 +142,13 @@ class StubApi:
         self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
+    def point_at(self, addresses: dict[str, str]) -> None:
+        """Each node's InternalIP set to where the test reaches it (a lab node's sshd address)."""
+        for node in self.lists["nodes"]["items"]:
+            for address in node["status"]["addresses"]:
+                if address["type"] == "InternalIP":
+                    address["address"] = addresses[node["metadata"]["name"]]
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"

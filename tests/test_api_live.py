@@ -36,10 +36,7 @@ def stub(lab: tuple[Path, dict[str, Any]]) -> Iterator[StubApi]:
     """The demo cluster's API, its nodes' InternalIPs pointing at the lab's sshd addresses."""
     addresses = {n["name"]: n["address"] for n in lab[1]["nodes"]}
     with stub_api.running() as server:
-        for node in server.lists["nodes"]["items"]:
-            for address in node["status"]["addresses"]:
-                if address["type"] == "InternalIP":
-                    address["address"] = addresses[node["metadata"]["name"]]
+        server.point_at(addresses)
         # What node01's running kubelet would really answer (its config.yaml moved the path).
         server.configz["node01"]["kubeletconfig"]["staticPodPath"] = "/etc/just-to-mess-with-you"
         yield server

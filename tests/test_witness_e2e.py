@@ -72,10 +72,7 @@ def stub(lab: tuple[Path, dict[str, Any]]) -> Iterator[StubApi]:
     /etc/kubernetes/manifests and runs static-web from it (its mirror pod is in the API)."""
     addresses = {n["name"]: n["address"] for n in lab[1]["nodes"]}
     with stub_api.running() as server:
-        for node in server.lists["nodes"]["items"]:
-            for address in node["status"]["addresses"]:
-                if address["type"] == "InternalIP":
-                    address["address"] = addresses[node["metadata"]["name"]]
+        server.point_at(addresses)
         server.configz["node01"]["kubeletconfig"]["staticPodPath"] = OLD
         web = static_pod("static-web", "node01", namespace="default")
         server.kubelet_pods["node01"] = [p for p in server.kubelet_pods["node01"]
