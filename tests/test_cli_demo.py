@@ -72,6 +72,22 @@ def test_node_needs_a_name_when_the_snapshot_has_several():
     assert proc.stderr.rstrip().endswith("has 2 nodes; name one: controlplane, node01")
 
 
+def test_a_name_that_is_not_the_snapshots_one_node_is_refused(tmp_path):
+    """A typo is not the only node on offer: podaudit node typo names the nodes there are
+    (only this machine or --root take any name)."""
+    import shutil
+    from pathlib import Path
+
+    import podaudit
+
+    demo = Path(podaudit.__file__).parent / "demo" / "cluster"
+    shutil.copytree(demo / "nodes" / "node01", tmp_path / "snap" / "nodes" / "node01", symlinks=True)
+    proc = run("--snapshot", str(tmp_path / "snap"), "node", "nod01")
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stderr.rstrip().endswith("no node nod01 in snapshot " + str(tmp_path / "snap") + "; nodes: node01")
+    assert run("--snapshot", str(tmp_path / "snap"), "node", "node01").returncode == 0
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     for args in (["--snapshot", str(tmp_path / "missing"), "find", "x"],
                  ["--snapshot", str(tmp_path), "find", "x"],

@@ -61,12 +61,6 @@ def on_node(lab: Path, node: str, script: str) -> str:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    (tmp_path / "home").mkdir()
-    return {"HOME": str(tmp_path / "home"), "KUBECACHEDIR": str(tmp_path / "cache"), "KUBECONFIG": ""}
-
-
-@pytest.fixture
 def stub(lab: tuple[Path, dict[str, Any]]) -> Iterator[StubApi]:
     """The demo cluster's API, pointing at the lab's nodes; node01's running kubelet reads
     /etc/kubernetes/manifests and runs static-web from it (its mirror pod is in the API)."""
@@ -94,11 +88,11 @@ def states(doc: dict[str, Any]) -> dict[str, str]:
 
 
 def test_with_the_api_the_running_kubelet_says_what_runs_now(
-        lab: tuple[Path, dict[str, Any]], stub: StubApi, env: dict[str, str], tmp_path: Path,
+        lab: tuple[Path, dict[str, Any]], stub: StubApi, tmp_path: Path,
         kubectl_bin: str) -> None:
     config = str(stub.kubeconfig(tmp_path / "kubeconfig"))
     ssh = ("--ssh-config", str(lab[0] / "ssh_config"))
-    _, doc = run_json(*ssh, "node", "node01", "--kubeconfig", config, "--kubectl", kubectl_bin, env=env)
+    _, doc = run_json(*ssh, "node", "node01", "--kubeconfig", config, "--kubectl", kubectl_bin)
     assert doc["static_pod_path"] == NEW and doc["running_static_pod_path"] == OLD, doc["witnesses"]
     assert states(doc) == {f"{OLD}/static-web.yaml": "running", f"{NEW}/static-web.yaml": "after-restart",
                            f"{NEW}/static-metrics.yaml": "after-restart"}
@@ -107,16 +101,16 @@ def test_with_the_api_the_running_kubelet_says_what_runs_now(
     kubelet = next(w for w in doc["witnesses"] if w["source"] == "kubelet")
     assert (kubelet["status"], kubelet["via"]) == ("heard", "api node proxy")
 
-    _, sweep = run_json(*ssh, "sweep", "--kubeconfig", config, "--kubectl", kubectl_bin, env=env)
+    _, sweep = run_json(*ssh, "sweep", "--kubeconfig", config, "--kubectl", kubectl_bin)
     on_node01 = {f["id"] for f in sweep["findings"] if f["node"] == "node01"}
     assert "PA301" not in on_node01, sweep["findings"]  # static-metrics does not run at all
     assert {"PA102", "PA107"} <= on_node01
 
 
 def test_without_any_witness_the_pending_restart_is_unknown_and_says_who_would_settle_it(
-        lab: tuple[Path, dict[str, Any]], env: dict[str, str]) -> None:
+        lab: tuple[Path, dict[str, Any]]) -> None:
     """No API, no crictl answer, no kubelet port reachable: podaudit does not guess."""
-    _, doc = run_json("--ssh-config", str(lab[0] / "ssh_config"), "node", "node01", "--no-api", env=env)
+    _, doc = run_json("--ssh-config", str(lab[0] / "ssh_config"), "node", "node01", "--no-api")
     assert doc["running_static_pod_path"] is None
     assert states(doc) == {f"{NEW}/static-web.yaml": "unknown", f"{NEW}/static-metrics.yaml": "unknown"}
     reason = next(p["state_reason"] for p in doc["static_pods"])
@@ -135,7 +129,7 @@ def dead_api(tmp_path: Path) -> Iterator[str]:
 
 
 def test_a_control_plane_whose_api_server_is_down_is_explained_by_its_runtime(
-        lab: tuple[Path, dict[str, Any]], env: dict[str, str], dead_api: str, kubectl_bin: str) -> None:
+        lab: tuple[Path, dict[str, Any]], dead_api: str, kubectl_bin: str) -> None:
     pods, ps, inspect, logs = broken_control_plane("controlplane")
     files = {"pods.json": pods, "ps.json": ps, **{f"inspect/{i}.json": d for i, d in inspect.items()},
              **{f"logs/{i}.log": d for i, d in logs.items()}}
@@ -146,7 +140,7 @@ def test_a_control_plane_whose_api_server_is_down_is_explained_by_its_runtime(
             f"[ -S /var/run/containerd/containerd.sock ] || /usr/bin/python3 -c \"{bind}\"\n")
     args = ("--ssh-config", str(lab[0] / "ssh_config"), "node", "controlplane", "--kubeconfig", dead_api,
             "--kubectl", kubectl_bin)
-    _, doc = run_json(*args, env=env)
+    _, doc = run_json(*args)
     apiserver = next(p for p in doc["static_pods"] if p["name"] == "kube-apiserver")
     assert apiserver["manifest_path"] == f"{OLD}/kube-apiserver.yaml"
     assert "runtime" in apiserver["witnessed_by"]
@@ -155,10 +149,10 @@ def test_a_control_plane_whose_api_server_is_down_is_explained_by_its_runtime(
     kubelet = next(w for w in doc["witnesses"] if w["source"] == "kubelet")
     assert kubelet["status"] != "heard"
 
-    text = run(*args, env=env).stdout
+    text = run(*args).stdout
     line = next((ln for ln in text.splitlines() if "kube-apiserver" in ln and "exited 1" in ln), "")
     assert "14 restarts" in line and "unknown flag: --insecure-port" in text, text
     findings = json.loads(run("--output", "json", "--ssh-config", str(lab[0] / "ssh_config"), "sweep", "--nodes",
-                              "controlplane", "--no-api", env=env).stdout)["findings"]
+                              "controlplane", "--no-api").stdout)["findings"]
     crash = next(f for f in findings if f["id"] == "PA111")
     assert f"{OLD}/kube-apiserver.yaml" in crash["message"] and "exited 1" in crash["message"]

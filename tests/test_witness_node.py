@@ -758,7 +758,7 @@ def test_each_transport_gives_its_witnesses_a_third_of_its_timeout(monkeypatch):
     class Stand:
         pods, leftovers = 0, []
 
-        def __init__(self, *args: object) -> None:
+        def __init__(self, *args: object, **kwargs: object) -> None:
             self.run = run
 
     @contextmanager

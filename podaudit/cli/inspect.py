@@ -14,7 +14,6 @@ from podaudit.cli.options import (
     cleanup,
     cluster,
     console,
-    fail,
     input_errors,
     load_baseline,
     not_audited,
@@ -65,15 +64,13 @@ def find(opts: Options, pod: str, namespace: str | None) -> None:
 def node(opts: Options, node_name: str | None) -> None:
     """How one node's kubelet decides its static pods, and the fate of every manifest entry."""
     from podaudit.collect.source import read_node
+    from podaudit.run.change import one_node
     from podaudit.run.status import node_status
 
     check_format(opts, NODE_FORMATS)
     chosen = cluster(opts, node_name)
-    if node_name is None and len(chosen.nodes) > 1:
-        fail(f"{chosen.origin} has {len(chosen.nodes)} nodes; name one: " + ", ".join(n.name for n in chosen.nodes))
-    handle = chosen.nodes[0] if node_name is None or len(chosen.nodes) == 1 else chosen.node(node_name)
-    if handle is None:
-        fail(f"no node {node_name} in {chosen.origin}; nodes: " + ", ".join(n.name for n in chosen.nodes))
+    with input_errors():
+        handle = one_node(node_name, chosen, named_by="")
     with reaching(opts):
         [handle] = chosen.about_to_read([handle])
         read = read_node(handle)

@@ -94,7 +94,7 @@ class LocalNode:
     def file(self, path: str) -> FileRecord:
         cached = self.snapshot.files.get(path)
         if cached is None:
-            cached = self._with_meta(self.view.read(path))
+            cached = self.meta.apply(self.view.read(path))
             self.snapshot.files[path] = cached
         return cached
 
@@ -104,9 +104,6 @@ class LocalNode:
             cached = self.view.listdir(path)
             self.snapshot.dirs[path] = cached
         return cached
-
-    def _with_meta(self, record: FileRecord) -> FileRecord:
-        return self.meta.apply(record)
 
     def _network(self) -> tuple[list[Interface], str | None]:
         """Interfaces: psutil on a live root, the side file's in a tree."""
@@ -174,7 +171,7 @@ def local_witnesses(name: str) -> NodeWitnesses:
     podaudit runs as. A failure to run it is both witnesses failed, with its one line."""
     try:
         script = gather_script(witnesses_only=True, witness_budget=witness_budget(LOCAL_TIMEOUT))
-        stream = LocalShell(name, "/").run(script)
+        stream = LocalShell(name, "/", what="witness script").run(script)
         found = parse_gather(stream, name).witnesses
     except NodeUnavailable as exc:
         why = exc.message
@@ -184,7 +181,7 @@ def local_witnesses(name: str) -> NodeWitnesses:
         if found is not None:
             return found
         why = "the witness script said nothing"
-    why = why.removeprefix(f"{name}: ").replace("change script", "witness script")
+    why = why.removeprefix(f"{name}: ")
     return NodeWitnesses(KubeletWord(Witness(WitnessSource.KUBELET, WitnessStatus.FAILED, "node", why)),
                          RuntimeWord(Witness(WitnessSource.RUNTIME, WitnessStatus.FAILED, "crictl", why)))
 

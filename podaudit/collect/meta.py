@@ -16,7 +16,7 @@ from typing import Any
 
 from podaudit.collect.rootfs import RootFS
 from podaudit.kubelet.crictl import MAX_LOG_LINE, MAX_LOG_LINES, MAX_SANDBOXES
-from podaudit.kubelet.untrusted import as_dict, as_text
+from podaudit.kubelet.untrusted import as_dict, as_list, as_text
 from podaudit.model import (
     ContainerRun,
     FileRecord,
@@ -183,19 +183,17 @@ def _pods_of(value: Any) -> tuple[WitnessedPod, ...] | None:
 
 def _containers_of(value: Any) -> tuple[ContainerRun, ...]:
     runs = []
-    for item in value[:MAX_CONTAINERS_PER_POD] if isinstance(value, list) else ():
+    for item in as_list(value)[:MAX_CONTAINERS_PER_POD]:
         entry = as_dict(item)
         name = as_text(entry.get("name"))
-        lines = entry.get("log_tail")
+        lines = as_list(entry.get("log_tail"))
         if name:
             runs.append(ContainerRun(name, as_text(entry.get("state")) or "unknown", as_text(entry.get("reason")),
                                      _int(entry.get("exit_code"), -(1 << 31), 1 << 31),
                                      _int(entry.get("restarts"), 0, 1 << 32) or 0,
                                      tuple(as_text(line, MAX_LOG_LINE) for line in lines[-MAX_LOG_LINES:]
-                                           if isinstance(line, str)) if isinstance(lines, list) else ()))
+                                           if isinstance(line, str))))
     return tuple(runs)
-
-
 
 
 def _int(value: Any, low: int, high: int) -> int | None:

@@ -84,12 +84,16 @@ class Status:
     reason: str
 
 
-def decode(data: bytes, key: str, what: str) -> list[Any]:
-    """The list under ``key`` of a crictl JSON answer; CrictlError when there is none."""
+def _json(data: bytes, what: str) -> Any:
     try:
-        doc = json.loads(data)
+        return json.loads(data)
     except (ValueError, RecursionError) as exc:
         raise CrictlError(f"crictl {what} printed no JSON ({type(exc).__name__})") from None
+
+
+def decode(data: bytes, key: str, what: str) -> list[Any]:
+    """The list under ``key`` of a crictl JSON answer; CrictlError when there is none."""
+    doc = _json(data, what)
     items = doc.get(key) if isinstance(doc, dict) else None
     if items is None and isinstance(doc, dict) and key in doc:
         return []  # jsonpb's null for an empty list
@@ -146,10 +150,7 @@ def parse_containers(data: bytes) -> list[_Container]:
 def parse_inspect(data: bytes) -> dict[str, Status]:
     """``crictl inspect ID...``: exit code and reason by container ID (one object, or an
     array for several IDs)."""
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise CrictlError(f"crictl inspect printed no JSON ({type(exc).__name__})") from None
+    doc = _json(data, "inspect")
     found = {}
     for item in (doc if isinstance(doc, list) else [doc])[:MAX_CONTAINERS]:
         status = as_dict(as_dict(item).get("status"))

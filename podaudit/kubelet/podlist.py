@@ -22,6 +22,7 @@ from podaudit.model import ContainerRun, WitnessedPod
 # A node runs at most maxPods (110 by default; a few hundred on big nodes): beyond this the
 # answer is not a kubelet's, and what is kept stays bounded.
 MAX_PODS = 2000
+MAX_REASON = 200  # characters kept of a container's waiting or terminated reason
 SOURCE = "kubernetes.io/config.source"
 HASH = "kubernetes.io/config.hash"
 
@@ -83,13 +84,13 @@ def _container(item: Any) -> ContainerRun | None:
         now, reason = "running", ""
     elif "terminated" in state:
         last = as_dict(state["terminated"])
-        now, reason = "exited", as_text(last.get("reason"))
+        now, reason = "exited", as_text(last.get("reason"), MAX_REASON)
     elif "waiting" in state:
-        now, reason = "waiting", as_text(as_dict(state["waiting"]).get("reason"))
+        now, reason = "waiting", as_text(as_dict(state["waiting"]).get("reason"), MAX_REASON)
     else:
         now, reason = "unknown", ""
     code = last.get("exitCode")
     restarts = status.get("restartCount")
-    return ContainerRun(name, now, reason[:200],
+    return ContainerRun(name, now, reason,
                         code if isinstance(code, int) and not isinstance(code, bool) else None,
                         restarts if isinstance(restarts, int) and not isinstance(restarts, bool) else 0)

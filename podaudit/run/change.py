@@ -18,15 +18,20 @@ if TYPE_CHECKING:
 Runner = Callable[[bytes], bytes]
 
 
-def one_node(node: str | None, cluster: Cluster) -> NodeSource:
-    """The node a command changes: the one named, or the only one on offer."""
+NAMES_SHOWN = 20  # node names a "which node?" line lists
+
+def one_node(node: str | None, cluster: Cluster, named_by: str = " with --node") -> NodeSource:
+    """The node a command reads or changes: the one named, or the only one on offer (a name
+    that is not a node is refused, unless the node on offer takes any: this machine, --root)."""
+    more = " ..." if len(cluster.nodes) > NAMES_SHOWN else ""
+    shown = ", ".join(n.name for n in cluster.nodes[:NAMES_SHOWN]) + more
     if node is None:
         if len(cluster.nodes) == 1:
             return cluster.nodes[0]
-        raise InputError(f"{cluster.origin} has {len(cluster.nodes)} nodes; name one with --node")
+        raise InputError(f"{cluster.origin} has {len(cluster.nodes)} nodes; name one{named_by}: {shown}")
     found = cluster.node(node) or (cluster.nodes[0] if len(cluster.nodes) == 1 and cluster.nodes[0].only else None)
     if found is None:
-        raise InputError(f"no node {node} in {cluster.origin}")
+        raise InputError(f"no node {node} in {cluster.origin}; nodes: {shown}")
     return found
 
 

@@ -33,6 +33,11 @@ def too_much(where: str, stream: str, limit: int) -> str:
             "KiB); stopped reading; not audited: check what its login shell or forced command runs")
 
 
+def stderr_line(err: bytes, limit: int = 300) -> str:
+    """What a node's shell said on stderr, as one line for a message (whitespace folded, cut)."""
+    return " ".join(err.decode("utf-8", "replace").split())[:limit]
+
+
 def base64_size(size: int) -> int:
     """Bytes of ``size`` bytes in base64 as ``base64`` prints it: 4 per 3, lines of 76 columns."""
     encoded = 4 * -(-size // 3)

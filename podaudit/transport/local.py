@@ -8,7 +8,7 @@ import os
 from podaudit.errors import NodeUnavailable
 from podaudit.model import FailureKind
 from podaudit.transport import MARKER
-from podaudit.transport.limits import MAX_NODE_STDERR, MAX_NODE_STDOUT, run_capped, too_much
+from podaudit.transport.limits import MAX_NODE_STDERR, MAX_NODE_STDOUT, run_capped, stderr_line, too_much
 
 LOCAL_TIMEOUT = 120  # seconds for a change script run here (it only moves a few files)
 
@@ -16,8 +16,8 @@ LOCAL_TIMEOUT = 120  # seconds for a change script run here (it only moves a few
 class LocalShell:
     """A Shell on this machine for the node whose "/" is ``root`` here."""
 
-    def __init__(self, name: str, root: str, sudo: bool = False) -> None:
-        self.name, self.root, self.sudo = name, root, sudo
+    def __init__(self, name: str, root: str, sudo: bool = False, what: str = "change script") -> None:
+        self.name, self.root, self.sudo, self.what = name, root, sudo, what
         self.command = ["sh", "-s"]
 
     def __enter__(self) -> LocalShell:
@@ -39,15 +39,15 @@ class LocalShell:
         try:
             proc = run_capped(self.command, LOCAL_TIMEOUT, MAX_NODE_STDOUT, stdin=script)
         except OSError as exc:
-            raise NodeUnavailable(name, FailureKind.GATHER, f"{name}: the change script could not be started "
+            raise NodeUnavailable(name, FailureKind.GATHER, f"{name}: the {self.what} could not be started "
                                   f"({exc.strerror or exc})") from None
         if proc.full is not None:
             raise NodeUnavailable(name, FailureKind.GATHER, too_much(name, f"on {proc.full}",
                                   MAX_NODE_STDOUT if proc.full == "stdout" else MAX_NODE_STDERR))
         if proc.timed_out:
-            raise NodeUnavailable(name, FailureKind.TIMEOUT, f"{name}: the change script did not finish "
+            raise NodeUnavailable(name, FailureKind.TIMEOUT, f"{name}: the {self.what} did not finish "
                                   f"within {LOCAL_TIMEOUT} s")
         if not proc.out.startswith(MARKER):
-            why = " ".join(proc.err.decode("utf-8", "replace").split())[:300] or f"exit {proc.status}"
-            raise NodeUnavailable(name, FailureKind.GATHER, f"{name}: the change script did not run ({why})")
+            why = stderr_line(proc.err) or f"exit {proc.status}"
+            raise NodeUnavailable(name, FailureKind.GATHER, f"{name}: the {self.what} did not run ({why})")
         return proc.out

@@ -9,6 +9,7 @@ from typing import Any
 from podaudit.errors import NodeUnavailable
 from podaudit.model import FailureKind, InventoryEntry
 from podaudit.transport import MARKER, SshError, SshOptions
+from podaudit.transport.limits import stderr_line
 from podaudit.transport.ssh import Connection, connect, resolve_target
 
 SUDO_REFUSALS = ("password is required", "a terminal is required", "not in the sudoers", "not allowed to",
@@ -56,7 +57,7 @@ class SshShell:
 
 def _refused(name: str, command: str, user: str | None, status: int, err: bytes) -> NodeUnavailable:
     """The script did not run: sudo refused, or no POSIX shell."""
-    text = " ".join(err.decode("utf-8", "replace").split())[:300]
+    text = stderr_line(err)
     if command.startswith("sudo") and any(s in text for s in SUDO_REFUSALS):
         who = user or "USER"
         line = f"{who} ALL=(root) NOPASSWD: /bin/sh -s, /usr/bin/sh -s"
