@@ -164,6 +164,7 @@ class ProblemKind(Enum):
     UNIT = "unit"  # what systemd refuses or ignores in the kubelet's unit, drop-ins and env files
     STATIC_POD_PATH = "static-pod-path"  # the static pod path itself (missing, not listable, crowded)
     RESTART_PENDING = "restart-pending"  # the running kubelet no longer matches its files
+    CANNOT_START = "cannot-start"  # the kubelet exits at start with these settings: it runs no pod
 
 
 @dataclass(frozen=True)
@@ -308,10 +309,26 @@ class NodeWitnesses:
 
 
 @dataclass(frozen=True)
+class ApiNodeFacts:
+    """One Node as the API lists it, for telling which one a machine is (kubelet/nodename.py):
+    its name, its addresses (type, address: InternalIP, Hostname ...) and kubeletVersion."""
+
+    name: str
+    addresses: tuple[tuple[str, str], ...] = ()
+    kubelet_version: str = ""
+
+
+@dataclass(frozen=True)
 class NodeHints:
     """What the API server knows about a node before it is read: its InternalIP (picks the
     node's own interface) and its kubelet's word through the node proxy (the running
-    staticPodPath decides which folder is also read)."""
+    staticPodPath decides which folder is also read). ``api_node`` is the Node named as
+    podaudit reached the machine (an inventory entry, a snapshot folder); ``api_nodes`` every
+    Node the API lists (``loaded``: the list was read), so a machine reached by another name
+    is found by its addresses: both confirm or correct the node name a cloud provider gives."""
 
     node_ip: str | None = None
     kubelet: KubeletWord | None = None
+    api_node: ApiNodeFacts | None = None
+    api_nodes: tuple[ApiNodeFacts, ...] = ()
+    nodes_loaded: bool = False

@@ -48,7 +48,9 @@ def test_create_from_a_file_with_a_huge_number_is_one_line(tmp_path: Path) -> No
         proc = run("--root", str(root), "create", "-f", str(path), "--yes")
         assert proc.returncode == 2, proc.stderr
         assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-        assert "the kubelet would not run this manifest" in proc.stderr and "5000 digits" in proc.stderr
+        assert "the kubelet would not run this manifest" in proc.stderr
+        # go-yaml keeps a number it cannot hold as a string; JSON quotes the (abridged) literal.
+        assert ("5000 digits" if name == "big.json" else "cannot unmarshal string") in proc.stderr
     assert sorted(p.name for p in (root / MANIFESTS).iterdir()) == ["nginx-proxy.yml"]
 
 
@@ -89,7 +91,8 @@ def test_an_entry_keeps_only_what_podaudit_reads() -> None:
     assert loaded.fate == "loaded" and rejected.fate == "rejected" and rejected.spec is None
     assert loaded.spec is not None
     container = loaded.spec["spec"]["containers"][0]
-    assert "annotations" not in loaded.spec["metadata"] and "resources" not in container and "args" not in container
+    # Annotations: only the one validation reads (controller.kubernetes.io/pod-deletion-cost) stays.
+    assert not loaded.spec["metadata"].get("annotations") and "args" not in container
     assert container["env"] == [{"name": "A"}, {"name": "B", "valueFrom": {"secretKeyRef": {"name": "s"}}}]
     assert loaded.spec["spec"]["volumes"] == [{"name": "etc-nginx", "hostPath": {"path": "/etc/nginx"}}]
 

@@ -26,7 +26,9 @@ def test_k3s_data_dir_after_an_unknown_boolean_is_not_lost():
                     processes=[K3S])
     view = analyze_node(node)
     assert view.static_pod_path.value == "/opt/k3s/agent/pod-manifests"
-    assert view.static_pod_path.source == "distro-default"
+    # No kubelet.conf.d: a k3s from before drop-ins passes --pod-manifest-path itself
+    # (k3s pkg/daemons/agent/agent_linux.go @82394d7d kubeletArgs L76-78).
+    assert view.static_pod_path.source == "flag"
 
 
 def test_k3s_config_dropins_append_kubelet_args_and_override_node_name():

@@ -58,9 +58,11 @@ def asked(stub: StubApi, node: str) -> list[str]:
 
 
 def sources(cluster: Cluster) -> dict[str, NodeHints | None]:
-    """Each node's hints, without when the word was heard (a live run and a snapshot differ there)."""
+    """Each node's hints, without when the word was heard (a live run and a snapshot differ there)
+    and without the API's Nodes (for the node name: tests/test_nodename.py)."""
     hints = {node.name: node.hints for node in cluster.nodes}  # type: ignore[attr-defined]
-    return {name: None if h is None else replace(h, kubelet=h.kubelet and replace(h.kubelet, heard_at=None))
+    return {name: None if h is None else replace(h, kubelet=h.kubelet and replace(h.kubelet, heard_at=None),
+                                                 api_node=None, api_nodes=(), nodes_loaded=False)
             for name, h in hints.items()}
 
 

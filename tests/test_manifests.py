@@ -59,7 +59,8 @@ def test_rejections_say_why():
     assert all(e.fate == "rejected" for e in entries.values())
     assert "RFC 1123 subdomain" in entries["upper.yaml"].reason
     assert "name is needed" in entries["noname.yaml"].reason
-    assert "apps/v1 Deployment, not a v1 Pod" in entries["deploy.yaml"].reason
+    # The kubelet's own error (runtime.Scheme.New), not podaudit's paraphrase.
+    assert 'no kind "Deployment" is registered for version "apps/v1"' in entries["deploy.yaml"].reason
     assert "image: Required" in entries["noimage.yaml"].reason
     assert "metadata.namespace" in entries["badns.yaml"].reason
     assert "no more than 253" in entries["long.yaml"].reason  # 250 + "-node-1"
@@ -121,16 +122,19 @@ def big_pod(fmt):
 
 
 def test_a_huge_number_in_an_integer_field_rejects_only_its_file():
-    """The kubelet fails to decode the pod (json: cannot unmarshal number into ... int32) and
-    skips that file; the good file next to it runs."""
+    """The kubelet fails to decode the pod and skips that file; the good file next to it runs.
+    go-yaml keeps a number it cannot hold as a string (cannot unmarshal string), JSON quotes the
+    literal (cannot unmarshal number 1111...): the kubelet's words, with the literal abridged."""
     node = mem_node({"/m/big.json": big_pod("json"), "/m/big.yaml": big_pod("yaml"), "/m/good.yaml": pod("good")})
     entries = {e.path.rsplit("/", 1)[1]: e for e in read_static_pod_path(node, "/m", "n")[0]}
     assert entries["good.yaml"].fate == "loaded"
     for name in ("big.json", "big.yaml"):
         entry = entries[name]
         assert (entry.fate, entry.code) == ("rejected", "decode"), name
-        assert "spec.containers[0].ports[0].containerPort" in entry.reason and "5000 digits" in entry.reason
-        assert "int32" in entry.reason and len(entry.reason) < 300
+        assert "into Go struct field ContainerPort.spec.containers.ports.containerPort of type int32" in entry.reason
+        assert len(entry.reason) < 300
+    assert "cannot unmarshal string" in entries["big.yaml"].reason
+    assert "cannot unmarshal number 11111111111111111111…(5000 digits)" in entries["big.json"].reason
 
 
 def test_a_huge_number_where_the_pod_has_no_integer_is_decoded_as_go_would():

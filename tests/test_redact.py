@@ -101,7 +101,7 @@ spec:
       preStop: {{httpGet: {{port: 80, httpHeaders: [{{name: X-Token, value: {_s(24)}}}]}}}}
   - name: mapped
     image: registry.example/other:2
-    env: {{DB_PASSWORD: {_s(25)}, DB_URL: "mysql://root:{_s(26)}@db/x"}}
+    env: [{{name: DB_PASSWORD, value: {_s(25)}}}, {{name: DB_URL, value: "mysql://root:{_s(26)}@db/x"}}]
 ---
 apiVersion: v1
 kind: Pod

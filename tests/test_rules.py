@@ -85,7 +85,8 @@ def test_missing_path_url_and_worker_rules():
 
 def test_api_references_and_uid():
     text = POD.format("agent") + "  serviceAccountName: agent\n"
-    text = text.replace("metadata:\n", "metadata:\n  uid: 1234\n")
+    # Quoted: metadata.uid is a types.UID (a string); an unquoted 1234 fails the kubelet's decoding.
+    text = text.replace("metadata:\n", "metadata:\n  uid: '1234'\n")
     ctx = NodeContext(analyze_node(kubelet_node({"/m/agent.yaml": text}, "--pod-manifest-path=/m")), "worker")
     assert "service account agent" in fired(ctx, "PA208")[0].message
     assert "uid 1234" in fired(ctx, "PA209")[0].message

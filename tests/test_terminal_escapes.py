@@ -27,12 +27,13 @@ HOSTILE = ("\x1b]0;title\x07\x1b[2J\x1b]8;;http://x\x1b\\[link=http://x]a[/link]
            "\u202e\x85\x9b\u200b\u2066c")
 FILE_NAME = HOSTILE.replace("/", "")  # a file name holds no slash
 QUARANTINE_ID = "20250101T000000Z-good-worker-1-abcdef"
+# A pod the kubelet runs (a label value must be a valid label: HOSTILE is not, so it goes in an
+# annotation and the command, where any text is valid).
 POD = """apiVersion: v1
 kind: Pod
 metadata:
   name: {name}
   namespace: default
-  labels: {{app: {value}}}
   annotations: {{note: {value}}}
 spec:
   containers:

@@ -45,8 +45,9 @@ def test_never_raises_anything_but_decode_error(data):
 
 
 def test_go_yaml_keeps_timestamps_and_base_60_as_text():
-    decoded = decode_document(b"name: 2024-01-01\nport: 1:20\nn: 0x1F\nf: 1.5\nb: yes\n")
-    assert decoded.value == {"name": "2024-01-01", "port": "1:20", "n": 31, "f": 1.5, "b": True}
+    # The key is "h", not "n": go-yaml reads a plain n (or y) as a boolean, key or value.
+    decoded = decode_document(b"name: 2024-01-01\nport: 1:20\nh: 0x1F\nf: 1.5\nb: yes\n")
+    assert decoded.value == {"name": "2024-01-01", "port": "1:20", "h": 31, "f": 1.5, "b": True}
 
 
 def _laughs(levels: int, width: int = 9) -> bytes:
@@ -70,15 +71,16 @@ def test_an_anchor_that_contains_itself_is_refused():
 
 
 @pytest.mark.parametrize("text, value", [
-    (b"n: " + b"1" * 5000, "1" * 5000),  # go-yaml resolve(): too big for any number, so a string
-    (b"n: 0x" + b"f" * 40, "0x" + "f" * 40),
-    (b"n: " + b"1" * 30, float("1" * 30)),  # beyond uint64, within float64
-    (b"n: 1.5e+999", "1.5e+999"),  # ParseFloat fails: a string
-    (b"n: -.inf", float("-inf")),
-    (b"n: 18446744073709551615", 18446744073709551615),
+    (b"x: " + b"1" * 5000, "1" * 5000),  # go-yaml resolve(): too big for any number, so a string
+    (b"x: 0x" + b"f" * 40, "0x" + "f" * 40),
+    (b"x: " + b"1" * 30, float("1" * 30)),  # beyond uint64, within float64
+    (b"x: 1.5e+999", "1.5e+999"),  # ParseFloat fails: a string
+    (b"x: 18446744073709551615", 18446744073709551615),
 ])
 def test_numbers_beyond_64_bits_decode_as_go_yaml_decodes_them(text, value):
-    assert decode_document(text).value["n"] == value
+    # The key is "x": go-yaml reads a plain "n" key as the boolean false. An infinity (-.inf)
+    # is no longer here: json.Marshal refuses it, so the document fails (test_corpus_decoding).
+    assert decode_document(text).value["x"] == value
 
 
 def test_a_json_number_beyond_64_bits_is_no_crash():

@@ -59,6 +59,8 @@ class FindResult:
     api: ApiView | None = None  # the API view the answer used (None: not asked)
     # Findings about the files that define the matched pods (PA301 no mirror pod, PA303, ...).
     findings: list[Finding] = field(default_factory=list)
+    # Files that name this pod but the kubelet refuses: (node, path, the kubelet's reason).
+    refused: list[tuple[str, str, str]] = field(default_factory=list)
 
     def api_pod(self, pod: StaticPod) -> ApiPod | None:
         """The mirror pod the API shows for this static pod, if any."""
@@ -75,7 +77,7 @@ def api_key(pod: ApiPod) -> tuple[str, str]:
     return pod.namespace, pod.name
 
 
-def defines(pod: StaticPod, name: str, namespace: str | None) -> bool:
+def defines(pod: StaticPod | PodIdentity, name: str, namespace: str | None) -> bool:
     """Whether the static pod's mirror pod is ``name`` (in ``namespace``, when one is given)."""
     return pod.mirror_name == name and namespace in (None, pod.namespace)
 

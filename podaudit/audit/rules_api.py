@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from podaudit.audit.context import ClusterContext, NodeContext
@@ -33,7 +34,10 @@ def _pods_read(ctx: NodeContext | ClusterContext) -> ApiView | None:
 @rule("PA301", "high", "a static pod runs with no mirror pod (invisible to kubectl)",
       what="The node's kubelet runs a static pod from a file, but the API server has no mirror pod for it, so "
            "`kubectl get pods` does not show it. Only pods that run: not a file the running kubelet does not read "
-           "(after-restart), refuses (rejected), or whose state no witness can tell (unknown).",
+           "(after-restart), refuses (rejected), or whose state no witness can tell (unknown). When podaudit "
+           "only guessed the node name (an in-tree cloud provider names the node and the API did not say which "
+           "Node this machine is), the finding is low and begins 'cannot tell': the mirror pod may simply have "
+           "another name.",
       why="Nothing in the API shows that pod: no kubectl, no dashboard, no admission policy, no cost report. "
           "It is also how a planted static pod hides (the API server bypass risk). Known causes: the namespace "
           "does not exist, the pod references API objects (service account, secrets, config maps), the Node object "
@@ -53,7 +57,7 @@ def no_mirror_pod(ctx: NodeContext) -> Iterator[Finding]:
     pods = [p for p in running_pods(ctx.view, maybe=True) if not _just_written(ctx.view, p.manifest_path)]
     unknown = {p.manifest_path for p in ctx.view.reconciled.pods if p.state == "unknown"}
     if "nodes" in api.loaded and api.node(ctx.node) is None and pods:
-        yield _unregistered(ctx, pods)
+        yield _guessed(ctx, _unregistered(ctx, pods))
         return
     for pod in pods:
         holders = name_holders(api, pod)
@@ -62,10 +66,22 @@ def no_mirror_pod(ctx: NodeContext) -> Iterator[Finding]:
         causes = _causes(ctx, api, pod, holders)
         runs = "may run (no witness says whether the running kubelet reads its folder)" \
             if pod.manifest_path in unknown else "runs"
-        yield finding("PA301", ctx.node, pod.manifest_path,
-                      f"{ctx.node}: {pod.namespace}/{pod.name} {runs} from {pod.manifest_path} but the API has no "
-                      f"mirror pod {pod.namespace}/{pod.mirror_name}: {'; '.join(causes)}",
-                      key=f"{pod.namespace}/{pod.name}")
+        yield _guessed(ctx, finding(
+            "PA301", ctx.node, pod.manifest_path,
+            f"{ctx.node}: {pod.namespace}/{pod.name} {runs} from {pod.manifest_path} but the API has no "
+            f"mirror pod {pod.namespace}/{pod.mirror_name}: {'; '.join(causes)}", key=f"{pod.namespace}/{pod.name}"))
+
+
+def _guessed(ctx: NodeContext, found: Finding) -> Finding:
+    """A mirror pod's name ends with the node name: when podaudit only guessed it (a cloud
+    provider names the node, and the API did not say which Node this machine is), a missing
+    mirror pod may just be named otherwise. Not high then: podaudit cannot tell."""
+    name = ctx.view.node_name
+    if not name.guessed:
+        return found
+    return replace(found, severity="low", message=(
+        f"cannot tell: podaudit guessed the node name {name.value} (the API did not confirm it), and mirror pods "
+        f"are named after the kubelet's node name. {found.message}"))
 
 
 def _unregistered(ctx: NodeContext, pods: list[StaticPod]) -> Finding:

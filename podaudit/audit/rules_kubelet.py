@@ -47,6 +47,26 @@ def restart_pending(ctx: NodeContext) -> Iterator[Finding]:
         yield finding("PA102", ctx.node, pending.path, f"{ctx.node}: {reason}", key=reason)
 
 
+@rule("PA112", "high", "the kubelet cannot start with its settings",
+      what="The kubelet's command line or config files make it exit at start: a word that is no flag (a stray "
+           "`# comment` from an environment file, an empty `${VAR}`, a launcher's split), a flag pflag refuses, "
+           "a --config or --config-dir drop-in that does not load, a missing --config-dir, an unusable node name. "
+           "No kubelet process runs, so no static pod from these settings runs either.",
+      why="systemd restarts a kubelet that exits, forever: the node stays NotReady and every static pod it should "
+          "run (the control plane on a kubeadm node) is down. The log says only `unknown command #` or "
+          "`failed to merge kubelet configs`; podaudit names the word or file and where it came from.",
+      fix="Fix the word or file podaudit names (quote the value in the environment file, delete the comment, "
+          "create or fix the drop-in), then `systemctl daemon-reload && systemctl restart kubelet` and "
+          "`journalctl -u kubelet -b` to confirm.",
+      example="node-3: the kubelet exits at start: unknown command # (word #: $KUBELET_EXTRA_ARGS = --v=2 # debug)")
+def kubelet_cannot_start(ctx: NodeContext) -> Iterator[Finding]:
+    if ctx.view.invocation.process is not None:
+        return  # it runs: what stops its next start is a pending restart (PA102)
+    for blocker in ctx.view.startup.blockers:
+        reason = blocker.text()
+        yield finding("PA112", ctx.node, blocker.path, f"{ctx.node}: {reason}", key=reason)
+
+
 @rule("PA103", "low", "a command-line flag overrides the config file",
       what="A kubelet flag sets a field that the --config file (or a drop-in) also sets, to a different value.",
       why="Flags win over the config file (kubeletConfigFlagPrecedence): whoever edits config.yaml sees a value "

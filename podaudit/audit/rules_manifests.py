@@ -52,12 +52,15 @@ def backup_files(ctx: NodeContext) -> Iterator[Finding]:
 
 
 @rule("PA203", "medium", "a file in the static pod directory cannot be parsed",
-      what="The kubelet cannot decode a file (invalid YAML or JSON, not UTF-8, unreadable, 10 MiB or more) and "
-           "skips it with a log line only.",
+      what="The kubelet cannot decode a file (invalid YAML or JSON, not UTF-8, unreadable, 10 MiB or more), or a "
+           "value has the wrong Go type for its field as YAML 1.1 reads it (a label or annotation `on`, `y`, `1.10`; "
+           "an env value `8080`; `containerPort: \"80\"`; `hostNetwork: \"true\"`; `.inf` anywhere), and skips it "
+           "with a log line only. The reason is the kubelet's own message.",
       why="The pod you expect never appears, and nothing in the API says why (kubernetes#41476).",
-      fix="Fix the file (`python3 -c 'import yaml,sys; yaml.safe_load(open(sys.argv[1]))' FILE` shows the line) "
-          "or move it out of the directory.",
-      example="node-1: broken.yaml: invalid YAML: line 5, column 13: mapping values are not allowed here")
+      fix="Fix the line the message names (quote a value that must stay text: `tier: \"on\"`, `value: \"8080\"`), "
+          "or move the file out of the directory.",
+      example="node-1: web.yaml: couldn't parse as pod(json: cannot unmarshal bool into Go struct field "
+              "ObjectMeta.metadata.labels of type string), please check config file")
 def unparsable(ctx: NodeContext) -> Iterator[Finding]:
     return _rejected(ctx, "PA203", {"decode", "unreadable"})
 
@@ -73,18 +76,23 @@ def _rejected(ctx: NodeContext, rule_id: str, codes: set[str]) -> Iterator[Findi
       what="A file decodes, but not to apiVersion v1, kind Pod (a Deployment, a PodList, plain text).",
       why="The kubelet runs only Pods from files; anything else is skipped with a log line.",
       fix="Static pods are single Pod objects; apply other objects with kubectl, and move the file out.",
-      example="node-1: deployment.yaml: apps/v1 Deployment, not a v1 Pod")
+      example='node-1: deployment.yaml: couldn\'t parse as pod(no kind "Deployment" is registered for version '
+              '"apps/v1" in scheme "pkg/api/legacyscheme/scheme.go:30"), please check config file')
 def not_a_pod(ctx: NodeContext) -> Iterator[Finding]:
     return _rejected(ctx, "PA204", {"not-a-pod"})
 
 
 @rule("PA205", "high", "the kubelet rejects the pod as invalid",
-      what="The pod fails the kubelet's validation: its name plus the node suffix is not a lowercase RFC 1123 "
-           "subdomain of at most 253 characters, an invalid namespace or container name, no name, or a missing image.",
+      what="The pod fails the kubelet's validation (ValidatePodCreate, after its defaulting): the name plus the node "
+           "suffix is not a lowercase RFC 1123 subdomain of at most 253 characters; a namespace, container, volume "
+           "or port name is invalid or repeated; a volumeMount names no volume; a port is out of range or clashes "
+           "with another host port; requests exceed limits; a restartPolicy, dnsPolicy or imagePullPolicy value is "
+           "unknown; a probe has no handler or two; an env name is invalid; an image is missing. The reason is the "
+           "kubelet's own message and field path.",
       why="The pod never runs and no mirror pod appears; only the kubelet's log says so (kubernetes#119135).",
-      fix="Use lowercase names (`metadata.name: web-server`), set every container's image, and check the length "
-          "with the node name appended.",
-      example='node-1: Upper.yaml: metadata.name: Invalid value: "Web-Server-node-1"')
+      fix="Fix the field the message names (`podaudit node` shows each rejected file's reason), e.g. add the "
+          "missing volume, shorten the port name to 15 characters, lower the request below the limit.",
+      example='node-1: web.yaml: invalid pod: spec.containers[0].volumeMounts[0].name: Not found: "data"')
 def invalid_pod(ctx: NodeContext) -> Iterator[Finding]:
     return _rejected(ctx, "PA205", {"invalid"})
 

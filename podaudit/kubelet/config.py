@@ -78,7 +78,9 @@ def parse_config_doc(path: str, data: bytes) -> ConfigDoc:
         return ConfigDoc(path, {}, {}, Problem(ProblemKind.CONFIG, path, "not a KubeletConfiguration (no mapping)"))
     kind, api = value.get("kind"), value.get("apiVersion")
     if kind != CONFIG_KIND or api != CONFIG_API_VERSION:
-        why = f"a {api} {kind}, not a {CONFIG_API_VERSION} {CONFIG_KIND}"
+        # Only v1beta1 KubeletConfiguration is registered in the kubelet's config scheme.
+        why = (f"has no apiVersion and kind, so it is not a {CONFIG_API_VERSION} {CONFIG_KIND}"
+               if not kind and not api else f"a {api} {kind}, not a {CONFIG_API_VERSION} {CONFIG_KIND}")
         return ConfigDoc(path, {}, decoded.key_lines, Problem(ProblemKind.CONFIG, path, why))
     return ConfigDoc(path, value, decoded.key_lines)
 
@@ -114,8 +116,27 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def dropin_files(reader: NodeReader, directory: str) -> tuple[list[str], list[Problem]]:
-    """The ``*.conf`` files under a --config-dir, in filepath.WalkDir order, and problems."""
+def dropin_files(reader: NodeReader, directory: str, trailing_slash: bool = False) -> tuple[list[str], list[Problem]]:
+    """The ``*.conf`` files under a --config-dir, in filepath.WalkDir order, and problems.
+
+    mergeKubeletConfigurations walks with filepath.WalkDir, which Lstat()s the root: a missing
+    root is an error (the kubelet exits), a root that is a symbolic link is walked as a link,
+    which is no directory, so no drop-in is read (unless the flag ends in "/", which makes the
+    kernel resolve it), and a root that is itself a ``.conf`` file is the one drop-in."""
+    record = reader.file(directory)
+    if record.kind in {"denied", "uncollected"}:
+        return [], [Problem(ProblemKind.UNREADABLE, directory, f"{record.error or record.kind}",
+                            form="--config-dir {path}: {detail}")]
+    if record.kind == "missing":
+        why = (f'failed to merge kubelet configs: failed to walk through kubelet dropin directory "{directory}": '
+               f"lstat {directory}: no such file or directory")
+        return [], [Problem(ProblemKind.CANNOT_START, directory, why, form="--config-dir {path}: {detail}")]
+    if record.link is not None and not trailing_slash:
+        why = ("is a symbolic link: filepath.WalkDir does not follow it, so the kubelet reads no drop-in "
+               "(end the flag with / or name the real directory)")
+        return [], [Problem(ProblemKind.CONFIG, directory, why, form="--config-dir {path} {detail}")]
+    if record.kind != "dir":
+        return ([directory] if posixpath.splitext(directory)[1] == ".conf" else []), []
     files: list[str] = []
     problems: list[Problem] = []
     _walk(reader, directory, files, problems, depth=0)
@@ -125,7 +146,9 @@ def dropin_files(reader: NodeReader, directory: str) -> tuple[list[str], list[Pr
 def _walk(reader: NodeReader, directory: str, out: list[str], problems: list[Problem], depth: int) -> None:
     listing = reader.listdir(directory)
     if listing.names is None:
-        kind = ProblemKind.UNREADABLE if listing.error == DENIED else ProblemKind.CONFIG
+        # WalkDir hands a ReadDir error to the walk function, which returns it: the kubelet
+        # exits. Only when podaudit may not read it is the answer merely unknown.
+        kind = ProblemKind.UNREADABLE if listing.error == DENIED else ProblemKind.CANNOT_START
         problems.append(Problem(kind, directory, f"{listing.error}", form="--config-dir {path}: {detail}"))
         return
     for name in go_sorted(listing.names):
@@ -135,7 +158,7 @@ def _walk(reader: NodeReader, directory: str, out: list[str], problems: list[Pro
         # a depth cap guards against pathological trees.
         if record.kind == "dir" and record.link is None and depth < 16:
             _walk(reader, path, out, problems, depth + 1)
-        elif name.endswith(".conf"):  # filepath.Ext(name) == ".conf"
+        elif posixpath.splitext(name)[1] == ".conf":  # filepath.Ext(name) == ".conf", case-sensitive
             out.append(path)
 
 
@@ -146,8 +169,11 @@ def merge_config(base: ConfigDoc | None, dropins: list[ConfigDoc]) -> MergedConf
         merged.files.append(doc.path)
         if doc.error is not None:
             # loadConfigFile / mergeKubeletConfigurations: any load error stops the kubelet.
-            fatal = "" if doc.unreadable else ": the kubelet refuses to start with this file"
-            merged.problems.append(replace(doc.error, detail=doc.error.detail + fatal))
+            if doc.unreadable:
+                merged.problems.append(doc.error)
+            else:
+                refused = doc.error.detail + ": the kubelet refuses to start with this file"
+                merged.problems.append(replace(doc.error, kind=ProblemKind.CANNOT_START, detail=refused))
             continue
         merged.data = merge_patch(merged.data, doc.data)
         for key, value in doc.data.items():

@@ -1,32 +1,32 @@
 """Distributions that embed or wrap the kubelet: k3s, rke2 and MicroK8s.
 
-k3s (pkg/daemons/agent, pkg/agent/config) runs the kubelet in-process with
-``--config-dir=<data-dir>/agent/etc/kubelet.conf.d``, whose ``00-k3s-defaults.conf`` sets
-``staticPodPath: <data-dir>/agent/pod-manifests``; older releases passed
-``--pod-manifest-path`` with that directory. User ``kubelet-arg`` values (flags or
-/etc/rancher/k3s/config.yaml) are appended. rke2 embeds k3s's agent and runs a real
+k3s reads its options from flags and /etc/rancher/k3s/config.yaml (+ config.yaml.d), then
+builds the kubelet's words (``launch_k3s``). rke2 embeds k3s's agent and runs a real
 ``kubelet`` child, which is read like any kubelet; these rules apply when that child is not
-running. MicroK8s ``kubelite`` reads kubelet flags from ``--kubelet-args-file``, one per line.
+running. MicroK8s ``kubelite`` reads kubelet flags from ``--kubelet-args-file``
+(``launch_microk8s``). The ``*_launch`` functions also say what stops the launcher.
 """
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-from podaudit.kubelet.flags import parse_args
+from podaudit.kubelet import launch_k3s
+from podaudit.kubelet.launch import Launch
+from podaudit.kubelet.launch_microk8s import kubelite_launch
 from podaudit.kubelet.yamlload import DecodeError, decode_document
 from podaudit.model import Arg, NodeReader, Step, go_sorted
 
+__all__ = ["K3sSettings", "k3s_launch", "k3s_like_args", "kubelite_args", "kubelite_launch", "scan_k3s_flags"]
+
 DATA_DIRS = {"k3s": "/var/lib/rancher/k3s", "rke2": "/var/lib/rancher/rke2"}
 CONFIG_FILES = {"k3s": "/etc/rancher/k3s/config.yaml", "rke2": "/etc/rancher/rke2/config.yaml"}
-SNAP_DATA = "/var/snap/microk8s/current"
-SNAP_COMMON = "/var/snap/microk8s/common"
 # The k3s/rke2 (urfave/cli) options that decide the kubelet's files; every other option is
 # ignored, so an unknown boolean can never swallow one of these.
 K3S_OPTIONS = {"--data-dir": "data-dir", "-d": "data-dir", "--node-name": "node-name",
-               "--kubelet-arg": "kubelet-arg", "--config": "config", "-c": "config"}
+               "--kubelet-arg": "kubelet-arg", "--config": "config", "-c": "config",
+               "--cloud-provider-name": "cloud-provider-name"}
 
 
 @dataclass
@@ -45,6 +45,33 @@ def k3s_like_args(
     kind: str, words: tuple[Arg, ...], reader: NodeReader
 ) -> tuple[tuple[Arg, ...], dict[str, Arg], tuple[Step, ...]]:
     """Kubelet arguments k3s or rke2 would give its kubelet, distro defaults, and the steps."""
+    launch = k3s_launch(kind, words, reader)
+    return launch.args, launch.defaults, launch.steps
+
+
+def k3s_launch(kind: str, words: tuple[Arg, ...], reader: NodeReader, hostname: str | None = None) -> Launch:
+    """k3s's startKubelet: its own flags, the user's kubelet-arg merged over them (GetArgs)."""
+    settings, config_path = _k3s_settings(kind, words, reader)
+    data = settings.last("data-dir")
+    data_dir = data.value if data else DATA_DIRS[kind]
+    steps = [Step(f"{kind} embeds the kubelet; data dir {data_dir}", data.origin.source if data else config_path)]
+    conf_d = f"{data_dir}/agent/etc/kubelet.conf.d"
+    managed = reader.file(conf_d).kind == "dir"
+    default = f"{data_dir}/agent/pod-manifests"
+    extra = settings.values.get("kubelet-arg", [])
+    # A k3s from before kubelet.conf.d had no extractConfigArgs: every kubelet-arg went through.
+    found = launch_k3s.extract_config_args(extra) if managed else launch_k3s.Extracted(kept=list(extra))
+    name = settings.last("node-name") or launch_k3s.hostname(hostname)
+    own = launch_k3s.own_args(kind, conf_d if managed else None, default, name)
+    args = launch_k3s.get_args(own, found.kept)
+    if kind == "rke2":
+        args = [*launch_k3s.rke2_first(settings.last("cloud-provider-name")), *args]
+    copied, problems = launch_k3s.copy_problems(reader, conf_d, found.stripped) if managed else ([], [])
+    defaults = {"pod-manifest-path": Arg(default, Step(f"{kind} default static pod path {default}", config_path))}
+    return Launch(tuple(args), (*steps, *copied), (*found.problems, *problems), defaults)
+
+
+def _k3s_settings(kind: str, words: tuple[Arg, ...], reader: NodeReader) -> tuple[K3sSettings, str]:
     settings = K3sSettings()
     flags = scan_k3s_flags(words)
     config_flag = flags.get("config")
@@ -52,20 +79,7 @@ def k3s_like_args(
     _read_k3s_config(reader, config_path, settings)
     for key, found in flags.items():  # flags beat the config files
         settings.values[key] = [*settings.values.get(key, []), *found] if key == "kubelet-arg" else found
-    data = settings.last("data-dir")
-    data_dir = data.value if data else DATA_DIRS[kind]
-    steps = [Step(f"{kind} embeds the kubelet; data dir {data_dir}", data.origin.source if data else config_path)]
-    args: list[Arg] = []
-    conf_d = f"{data_dir}/agent/etc/kubelet.conf.d"
-    if reader.file(conf_d).kind == "dir":
-        args.append(Arg(f"--config-dir={conf_d}", Step(f"{kind} passes --config-dir={conf_d} to its kubelet", conf_d)))
-    node_name = settings.last("node-name")
-    if node_name is not None:
-        args.append(Arg(f"--hostname-override={node_name.value}", node_name.origin))
-    args += [Arg(f"--{a.value.lstrip('-')}", a.origin) for a in settings.values.get("kubelet-arg", [])]
-    default = f"{data_dir}/agent/pod-manifests"
-    defaults = {"pod-manifest-path": Arg(default, Step(f"{kind} default static pod path {default}", config_path))}
-    return tuple(args), defaults, tuple(steps)
+    return settings, config_path
 
 
 def scan_k3s_flags(words: tuple[Arg, ...]) -> dict[str, list[Arg]]:
@@ -118,31 +132,6 @@ def _read_yaml(reader: NodeReader, path: str) -> tuple[dict[str, Any], dict[str,
 
 
 def kubelite_args(words: tuple[Arg, ...], reader: NodeReader) -> tuple[tuple[Arg, ...], tuple[Step, ...]]:
-    """MicroK8s: the kubelet's flags are the lines of ``--kubelet-args-file``."""
-    flag = parse_args([w.value for w in words]).get("kubelet-args-file")
-    path = _snap_expand(flag.value if flag else "$SNAP_DATA/args/kubelet")
-    step = Step(f"kubelite reads kubelet flags from {path}", path)
-    record = reader.file(path)
-    if record.data is None:
-        return (), (step, Step(f"cannot read {path}: {record.error or record.kind}", path))
-    args = []
-    for number, raw in enumerate(record.data.decode("utf-8", "replace").splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, eq, value = line.partition("=")
-        word = _snap_expand(f"{name}={_unquote(value)}" if eq else name)
-        args.append(Arg(word, Step(line, path, number)))
-    return tuple(args), (step,)
-
-
-def _snap_expand(text: str) -> str:
-    for var, value in (("SNAP_DATA", SNAP_DATA), ("SNAP_COMMON", SNAP_COMMON)):
-        text = text.replace("${" + var + "}", value).replace("$" + var, value)
-    return posixpath.normpath(text) if text.startswith("/") else text
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        return value[1:-1]
-    return value
+    """MicroK8s: the kubelet's flags are the words of ``--kubelet-args-file``."""
+    launch = kubelite_launch(words, reader)
+    return launch.args, launch.steps

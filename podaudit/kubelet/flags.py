@@ -4,6 +4,11 @@ The kubelet parses argv with pflag (cmd/kubelet/app/server.go NewKubeletCommand,
 DisableFlagParsing and its own cleanFlagSet): ``--a=b`` and ``--a b`` both set a value,
 a boolean flag never takes the next word, ``_`` in a name means ``-``
 (cliflag.WordSepNormalizeFunc), and a repeated flag keeps its last value.
+
+What pflag refuses stops the kubelet before it reads anything (RunE returns
+``failed to parse kubelet flag: ...``, or ``unknown command <word>`` for the first word that
+is no flag): each such word carries pflag's own message in ``Word.error``
+(pflag flag.go parseArgs, parseLongArg, parseSingleShortArg, v1.0.9).
 """
 
 from __future__ import annotations
@@ -28,9 +33,17 @@ BOOL_FLAGS = frozenset(
         "register-node", "register-schedulable", "require-kubeconfig", "rotate-certificates",
         "rotate-server-certificates", "seccomp-default", "serialize-image-pulls",
         "skip-headers", "skip-log-headers", "version",
+        # AddKubeletConfigFlags BoolVar (cmd/kubelet/app/options/options.go) and the cadvisor
+        # booleans globalflags_linux.go addCadvisorFlags still registers, deprecated.
+        "cpu-cfs-quota", "runonce", "contention-profiling", "docker-only", "docker-tls",
+        "log-cadvisor-usage", "storage-driver-secure",
     }
 )
+# The kubelet's only shorthands: -v (klog verbosity, takes a value) and -h (help).
 SHORTHANDS = {"v": "v", "h": "help"}
+# strconv.ParseBool, which pflag's boolValue.Set calls.
+GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+            "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,8 @@ class ParsedArgs:
 
     flags: dict[str, FlagValue] = field(default_factory=dict)
     positionals: list[str] = field(default_factory=list)
+    # What pflag refuses, in argv order: (1-based argv index, the kubelet's message).
+    errors: list[tuple[int, str]] = field(default_factory=list)
 
     def get(self, name: str) -> FlagValue | None:
         return self.flags.get(name)
@@ -76,6 +91,8 @@ class Word:
     name: str | None
     value: str | None = None
     separate: bool = False
+    # Why pflag refuses this word (the kubelet then exits), in pflag's words; None when fine.
+    error: str | None = None
 
 
 def scan_args(args: Sequence[str]) -> list[Word]:
@@ -86,32 +103,62 @@ def scan_args(args: Sequence[str]) -> list[Word]:
         word = args[i]
         if word == "--":
             found.append(Word(i, "--"))
-            found += [Word(j, None) for j in range(i + 1, len(args))]
+            found += [Word(j, None, error=_unknown_command(args[j])) for j in range(i + 1, len(args))]
             break
-        if word.startswith("--") and len(word) > 2:
-            name, eq, value = word[2:].partition("=")
-            found.append(_flag(args, i, normalize(name), value if eq else None))
+        if word.startswith("--"):
+            found.append(_long(args, i))
         elif word.startswith("-") and len(word) > 1:
-            letter, rest = word[1], word[2:]
-            inline = rest[1:] if rest.startswith("=") else rest or None  # "-v=" is an empty value
-            found.append(_flag(args, i, SHORTHANDS.get(letter, letter), inline))
-        else:
-            found.append(Word(i, None))
+            found.append(_short(args, i))
+        else:  # "", "-" and any word not starting with "-" (parseArgs)
+            found.append(Word(i, None, error=_unknown_command(word)))
         i += 2 if found[-1].separate else 1
     return found
 
 
-def _flag(args: Sequence[str], i: int, name: str, inline: str | None) -> Word:
-    """One flag (pflag parseLongArg/parseShortArg)."""
-    if inline is not None:
-        return Word(i, name, inline)
+def _unknown_command(word: str) -> str:
+    # NewKubeletCommand: `if len(cleanFlagSet.Args()) > 0 { ... "unknown command %+s" }`.
+    return f"unknown command {word}"
+
+
+def _long(args: Sequence[str], i: int) -> Word:
+    """pflag parseLongArg."""
+    word = args[i]
+    raw, eq, value = word[2:].partition("=")
+    if not raw or raw.startswith("-"):  # "---x", "--=x"
+        return Word(i, None, error=f"bad flag syntax: {word}")
+    name = normalize(raw)
+    if name != name.lower():
+        # Every kubelet flag is lowercase and pflag does not fold case.
+        return Word(i, name, value if eq else None, error=f"unknown flag: --{raw}")
+    return _flag(args, i, name, value if eq else None, word)
+
+
+def _short(args: Sequence[str], i: int) -> Word:
+    """pflag parseSingleShortArg: ``-v4``, ``-v=4``, ``-v 4``, ``-h``; any other letter is unknown."""
+    word = args[i]
+    letter, rest = word[1], word[2:]
+    name = SHORTHANDS.get(letter)
+    if name is None:
+        return Word(i, None, error=f"unknown shorthand flag: {letter!r} in {word}")
+    inline = rest[1:] if rest.startswith("=") else rest or None  # "-v=" is an empty value
+    return _flag(args, i, name, inline, word)
+
+
+def _flag(args: Sequence[str], i: int, name: str, inline: str | None, word: str) -> Word:
+    """One flag's value: inline, the next word, or a boolean's "true"."""
     if name in BOOL_FLAGS:
         # A boolean's NoOptDefVal is "true": it never consumes the next word.
-        return Word(i, name, "true")
+        value = "true" if inline is None else inline
+        if value not in GO_BOOLS and not (name == "version" and value == "raw"):  # verflag's tri-state
+            why = (f'invalid argument "{value}" for "--{name}" flag: '
+                   f'strconv.ParseBool: parsing "{value}": invalid syntax')
+            return Word(i, name, value, error=why)
+        return Word(i, name, value)
+    if inline is not None:
+        return Word(i, name, inline)
     if i + 1 < len(args):
         return Word(i, name, args[i + 1], separate=True)
-    # pflag: "flag needs an argument"; the kubelet would refuse to start.
-    return Word(i, None)
+    return Word(i, None, error=f"flag needs an argument: {word}")
 
 
 def parse_args(args: Sequence[str]) -> ParsedArgs:
@@ -121,8 +168,11 @@ def parse_args(args: Sequence[str]) -> ParsedArgs:
     """
     parsed = ParsedArgs()
     for word in scan_args(args):
+        if word.error is not None:
+            parsed.errors.append((word.index + 1, word.error))
         if word.name is None:
-            parsed.positionals.append(args[word.index])
-        elif word.name != "--" and word.value is not None:
+            if word.error is None or word.error.startswith("unknown command"):
+                parsed.positionals.append(args[word.index])
+        elif word.name != "--" and word.value is not None and word.error is None:
             parsed.flags[word.name] = FlagValue(word.value, word.index + 1)
     return parsed

@@ -44,7 +44,7 @@ def find_invocation(snapshot: NodeSnapshot, reader: NodeReader) -> Invocation:
     """The running kubelet's arguments, else what its systemd unit would start."""
     process = choose_kubelet(snapshot.processes)
     if process is not None:
-        inv = _from_process(process, reader)
+        inv = _from_process(process, reader, snapshot.hostname)
         others = [p.pid for p in snapshot.processes
                   if p.pid != process.pid and kubelet_kind(p.argv, p.exe) in {"kubelet", "hyperkube"}]
         if others:
@@ -56,12 +56,12 @@ def find_invocation(snapshot: NodeSnapshot, reader: NodeReader) -> Invocation:
         unit = resolve_unit(reader, unit_name)
         # A masked unit, or one with nothing to start, is not how this node runs a kubelet.
         if unit is not None and unit.unit_path is not None and unit.argv:
-            return _from_unit(unit, reader)
+            return _from_unit(unit, reader, snapshot.hostname)
     return Invocation("none", "none", None, (), "/", problems=(Problem(
         ProblemKind.KUBELET, None, "no kubelet process and no kubelet, k3s, rke2 or microk8s systemd unit found"),))
 
 
-def _from_process(process: ProcessRecord, reader: NodeReader) -> Invocation:
+def _from_process(process: ProcessRecord, reader: NodeReader, hostname: str | None) -> Invocation:
     argv = split_title(process.argv)
     kind = kubelet_kind(process.argv, process.exe) or "kubelet"
     source = f"/proc/{process.pid}/cmdline"
@@ -74,7 +74,7 @@ def _from_process(process: ProcessRecord, reader: NodeReader) -> Invocation:
         words = unit.argv
         steps += (Step(f"{kind} hides its arguments from /proc; taken from {unit.unit}", unit.unit_path or ""),)
     inv = Invocation(kind, "process", argv[0] if argv else None, (), process.cwd or "/", process, unit, steps)
-    return _finish(inv, words, reader)
+    return _finish(inv, words, reader, hostname)
 
 
 def _unit_of(process: ProcessRecord, kind: str, reader: NodeReader) -> UnitCommand | None:
@@ -93,27 +93,30 @@ def _unit_of(process: ProcessRecord, kind: str, reader: NodeReader) -> UnitComma
     return unit if same else None
 
 
-def _from_unit(unit: UnitCommand, reader: NodeReader) -> Invocation:
+def _from_unit(unit: UnitCommand, reader: NodeReader, hostname: str | None) -> Invocation:
     name = unit.argv[0].value if unit.argv else None
-    kind = kubelet_kind([a.value for a in unit.argv]) or "kubelet"
+    # snapd starts kubelite as "snap run microk8s.daemon-kubelite" (its run-kubelite-with-args wrapper).
+    snap = "kubelite" if unit.unit.startswith("snap.microk8s.daemon-kubelite") else None
+    kind = kubelet_kind([a.value for a in unit.argv]) or snap or "kubelet"
     found = Step(f"no kubelet process; rebuilt from systemd unit {unit.unit}", unit.unit_path or unit.unit)
     inv = Invocation(kind, "systemd", name, (), unit.working_directory, None, unit, (found,),
                      problems=unit.problems)
-    return _finish(inv, unit.argv, reader)
+    return _finish(inv, unit.argv, reader, hostname)
 
 
-def _finish(inv: Invocation, words: tuple[Arg, ...], reader: NodeReader) -> Invocation:
-    """Turn the program's own words into kubelet arguments for every kind of kubelet."""
+def _finish(inv: Invocation, words: tuple[Arg, ...], reader: NodeReader, hostname: str | None) -> Invocation:
+    """Turn the program's own words into kubelet arguments for every kind of kubelet;
+    ``hostname``: the node's (k3s names the node after it)."""
     if inv.kind == "hyperkube":
         return _with(inv, words[2:])
     if inv.kind == "kubelet":
         explained = _explain_from_unit(words[1:], inv.unit) if inv.argv_source == "process" else words[1:]
         return _with(inv, explained)
-    if inv.kind == "kubelite":
-        args, steps = distro.kubelite_args(words[1:], reader)
-        return _with(inv, args, steps)
-    args, defaults, steps = distro.k3s_like_args(inv.kind, words[2:], reader)
-    return _with(inv, args, steps, defaults)
+    # A launcher's own failures (a file it cannot read, a value it refuses) stop the kubelet too.
+    launch = distro.kubelite_launch(words[1:], reader) if inv.kind == "kubelite" \
+        else distro.k3s_launch(inv.kind, words[2:], reader, hostname)
+    inv = replace(inv, problems=(*inv.problems, *launch.problems))
+    return _with(inv, launch.args, launch.steps, launch.defaults)
 
 
 def _with(inv: Invocation, args: tuple[Arg, ...], steps: tuple[Step, ...] = (),

@@ -13,8 +13,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from podaudit.kubelet.podfields import slim
-from podaudit.kubelet.validation import api_references, integer_errors, validate_pod
-from podaudit.kubelet.yamlload import DecodeError, decode_document
+from podaudit.kubelet.podglob import GlobResult, go_clean, go_glob, has_meta
+from podaudit.kubelet.podtypes import kind_error, type_error
+from podaudit.kubelet.validation import api_references, validate_pod
+from podaudit.kubelet.yamlload import DecodeError, decode_document, is_json_buffer
 from podaudit.model import DENIED, FileRecord, NodeReader, Problem, ProblemKind, go_sorted
 
 # A static pod folder holds a handful of manifests (kubeadm: 4); past this many entries, the
@@ -60,30 +62,52 @@ def mirror_name(name: str, node_name: str) -> str:
     return f"{name}-{node_name.lower()}"
 
 
-def read_static_pod_path(reader: NodeReader, path: str, node_name: str) -> tuple[list[ManifestEntry], Problem | None]:
-    """All entries of a static pod path with their fates, and a problem with the path itself."""
-    record = reader.file(path)
+def read_static_pod_path(reader: NodeReader, path: str, node_name: str, kubelet_minor: int | None = None
+                         ) -> tuple[list[ManifestEntry], Problem | None]:
+    """All entries of a static pod path with their fates, and a problem with the path itself.
+
+    file.go: NewSourceFile trims trailing "/" (so "/" is "", which os.Stat finds missing);
+    listConfig os.Stat()s the path (the kernel follows links, then ".."); extractFromDir lists
+    filepath.Glob(filepath.Join(path, "[^.]*")), which cleans ".." lexically and globs."""
+    trimmed = path.rstrip("/")
+    record = reader.file(trimmed) if trimmed else FileRecord(path, "missing")
     if record.kind == "file":
-        # listConfig: a regular file is the one and only manifest.
-        return _dedupe([judge(path, record, node_name)]), None
+        # listConfig: a regular file is the one and only manifest, whatever its name.
+        return _dedupe([judge(trimmed, record, node_name, kubelet_minor)]), None
     if record.kind == "missing":
         return [], _about(path, "does not exist: the kubelet logs 'path does not exist, ignoring' every second "
                                 "and runs no file pods")
     if record.kind != "dir":
         kind = ProblemKind.UNREADABLE if record.kind in {"denied", "uncollected"} else ProblemKind.STATIC_POD_PATH
         return [], Problem(kind, path, record.error or "is not a directory or a regular file")
-    if any(c in path for c in "*?[\\"):
-        # extractFromDir globs filepath.Join(path, "[^.]*"): these characters change what it lists.
-        return [], _about(path, "holds glob characters (* ? [ \\): the kubelet's glob may not list it as podaudit does")
-    listing = reader.listdir(path)
-    if listing.names is None:
-        kind = ProblemKind.UNREADABLE if listing.error == DENIED else ProblemKind.STATIC_POD_PATH
-        return [], Problem(kind, path, f"{listing.error}", form="cannot list {path}: {detail}")
-    entries = [
-        _entry(reader, posixpath.join(path, name), name, node_name)
-        for name in go_sorted(listing.names)
-    ]
-    return _dedupe(entries), _crowded(path, len(listing.names))
+    folder = go_clean(trimmed)
+    if not has_meta(folder):
+        listing = reader.listdir(folder)
+        if listing.names is None and reader.file(folder).kind == "dir":
+            kind = ProblemKind.UNREADABLE if listing.error == DENIED else ProblemKind.STATIC_POD_PATH
+            return [], Problem(kind, path, f"{listing.error}", form="cannot list {path}: {detail}")
+    found = go_glob(reader, f"{folder}/[^.]*")
+    if found.error is not None:
+        return [], _about(path, f"is a glob pattern Go cannot parse (glob failed: {found.error}): the kubelet lists "
+                                "nothing and never reports its file source as seen")
+    entries = [_entry(reader, p, posixpath.basename(p), node_name, kubelet_minor) for p in go_sorted(found.paths)]
+    if not has_meta(folder):  # the dot-names the pattern skips, shown as ignored
+        names = reader.listdir(folder).names or ()
+        entries += [_entry(reader, posixpath.join(folder, n), n, node_name) for n in go_sorted(names) if n[:1] == "."]
+    return _dedupe(entries), _lexical(path, record, folder, found) or _crowded(path, len(entries))
+
+
+def _lexical(path: str, record: FileRecord, folder: str, found: GlobResult) -> Problem | None:
+    """Where the folder the kubelet lists is not the one it checked: a ".." after a symbolic
+    link (Join cleans it away before any link is followed), or pattern characters."""
+    if has_meta(folder):
+        listed = ", ".join(found.folders) or "no folder"
+        return _about(path, f"holds glob characters (* ? [ \\): the kubelet lists the folders the pattern matches: "
+                            f"{listed}")
+    if ".." in path.split("/") and record.target is not None and record.target != folder:
+        return _about(path, f"leads to {record.target} through a symbolic link, but the kubelet lists {folder}: "
+                            "filepath.Join removes '..' before any link is followed")
+    return None
 
 
 def _about(path: str, detail: str) -> Problem:
@@ -101,7 +125,7 @@ def _crowded(path: str, count: int) -> Problem | None:
                         "right folder?")
 
 
-def _entry(reader: NodeReader, path: str, name: str, node_name: str) -> ManifestEntry:
+def _entry(reader: NodeReader, path: str, name: str, node_name: str, kubelet_minor: int | None = None) -> ManifestEntry:
     if name.startswith("."):
         # filepath.Glob(dir, "[^.]*") never returns dot-files.
         return ManifestEntry(path, "ignored", "name starts with a dot", FileRecord(path, "uncollected"))
@@ -110,10 +134,10 @@ def _entry(reader: NodeReader, path: str, name: str, node_name: str) -> Manifest
         return ManifestEntry(path, "ignored", "a directory: the kubelet does not recurse", record)
     if record.kind == "other":
         return ManifestEntry(path, "ignored", "not a regular file or directory", record)
-    return judge(path, record, node_name)
+    return judge(path, record, node_name, kubelet_minor)
 
 
-def judge(path: str, record: FileRecord, node_name: str) -> ManifestEntry:
+def judge(path: str, record: FileRecord, node_name: str, kubelet_minor: int | None = None) -> ManifestEntry:
     """What the kubelet does with one file: decode, check it is a Pod, validate."""
     if record.kind in {"denied", "uncollected"}:
         return ManifestEntry(path, "unknown", f"{record.error}: the kubelet can read it, podaudit could not", record)
@@ -123,26 +147,24 @@ def judge(path: str, record: FileRecord, node_name: str) -> ManifestEntry:
     try:
         decoded = decode_document(record.data)
     except DecodeError as exc:
-        return ManifestEntry(path, "rejected", str(exc), record, code="decode")
+        return ManifestEntry(path, "rejected", couldnt_parse(str(exc)), record, code="decode")
     pod = decoded.value
     warnings: tuple[str, ...] = ("several YAML documents: only the first runs",) if decoded.documents > 1 else ()
-    problem = not_a_pod(pod)
+    from_json = is_json_buffer(record.data)
+    problem = not_a_pod(pod, record.data.decode("utf-8", "replace") if from_json else None)
     if problem:
-        return ManifestEntry(path, "rejected", problem, record, warnings=warnings, code="not-a-pod")
+        return ManifestEntry(path, "rejected", couldnt_parse(problem), record, warnings=warnings, code="not-a-pod")
     assert isinstance(pod, dict)
-    numbers = integer_errors(pod)
-    if numbers:  # the typed decoding fails before validation: couldn't parse as pod
-        reason = "; ".join(numbers[:3]) + (f" (and {len(numbers) - 3} more)" if len(numbers) > 3 else "")
-        return ManifestEntry(path, "rejected", reason, record, warnings=warnings, code="decode")
-    meta = pod.get("metadata") if isinstance(pod.get("metadata"), dict) else {}
-    assert isinstance(meta, dict)
-    name = meta.get("name")
-    namespace = meta.get("namespace") or "default"
-    if not isinstance(name, str) or not name:
+    identity = _claimed(pod, node_name)
+    wrong_type = type_error(pod, from_json)
+    if wrong_type:
+        # Never a pod to the kubelet; the name it claims still lets `find` name the file.
+        return ManifestEntry(path, "rejected", couldnt_parse(wrong_type), record, identity, warnings=warnings,
+                             code="decode")
+    if identity is None:
         reason = "invalid pod: name is needed for the pod"
         return ManifestEntry(path, "rejected", reason, record, warnings=warnings, code="invalid")
-    identity = PodIdentity(str(namespace), name, mirror_name(name, node_name))
-    errors = validate_pod(pod, identity.mirror_name, identity.namespace)
+    errors = validate_pod(pod, identity.mirror_name, identity.namespace, kubelet_minor=kubelet_minor)
     if errors:
         reason = "invalid pod: " + "; ".join(errors)
         return ManifestEntry(path, "rejected", reason, record, identity, warnings=warnings, code="invalid")
@@ -155,16 +177,29 @@ def judge(path: str, record: FileRecord, node_name: str) -> ManifestEntry:
     return ManifestEntry(path, "loaded", f"runs as {identity.key}", record, identity, slim(pod), warnings=warnings)
 
 
-def not_a_pod(value: Any) -> str | None:
-    """tryDecodeSinglePod: the universal decoder must produce a v1 Pod."""
-    if not isinstance(value, dict):
-        return "not a Kubernetes object (couldn't parse as pod)"
-    kind, api = value.get("kind"), value.get("apiVersion")
-    if not kind:
-        return "Object 'Kind' is missing: couldn't parse as pod"
-    if kind != "Pod" or api != "v1":
-        return f"{api} {kind}, not a v1 Pod: couldn't parse as pod"
-    return None
+def _claimed(pod: dict[str, Any], node_name: str) -> PodIdentity | None:
+    """The pod a document names (metadata.name, namespace or "default": applyDefaults), if any."""
+    meta = pod.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    namespace = (meta.get("namespace") if isinstance(meta, dict) else None) or "default"
+    if not isinstance(name, str) or not name or not isinstance(namespace, str):
+        return None
+    return PodIdentity(namespace, name, mirror_name(name, node_name))
+
+
+ONE_LINE = {c: f"\\x{c:02x}" for c in range(32)} | {ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r"}
+
+
+def couldnt_parse(error: str) -> str:
+    """file.go extractFromFile: how the kubelet logs a file tryDecodeSinglePod could not parse
+    (parsed=false), without the leading "<path>: ", on one line as klog quotes it."""
+    return f"couldn't parse as pod({error}), please check config file".translate(ONE_LINE)
+
+
+def not_a_pod(value: Any, text: str | None = None) -> str | None:
+    """tryDecodeSinglePod: why the universal decoder does not produce a v1 Pod (the kubelet's
+    error, podtypes.kind_error), or None. ``text``: a JSON file's text."""
+    return kind_error(value, text)
 
 
 def _dedupe(entries: list[ManifestEntry]) -> list[ManifestEntry]:

@@ -24,7 +24,7 @@ from podaudit.kubelet.manifests import ManifestEntry
 from podaudit.kubelet.running import RunningPath, path_differs
 from podaudit.model import ContainerRun, KubeletWord, RuntimeWord, Witness, WitnessedPod, WitnessSource, WitnessStatus
 
-PodState = Literal["running", "after-restart", "kubelet-not-running", "rejected", "unknown"]
+PodState = Literal["running", "after-restart", "kubelet-not-running", "kubelet-cannot-start", "rejected", "unknown"]
 # The kubelet re-lists its folder every fileCheckFrequency (20 s by default, sourceFile.run in
 # pkg/kubelet/config/file.go): a file younger than this may simply not be picked up yet.
 RECENT = 60.0
@@ -104,6 +104,8 @@ class Inputs:
     runtime: RuntimeWord | None
     complete: bool
     now: float
+    # Why the kubelet cannot start with these settings (kubelet/startup.py); "" when it can.
+    cannot_start: str = ""
 
 
 def reconcile(i: Inputs) -> Reconciliation:
@@ -193,6 +195,8 @@ def _state(entry: ManifestEntry, i: Inputs, seen: _Seen, pod: WitnessedPod | Non
            box: WitnessedPod | None) -> tuple[PodState, str]:
     if not i.kubelet_runs and (i.kubelet is None or i.kubelet.witness.status is not HEARD):
         still = "; the runtime still runs its containers, unmanaged" if box else ""
+        if i.cannot_start:
+            return "kubelet-cannot-start", f"the kubelet cannot start with these settings: {i.cannot_start}{still}"
         return "kubelet-not-running", f"no kubelet process runs on the node: nothing starts it{still}"
     pending = i.running.path is None and i.restart_pending
     if pending and (pod is not None or (box is not None and seen.kubelet is None)):

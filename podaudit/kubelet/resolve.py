@@ -24,10 +24,11 @@ from podaudit.kubelet.flags import BOOL_FLAGS, ParsedArgs, parse_args
 from podaudit.kubelet.invocation import Invocation, find_invocation
 from podaudit.kubelet.manifests import ManifestEntry, read_static_pod_path
 from podaudit.kubelet.network import NetworkFacts, network_facts
-from podaudit.kubelet.nodename import NodeName, resolve_node_name
+from podaudit.kubelet.nodename import NodeName, kubelet_minor, resolve_node_name
 from podaudit.kubelet.reconcile import Inputs, Reconciliation, reconcile
 from podaudit.kubelet.running import merge_kubelet_words, path_differs, running_path
 from podaudit.kubelet.staleness import restart_pending
+from podaudit.kubelet.startup import Startup, kubelet_startup
 from podaudit.model import DENIED, Arg, FileRecord, NodeHints, NodeReader, NodeSnapshot, Problem, ProblemKind, Step
 
 PathSource = Literal["flag", "config", "config-dir", "distro-default", "url", "none"]
@@ -95,6 +96,8 @@ class NodeView:
     running_entries: list[ManifestEntry] = field(default_factory=list)
     # Files, kubelet and runtime reconciled (kubelet/reconcile.py): each static pod's state.
     reconciled: Reconciliation = field(default_factory=Reconciliation)
+    # What stops the kubelet from starting with these settings (kubelet/startup.py).
+    startup: Startup = field(default_factory=Startup)
 
     @property
     def static_pods(self) -> list[StaticPod]:
@@ -127,28 +130,39 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None, hints
     reader = reader or snapshot
     inv = find_invocation(snapshot, reader)
     flags = parse_args([a.value for a in inv.args])
-    node_name = resolve_node_name(flags, inv.args, snapshot.hostname, snapshot.label)
     config_file = _config_path(flags, inv)
     legacy = config_file is not None and reader.file(config_file).kind == "dir"
     base = None if config_file is None or legacy else absolutize_paths(load_config_doc(reader, config_file))
     dropin_dir, dropins, problems = _dropins(reader, flags, inv)
     ctx = _Context(flags, inv, merge_config(base, dropins), config_file, legacy)
+    gates = ctx.merged.data.get("featureGates")
+    node_name = resolve_node_name(flags, inv.args, snapshot, hints, gates if isinstance(gates, dict) else None)
     url = _static_pod_url(ctx)
     path = _static_pod_path(ctx, url)
+    startup = kubelet_startup(inv, flags, [*ctx.merged.problems, *problems], node_name)
     entries: list[ManifestEntry] = []
+    minor = kubelet_minor(snapshot, hints)  # validation options differ by release
     if path.value is not None and not node_name.fatal:
-        entries, path_problem = read_static_pod_path(reader, path.value, node_name.value)
+        entries, path_problem = read_static_pod_path(reader, path.value, node_name.value, minor)
         problems += [path_problem] if path_problem else []
         _read_parents(reader, path.value)
     # The collector's notes arrive as text (a bundle carries them so): they are about no one path.
     noted = [Problem(ProblemKind.COLLECTION, None, error) for error in snapshot.errors]
     pending = restart_pending(reader, inv, ctx.merged.files)
+    if inv.process is not None:
+        # It runs: it started before these settings stopped it; its next start will not.
+        pending += [Problem(ProblemKind.RESTART_PENDING, b.path, f"the next start fails: {b.detail}", b.line)
+                    for b in startup.blockers]
     incomplete = _incomplete(reader, [base, *dropins], path, entries)
-    seen = _witnessed(snapshot, reader, hints, _Files(inv, path, node_name, entries, bool(pending), incomplete))
+    files = _Files(inv, path, node_name, entries, bool(pending), incomplete,
+                   "" if inv.process is not None else startup.why, minor)
+    seen = _witnessed(snapshot, reader, hints, files)
+    known = [*inv.problems, *node_name.problems, *ctx.merged.problems, *problems]
+    said = [b for b in (*startup.blockers, *startup.doubts) if b not in known]
     return NodeView(
         node_name, snapshot.hostname, inv, flags, None if legacy else config_file, dropin_dir,
         ctx.merged.data, path, url, entries,
-        problems=[*noted, *inv.problems, *node_name.problems, *ctx.merged.problems, *problems, *seen.problems],
+        problems=[*noted, *said, *known, *seen.problems],
         restart_pending=pending,
         incomplete=[*incomplete, *seen.incomplete],
         network=network_facts(snapshot, hints.node_ip if hints else None),
@@ -157,6 +171,7 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None, hints
         snapshot=snapshot,
         running_entries=seen.entries,
         reconciled=seen.reconciled,
+        startup=startup,
     )
 
 
@@ -170,6 +185,8 @@ class _Files:
     entries: list[ManifestEntry]
     restart_pending: bool
     incomplete: list[Problem]
+    cannot_start: str  # why the kubelet cannot start with these settings ("" when it can, or runs)
+    kubelet_minor: int | None
 
 
 @dataclass(frozen=True)
@@ -196,14 +213,14 @@ def _witnessed(snapshot: NodeSnapshot, reader: NodeReader, hints: NodeHints | No
     problems: list[Problem] = []
     if running.path and path_differs(running, path.value) and not files.node_name.fatal:
         reader.listdir(running.path)  # asked for as a folder, so the next gathering pass fetches it whole
-        entries, problem = read_static_pod_path(reader, running.path, files.node_name.value)
+        entries, problem = read_static_pod_path(reader, running.path, files.node_name.value, files.kubelet_minor)
         if problem is not None:
             problems.append(replace(problem, detail=f"{problem.detail} (the running kubelet's folder, {running.via})"))
     unread = [p for p in problems if p.kind is ProblemKind.UNREADABLE]
     unread += [Problem(ProblemKind.UNREADABLE, e.path, f"{e.record.error}") for e in entries if e.fate == "unknown"]
     reconciled = reconcile(Inputs(
         files.node_name.value, inv.process is not None, path.value, tuple(files.entries), running, tuple(entries),
-        files.restart_pending, word, node.runtime if node else None,
+        files.restart_pending, word, node.runtime if node else None, cannot_start=files.cannot_start,
         complete=not files.incomplete and not unread,
         now=word.heard_at if word is not None and word.heard_at is not None else time.time()))
     return _Witnessed(entries, [p for p in problems if p.kind is not ProblemKind.UNREADABLE], unread, reconciled)
@@ -275,7 +292,7 @@ def _dropins(reader: NodeReader, flags: ParsedArgs, inv: Invocation
     if value is None or not value.value:
         return None, [], []
     directory = _absolute(value.value, inv)
-    paths, problems = dropin_files(reader, directory)
+    paths, problems = dropin_files(reader, directory, trailing_slash=value.value.endswith("/"))
     return directory, [load_config_doc(reader, p) for p in paths], problems
 
 

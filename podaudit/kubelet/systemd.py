@@ -65,12 +65,14 @@ class _Service:
     service_type: str = ""
     problems: list[Problem] = field(default_factory=list)
 
-    def problem(self, detail: str, setting: _Setting | None = None) -> None:
-        """Something systemd refuses or ignores, at the setting's file and line when there is one."""
+    def problem(self, detail: str, setting: _Setting | None = None, fatal: bool = False) -> None:
+        """Something systemd refuses or ignores, at the setting's file and line when there is one;
+        ``fatal``: systemd does not start the unit at all, so no kubelet runs."""
+        kind = ProblemKind.CANNOT_START if fatal else ProblemKind.UNIT
         if setting is None:
-            self.problems.append(Problem(ProblemKind.UNIT, None, detail))
+            self.problems.append(Problem(kind, None, detail))
         else:
-            self.problems.append(Problem(ProblemKind.UNIT, setting.source, detail, line=setting.line))
+            self.problems.append(Problem(kind, setting.source, detail, line=setting.line))
 
     def expand(self, text: str) -> str:
         """Unit specifiers (``%n``, ``%i``, ...); unknown ones stay verbatim."""
@@ -158,7 +160,7 @@ def _parse_unit_text(text: str, source: str) -> tuple[list[_Setting], list[Probl
             problems.append(Problem(ProblemKind.UNIT, source, "not valid UTF-8: systemd ignores the line", line=number))
         elif line.startswith("["):
             if not line.endswith("]") or any(ord(c) < 0x20 or c in "\"'\\\x7f" for c in line):
-                problems.append(Problem(ProblemKind.UNIT, source, f"invalid section header {line!r}: systemd "
+                problems.append(Problem(ProblemKind.CANNOT_START, source, f"invalid section header {line!r}: systemd "
                                         "refuses to load the unit", line=number))
                 break  # config_parse() stops at the first bad header
             section = line[1:-1]
@@ -209,7 +211,7 @@ def _set_working_directory(svc: _Service, s: _Setting) -> None:
         svc.working_directory = _simplify(path) if path.startswith("/") else path or None
     else:
         fate = "systemd ignores it" if s.value != value else "systemd refuses to load the unit"
-        svc.problem(f"WorkingDirectory={path} is not absolute: {fate}", s)
+        svc.problem(f"WorkingDirectory={path} is not absolute: {fate}", s, fatal=s.value == value)
 
 
 _SETTERS: dict[str, Callable[[_Service, _Setting], None]] = {
@@ -241,9 +243,10 @@ def _env_file_problems(path: str, optional: bool, status: str) -> list[Problem]:
         return [Problem(kind, path, detail, form="EnvironmentFile={path} {detail}")]
 
     if status == "missing" and not optional:
-        return about(ProblemKind.UNIT, "is missing and not optional: the unit fails to start")
+        return about(ProblemKind.CANNOT_START, "is missing and not optional: the unit fails to start")
     if status.startswith("invalid UTF-8"):  # load_env_file() refuses the whole file
-        return about(ProblemKind.UNIT, f"has {status}: {'systemd skips it' if optional else 'the unit fails to start'}")
+        kind = ProblemKind.UNIT if optional else ProblemKind.CANNOT_START
+        return about(kind, f"has {status}: {'systemd skips it' if optional else 'the unit fails to start'}")
     if status not in ("read", "missing"):
         kind = ProblemKind.UNREADABLE if status in {DENIED, "not collected"} else ProblemKind.UNIT
         return about(kind, f"could not be read ({status}): the variables it sets are unknown")
@@ -267,11 +270,11 @@ def _read_env_file(reader: NodeReader, path: str) -> tuple[str, list[tuple[str, 
 def _verify(svc: _Service) -> None:
     """systemd.service(5): exactly one ExecStart= command unless Type=oneshot."""
     if not svc.commands:
-        svc.problem("no ExecStart= remains: systemd refuses to load the unit")
+        svc.problem("no ExecStart= remains: systemd refuses to load the unit", fatal=True)
     elif len(svc.commands) > 1 and svc.service_type != "oneshot":
         where = ", ".join(f"{s.source}:{s.line}" for _, s in svc.commands)
         svc.problem(f"{len(svc.commands)} ExecStart= lines remain ({where}): systemd refuses to start a "
-                    f"Type={svc.service_type or 'simple'} service")
+                    f"Type={svc.service_type or 'simple'} service", fatal=True)
 
 
 def _argv(svc: _Service, env: dict[str, _Setting]) -> tuple[Arg, ...]:

@@ -1,84 +1,114 @@
-"""The validation that makes the kubelet reject a static pod (ValidatePodCreate, subset).
+"""The validation that makes the kubelet reject a static pod: ValidatePodCreate
+(pkg/apis/core/validation/validation.go v1.35.4 L5601-5617) and validatePodMetadataAndSpec
+L4500-4530, after the kubelet's defaulting (defaults.py), with each message as the kubelet logs
+it (``invalid pod: [<err> <err> ...]``, each ``<field path>: <type>: <value>: <detail>``).
 
-Only the rules a hand-written manifest commonly breaks: the generated name must be a
-DNS-1123 subdomain (ValidatePodName), the namespace a DNS-1123 label, each container a
-DNS-1123 label name (unique) and an image (validateContainerCommon). Messages follow
-apimachinery's wording so they match the kubelet's log line.
+The checks a static pod meets in practice, split by subject: metadata (validate_meta.py),
+volumes and mounts (validate_volumes.py), containers, ports and env (validate_containers.py),
+probes and hooks (validate_probes.py), resources (validate_resources.py, quantity.py). Not
+judged: securityContext, affinity, tolerations, dnsConfig, topology spread, spec.nodeName (the
+kubelet sets it from its node name), and most volume sources' own fields.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-LABEL_MAX = 63
-SUBDOMAIN_MAX = 253
+from podaudit.kubelet.apinames import LABEL_MAX, SUBDOMAIN_MAX, dns_label_errors, dns_subdomain_errors
+from podaudit.kubelet.defaults import dns_policy, go_int, go_str, items, mapping, options_for, present, restart_policy
+from podaudit.kubelet.fielderrors import forbidden, invalid, not_supported
+from podaudit.kubelet.gojson import go_trim_space
+from podaudit.kubelet.validate_containers import container_errors, host_network_errors
+from podaudit.kubelet.validate_meta import meta_errors
+from podaudit.kubelet.validate_volumes import validate_volumes
 
-
-def _dns_errors(value: str, pattern: re.Pattern[str], limit: int, message: str) -> list[str]:
-    errors = [f"must be no more than {limit} characters (is {len(value)})"] if len(value) > limit else []
-    return errors + ([] if pattern.match(value) else [message])
+__all__ = ["LABEL_MAX", "SUBDOMAIN_MAX", "label_errors", "subdomain_errors", "validate_pod"]
+RESTART_POLICIES = ["Always", "OnFailure", "Never"]  # upstream's order, not sorted
+DNS_POLICIES = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"]
+MAX_INT32 = (1 << 31) - 1
 
 
 def subdomain_errors(value: str) -> list[str]:
     """apimachinery IsDNS1123Subdomain."""
-    return _dns_errors(value, DNS1123_SUBDOMAIN, SUBDOMAIN_MAX, (
-        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-        "'-' or '.', and must start and end with an alphanumeric character"))
+    return dns_subdomain_errors(value)
 
 
 def label_errors(value: str) -> list[str]:
     """apimachinery IsDNS1123Label."""
-    return _dns_errors(value, DNS1123_LABEL, LABEL_MAX, (
-        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-        "and must start and end with an alphanumeric character"))
+    return dns_label_errors(value)
 
 
-def validate_pod(pod: dict[str, Any], generated_name: str, namespace: str) -> list[str]:
-    """Errors the kubelet's validation would report for this static pod, empty when valid."""
-    errors = [f'metadata.name: Invalid value: "{generated_name}": {e}' for e in subdomain_errors(generated_name)]
-    errors += [f'metadata.namespace: Invalid value: "{namespace}": {e}' for e in label_errors(namespace)]
-    spec = pod.get("spec")
-    if not isinstance(spec, dict):
-        return [*errors, "spec.containers: Required value"]
-    errors += _container_errors(spec)
+def validate_pod(pod: dict[str, Any], generated_name: str, namespace: str, *,
+                 kubelet_minor: int | None = None) -> list[str]:
+    """Errors the kubelet's validation reports for this static pod, in its order; empty when
+    valid. ``kubelet_minor``: the kubelet's 1.x release when known (validation options differ
+    from 1.35 on, see defaults.options_for); None models the current release."""
+    options = options_for(kubelet_minor)
+    errors = meta_errors(pod, generated_name, namespace)
+    spec = mapping(pod.get("spec"))
+    volumes, volume_errors = validate_volumes(spec)
+    errors += volume_errors
+    errors += container_errors(spec, volumes, options)
+    errors += host_network_errors(spec)
+    errors += _policy_errors(spec)
+    errors += _spec_field_errors(spec)
+    errors += _pod_only_errors(spec)
+    if isinstance(spec.get("ephemeralContainers"), list) and spec["ephemeralContainers"]:
+        errors.append(forbidden("spec.ephemeralContainers", "cannot be set on create"))
+    if isinstance(spec.get("schedulingGates"), list) and spec["schedulingGates"]:
+        # applyDefaults always sets spec.nodeName.
+        errors.append(forbidden("spec.nodeName", "cannot be set until all schedulingGates have been cleared"))
     return errors
 
 
-def _container_errors(spec: dict[str, Any]) -> list[str]:
+def _policy_errors(spec: dict[str, Any]) -> list[str]:
+    """validateRestartPolicy L4072-4085 and validateDNSPolicy L4100-4111, after defaulting."""
     errors: list[str] = []
-    containers = spec.get("containers")
-    if not isinstance(containers, list) or not containers:
-        errors.append("spec.containers: Required value")
-        containers = []
-    init = spec.get("initContainers")
-    seen: set[str] = set()
-    for field, items in (("containers", containers), ("initContainers", init if isinstance(init, list) else [])):
-        for i, container in enumerate(items):
-            errors += _one_container(f"spec.{field}[{i}]", container, seen)
+    if restart_policy(spec) not in RESTART_POLICIES:
+        errors.append(not_supported("spec.restartPolicy", restart_policy(spec), RESTART_POLICIES))
+    if dns_policy(spec) not in DNS_POLICIES:
+        errors.append(not_supported("spec.dnsPolicy", dns_policy(spec), DNS_POLICIES))
     return errors
 
 
-def _one_container(where: str, container: Any, seen: set[str]) -> list[str]:
-    if not isinstance(container, dict):
-        return [f"{where}: Invalid value: not an object"]
+def _spec_field_errors(spec: dict[str, Any]) -> list[str]:
+    """ValidatePodSpec L4682-4710: serviceAccountName, activeDeadlineSeconds, hostname,
+    subdomain, priorityClassName."""
     errors: list[str] = []
-    name = container.get("name")
-    if not isinstance(name, str) or not name:
-        errors.append(f"{where}.name: Required value")
-    else:
-        errors += [f'{where}.name: Invalid value: "{name}": {e}' for e in label_errors(name)]
-        if name in seen:
-            errors.append(f'{where}.name: Duplicate value: "{name}"')
-        seen.add(name)
-    image = container.get("image")
-    if not isinstance(image, str) or not image.strip():
-        errors.append(f"{where}.image: Required value")
-    elif image != image.strip():
-        errors.append(f"{where}.image: Invalid value: must not have leading or trailing whitespace")
+    account = go_str(spec, "serviceAccountName")
+    errors += [invalid("spec.serviceAccountName", account, e) for e in dns_subdomain_errors(account)] if account else []
+    if present(spec, "activeDeadlineSeconds"):
+        deadline = go_int(spec, "activeDeadlineSeconds")
+        if not 1 <= deadline <= MAX_INT32:
+            errors.append(invalid("spec.activeDeadlineSeconds", deadline,
+                                  f"must be between 1 and {MAX_INT32}, inclusive"))
+    for field in ("hostname", "subdomain"):
+        value = go_str(spec, field)
+        errors += [invalid(f"spec.{field}", value, e) for e in dns_label_errors(value)] if value else []
+    priority = go_str(spec, "priorityClassName")
+    errors += [invalid("spec.priorityClassName", priority, e)
+               for e in dns_subdomain_errors(priority)] if priority else []
     return errors
+
+
+def _pod_only_errors(spec: dict[str, Any]) -> list[str]:
+    """validatePodMetadataAndSpec L4511-4527: a projected token needs a service account; no
+    image with leading or trailing whitespace (Go's strings.TrimSpace)."""
+    errors: list[str] = []
+    if not go_str(spec, "serviceAccountName"):
+        for i, volume in enumerate(items(spec.get("volumes"))):
+            sources = items(mapping(volume.get("projected")).get("sources")) if present(volume, "projected") else []
+            errors += [forbidden(f"spec.volumes[{i}].projected.sources[{j}].serviceAccountToken",
+                                 "must not be specified when serviceAccountName is not set")
+                       for j, source in enumerate(sources) if present(source, "serviceAccountToken")]
+    for field in ("containers", "initContainers"):
+        for i, container in enumerate(items(spec.get(field))):
+            image = go_str(container, "image")
+            if image != go_trim_space(image):
+                errors.append(invalid(f"spec.{field}[{i}].image", image,
+                                      "must not have leading or trailing whitespace"))
+    return errors
+
 
 
 # Volume types that name API objects (podutil.HasAPIObjectReference), and projected sources.
@@ -140,93 +170,11 @@ def _volume_references(volume: dict[str, Any]) -> list[str]:
     return found
 
 
-# Integer fields of a v1 Pod (k8s.io/api/core/v1 types.go) and their Go type. A number none of
-# them can hold makes the kubelet's JSON decoding fail (json: cannot unmarshal number ... of type
-# int32) before any validation: tryDecodeSinglePod logs it and skips the file. "port" is an
-# IntOrString: only a number is decoded into its int32.
+# Integer fields of a v1 Pod (k8s.io/api/core/v1 types.go) that podfields keeps (the typed
+# decoding that checks their Go types is podtypes.py).
 POD_INTS = {"terminationGracePeriodSeconds": 64, "activeDeadlineSeconds": 64, "priority": 32}
 SECURITY_INTS = {"runAsUser": 64, "runAsGroup": 64, "fsGroup": 64}
 PROBE_INTS = {"initialDelaySeconds": 32, "timeoutSeconds": 32, "periodSeconds": 32, "successThreshold": 32,
                "failureThreshold": 32, "terminationGracePeriodSeconds": 64}
 PORT_INTS = {"containerPort": 32, "hostPort": 32}
 HANDLERS = ("httpGet", "tcpSocket", "grpc")
-_DIGITS = re.compile(r"[-+]?[0-9][0-9_]*")
-
-
-def integer_errors(pod: dict[str, Any]) -> list[str]:
-    """Integer fields holding a number no Go integer of their size holds (a 5000-digit number
-    is a JSON float64 or, from YAML, go-yaml's string): the kubelet cannot decode such a pod."""
-    spec = pod.get("spec")
-    if not isinstance(spec, dict):
-        return []
-    errors = _ints("spec", spec, POD_INTS)
-    context = spec.get("securityContext")
-    if isinstance(context, dict):
-        errors += _ints("spec.securityContext", context, SECURITY_INTS)
-        groups = context.get("supplementalGroups")
-        for i, group in enumerate(groups if isinstance(groups, list) else []):
-            errors += _int_error(f"spec.securityContext.supplementalGroups[{i}]", group, 64)
-    for field in ("containers", "initContainers", "ephemeralContainers"):
-        items = spec.get(field)
-        for i, container in enumerate(items if isinstance(items, list) else []):
-            if isinstance(container, dict):
-                errors += _container_ints(f"spec.{field}[{i}]", container)
-    return errors
-
-
-def _container_ints(where: str, container: dict[str, Any]) -> list[str]:
-    errors: list[str] = []
-    ports = container.get("ports")
-    for i, port in enumerate(ports if isinstance(ports, list) else []):
-        if isinstance(port, dict):
-            errors += _ints(f"{where}.ports[{i}]", port, PORT_INTS)
-    if isinstance(container.get("securityContext"), dict):
-        errors += _ints(f"{where}.securityContext", container["securityContext"], SECURITY_INTS)
-    for name in ("livenessProbe", "readinessProbe", "startupProbe"):
-        probe = container.get(name)
-        if isinstance(probe, dict):
-            errors += _ints(f"{where}.{name}", probe, PROBE_INTS) + _handler_ints(f"{where}.{name}", probe)
-    lifecycle = container.get("lifecycle")
-    for name in ("postStart", "preStop"):
-        hook = lifecycle.get(name) if isinstance(lifecycle, dict) else None
-        if isinstance(hook, dict):
-            errors += _handler_ints(f"{where}.lifecycle.{name}", hook)
-    return errors
-
-
-def _handler_ints(where: str, handler: dict[str, Any]) -> list[str]:
-    errors: list[str] = []
-    for kind in HANDLERS:
-        action = handler.get(kind)
-        port = action.get("port") if isinstance(action, dict) else None
-        if not isinstance(port, str):  # IntOrString: a string is a port name
-            errors += _int_error(f"{where}.{kind}.port", port, 32)
-    return errors
-
-
-def _ints(where: str, mapping: dict[str, Any], fields: dict[str, int]) -> list[str]:
-    return [e for field, bits in fields.items() for e in _int_error(f"{where}.{field}", mapping.get(field), bits)]
-
-
-def _int_error(where: str, value: Any, bits: int) -> list[str]:
-    what = _too_big(value, bits)
-    if what is None:
-        return []
-    return [f"{where}: {what} does not fit an int{bits}: the kubelet cannot decode the pod"]
-
-
-def _too_big(value: Any, bits: int) -> str | None:
-    """How to name a value beyond a signed integer of ``bits``, or None when it is not one."""
-    digits = getattr(value, "digits", None)  # yamlload.BigNumber: a JSON integer of > 20 digits
-    if isinstance(digits, int):
-        return f"a number with {digits} digits"
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
-        count = sum(c.isdigit() for c in value)
-        # go-yaml keeps a number it cannot hold as a string; the JSON string fails any int field.
-        return f"a number with {count} digits" if count > 19 else None
-    limit = 1 << (bits - 1)
-    if isinstance(value, float) and not (-limit <= value < limit):  # inf and nan too
-        return f"the number {value:g}"
-    if isinstance(value, int) and not isinstance(value, bool) and not -limit <= value < limit:
-        return f"the number {value}"
-    return None

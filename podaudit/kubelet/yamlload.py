@@ -9,12 +9,14 @@ decodes only the first document of a stream (a repeated key is not an error); ap
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from podaudit.kubelet import goscalars
+from podaudit.kubelet.goscalars import GoYamlError, first_nonfinite
 
 
 class DecodeError(ValueError):
@@ -33,72 +35,64 @@ class Decoded:
 # every manifest of every node.
 _BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-
-class GoYamlLoader(_BASE_LOADER):  # type: ignore[valid-type,misc]
-    """SafeLoader with go-yaml v2's scalars: a timestamp-looking value decoded into
-    interface{} stays a string ("for backward compatibility"), and there are no base-60
-    numbers, so ``name: 2024-01-01`` or ``port: 1:20`` keep their text."""
-
-
-def _as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
-    return str(loader.construct_scalar(node))
-
-
 # A 64-bit integer has at most 20 digits; go-yaml and Go's JSON decoder hold nothing larger.
-INT64_MIN, UINT64_MAX = -(1 << 63), (1 << 64) - 1
 MAX_INT_DIGITS = 20
-_YAML_STYLE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 
 
 class BigNumber(float):
     """A JSON integer of more than 20 digits: Go can hold it only as a float64 (infinite beyond
-    its range), so decoding it into any integer field fails; ``digits`` says how big it was."""
+    its range), so decoding it into any integer field fails; ``digits`` says how big it was and
+    ``literal`` is its text."""
 
     digits: int
+    literal: str
 
     def __new__(cls, text: str) -> BigNumber:
         number = super().__new__(cls, float(text))  # float() has no digit limit; inf beyond 1e308
         number.digits = len(text.lstrip("-"))
+        number.literal = text
         return number
 
 
-def _int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
-    text = str(node.value)
-    if ":" in text:
-        return _as_text(loader, node)
-    try:
-        value = loader.construct_yaml_int(node)
-    except ValueError:  # more decimal digits than CPython converts (4300): beyond any 64-bit integer
-        value = None
-    if isinstance(value, int) and INT64_MIN <= value <= UINT64_MAX:
-        return value
-    return _out_of_range(text)
+class JsonFloat(float):
+    """A JSON file's number with a fraction or an exponent, with its text: Go's decoder quotes
+    the literal (``cannot unmarshal number 1e3 into ... of type int32``)."""
+
+    literal: str
+
+    def __new__(cls, text: str) -> JsonFloat:
+        number = super().__new__(cls, float(text))
+        number.literal = text
+        return number
 
 
-def _out_of_range(text: str) -> Any:
-    """go-yaml v2 resolve(): when neither strconv.ParseInt nor ParseUint can hold the number, a
-    decimal one becomes a float64 if ParseFloat can hold it; anything else stays a string."""
-    plain = text.replace("_", "")
-    if _YAML_STYLE_FLOAT.fullmatch(plain):
-        number = float(plain)
-        if math.isfinite(number):
-            return number
-    return text
+class GoYamlLoader(_BASE_LOADER):  # type: ignore[valid-type,misc]
+    """SafeLoader that reads scalars, tags, merge keys and map keys as go-yaml v2 ``Unmarshal``
+    into interface{} and sigs.k8s.io/yaml ``YAMLToJSON`` do (goscalars.py)."""
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        # go-yaml decode.go scalar(): a quoted scalar is a string; a plain one goes through
+        # resolve() (goscalars.plain_tag). Tags on mappings and sequences are ignored.
+        if kind is yaml.ScalarNode:
+            return goscalars.plain_tag(value) if implicit[0] else goscalars.STR
+        return goscalars.SEQ if kind is yaml.SequenceNode else goscalars.MAP
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        goscalars.merge_in_document_order(node)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
+        self.flatten_mapping(node)
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            value = self.construct_object(value_node, deep=deep)
+            if type(key) is not str:
+                key = goscalars.json_key(key, value)
+            mapping[key] = value
+        return mapping
 
 
-def _float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
-    text = str(node.value)
-    if ":" in text:
-        return _as_text(loader, node)
-    value = loader.construct_yaml_float(node)
-    # resolve(): ParseFloat fails out of range (1.5e999), so the value stays a string; only the
-    # .inf and .nan spellings are infinite.
-    return value if math.isfinite(value) or text.lstrip("+-").lower() in {".inf", ".nan"} else text
-
-
-GoYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_text)
-GoYamlLoader.add_constructor("tag:yaml.org,2002:int", _int)
-GoYamlLoader.add_constructor("tag:yaml.org,2002:float", _float)
+goscalars.register(GoYamlLoader)
 
 
 def is_json_buffer(data: bytes) -> bool:
@@ -149,13 +143,15 @@ def _json_int(text: str) -> int | BigNumber:
 
 def _decode_json(text: str) -> Decoded:
     try:
-        value = json.loads(text, parse_int=_json_int)
+        value = json.loads(text, parse_int=_json_int, parse_float=JsonFloat)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise DecodeError(f"invalid JSON: {exc}") from exc
     return Decoded(value, _key_lines(text), 1)
 
 
 def _decode_yaml(text: str) -> Decoded:
+    if "%YAML" in text:
+        _check_version(text)
     try:
         loader = GoYamlLoader(text)
     except yaml.YAMLError as exc:  # the reader refuses control characters up front
@@ -166,11 +162,40 @@ def _decode_yaml(text: str) -> Decoded:
             _check_aliases(node)
         value = loader.construct_document(node) if node is not None else None
         more = _has_more_documents(loader)
+    except GoYamlError as exc:
+        raise DecodeError(str(exc)) from exc
     except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:
         raise DecodeError(f"invalid YAML: {_one_line(exc)}") from exc
     finally:
         loader.dispose()
+    if loader.__dict__.get("go_nonfinite"):
+        bad = first_nonfinite(value)
+        if bad:  # yamlToJSONTarget: json.Marshal refuses it, wherever it is
+            raise DecodeError(f"json: unsupported value: {bad}")
     return Decoded(value, _node_key_lines(node), 2 if more else 1)
+
+
+_VERSION = re.compile(r"%YAML[ \t]+([0-9]+)\.([0-9]+)")
+
+
+def _check_version(text: str) -> None:
+    """parserc.go yaml_parser_process_directives: only %YAML 1.1, once, in the first document's
+    directives. A parser error names its 0-based line, and none on the first (decode.go fail)."""
+    seen = False
+    for number, line in enumerate(text.lstrip("\ufeff").splitlines()):
+        if not line.startswith("%"):
+            if line.strip() and not line.lstrip().startswith("#"):
+                return  # the directives end where the document starts
+            continue
+        match = _VERSION.match(line)
+        if match is None:
+            continue
+        where = f"line {number}: " if number else ""
+        if seen:
+            raise DecodeError(f"yaml: {where}found duplicate %YAML directive")
+        if match.groups() != ("1", "1"):
+            raise DecodeError(f"yaml: {where}found incompatible YAML document")
+        seen = True
 
 
 def _first_node(loader: GoYamlLoader) -> yaml.Node | None:
@@ -213,7 +238,7 @@ def _check_aliases(root: yaml.Node) -> None:
         decodes += 1
         aliased += depth > 0
         if aliased > 100 and decodes > 1000 and aliased / decodes > _allowed_alias_ratio(decodes):
-            raise yaml.YAMLError("document contains excessive aliasing")
+            raise GoYamlError("yaml: document contains excessive aliasing")
         if id(node) in defined and not closing:
             if id(node) in expanding:
                 raise yaml.YAMLError("an anchor's value contains itself")

@@ -161,6 +161,7 @@ def node_json(node: str, view: NodeView) -> dict[str, Any]:
         "static_pod_url": view.static_pod_url.value,
         "provenance": provenance(view),
         "node_name_provenance": [step_json(s) for s in view.node_name.provenance],
+        "node_name_decided_by": view.node_name.decided_by,
         "discovery": [step_json(s) for s in inv.discovery],
         "static_pods": [pod_json(node, view, p) for p in view.static_pods],
         "entries": [entry_json(e) for e in view.entries],
@@ -232,6 +233,8 @@ def find_json(result: FindResult) -> dict[str, Any]:
         "matches": [pod_json(m.node, m.view, m.pod, result.api_pod(m.pod)) for m in result.matches],
         "candidates": [{"node": c.name, "reason": printable(c.reason)} for c in result.candidates],
         "suggestions": result.suggestions,
+        "refused": [{"node": node, "path": printable(path), "reason": printable(reason)}
+                    for node, path, reason in result.refused],
         "notes": _prose(result.notes),
         "incomplete": [{"node": node, "reasons": _problems(reasons)} for node, reasons in result.incomplete.items()],
         "unavailable": [unavailable_json(f) for f in result.unavailable],

@@ -25,7 +25,8 @@ from podaudit.report.escape import printable
 
 FATE_STYLE = {"loaded": "green", "shadowed": "yellow", "ignored": "dim", "rejected": "red",
               "unknown": "magenta"}
-STATE_STYLE = {"running": "green", "after-restart": "yellow", "kubelet-not-running": "red", "rejected": "red",
+STATE_STYLE = {"running": "green", "after-restart": "yellow", "kubelet-not-running": "red",
+               "kubelet-cannot-start": "red", "rejected": "red",
                "unknown": "magenta"}
 WITNESS_STYLE = {WitnessStatus.HEARD: "green", WitnessStatus.REFUSED: "yellow", WitnessStatus.ABSENT: "dim",
                  WitnessStatus.FAILED: "red"}
@@ -157,6 +158,9 @@ def _render_not_found(console: SafeConsole, result: FindResult) -> None:
                                 plain(f" (nodes read: {where})")), soft_wrap=True)
     if result.api_pods and not any(p.is_mirror for p in result.api_pods):
         console.print("  The API has a pod by that name, but it is not a mirror pod: no static pod is behind it.")
+    for node, path, reason in result.refused:
+        console.print(f"  {printable(node)}: {printable(path)} defines it, but the kubelet refuses the file: "
+                      f"{printable(reason)}", soft_wrap=True)
     if result.suggestions:
         console.print(f"  Did you mean: {printable(', '.join(result.suggestions))}?", soft_wrap=True)
 

@@ -72,6 +72,8 @@ def find_pod(name: str, namespace: str | None, cluster: Cluster, concurrency: in
         # Both folders when the running kubelet reads another one: each match carries its state.
         result.matches += [Match(read.node, read.view, pod, candidate)
                            for pod in file_pods(read.view) if defines(pod, name, namespace)]
+        result.refused += [(read.node, e.path, e.reason) for e in (*read.view.entries, *read.view.running_entries)
+                           if e.fate == "rejected" and e.pod is not None and defines(e.pod, name, namespace)]
         if read.view.incomplete:
             result.incomplete[read.node] = read.view.incomplete
     views = sweep.views

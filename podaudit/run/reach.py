@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from podaudit.collect.local import NodeHandle
 from podaudit.errors import InputError, NodeUnavailable
-from podaudit.model import FailureKind, KubeletWord, NodeHints, Witness, WitnessSource, WitnessStatus
+from podaudit.model import ApiNodeFacts, FailureKind, KubeletWord, NodeHints, Witness, WitnessSource, WitnessStatus
 
 if TYPE_CHECKING:
     from podaudit.api.view import ApiView
@@ -76,13 +76,31 @@ def _check_files(sel: Selection) -> None:
             read_user_bytes(full, option)
 
 
+def node_hints(api: ApiView, name: str, every: tuple[ApiNodeFacts, ...], word: KubeletWord | None = None
+               ) -> NodeHints:
+    """What the API knows of the node reached as ``name``: its InternalIP, its kubelet's word,
+    its Node (kubeletVersion) and ``every`` Node (``api_node_facts``), so that its node name
+    can be confirmed or corrected (kubelet/nodename.py)."""
+    known = api.node(name)
+    facts = next((f for f in every if f.name == name), None) if known is not None else None
+    ip = known.addresses.get("InternalIP") if known is not None else None
+    return NodeHints(ip, word, facts, every, "nodes" in api.loaded)
+
+
+def api_node_facts(api: ApiView) -> tuple[ApiNodeFacts, ...]:
+    """Every Node's name, addresses and kubeletVersion: built once, shared by every node's hints."""
+    return tuple(ApiNodeFacts(n.name, tuple(sorted(n.addresses.items())), n.kubelet_version) for n in api.nodes)
+
+
 def reach(sel: Selection, entries: list[InventoryEntry], api: ApiView | None, check_host: bool = False
           ) -> list[NodeSource]:
     """How each node is read: kubectl debug, this machine, or SSH; each with the InternalIP
     the API gives it. The kubelets' word is asked later, of the nodes actually read
     (``with_kubelet_words``): ``find`` reads only the nodes a pod name points to."""
     only = len(entries) == 1
-    hints = {n.name: NodeHints(n.addresses.get("InternalIP")) for n in api.nodes} if api is not None else {}
+    every = api_node_facts(api) if api is not None else ()
+    # Every entry, also one the API does not list by that name: its addresses may find its Node.
+    hints = {e.name: node_hints(api, e.name, every) for e in entries} if api is not None else {}
     if sel.via == "kubectl-debug":
         return _debug_nodes(sel, entries, only, hints)
     here = _this_node(api) if os.geteuid() == 0 else None  # without root, SSH (with --sudo) reads more
@@ -123,7 +141,7 @@ def _hints_of(node: NodeSource) -> NodeHints | None:
 def _with_word(node: NodeSource, word: KubeletWord) -> NodeSource:
     hints = _hints_of(node) or _NO_HINTS
     # Every source that reads a node is a frozen dataclass with a ``hints`` field.
-    return cast("NodeSource", replace(cast(Any, node), hints=NodeHints(hints.node_ip, word)))
+    return cast("NodeSource", replace(cast(Any, node), hints=replace(hints, kubelet=word)))
 
 
 def _kubelet_words(sel: Selection, names: list[str], api: ApiView) -> tuple[dict[str, KubeletWord], list[str]]:

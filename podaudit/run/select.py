@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING
 from podaudit.api.view import ApiView, load_api_dir
 from podaudit.collect.local import NodeHandle
 from podaudit.errors import InputError
-from podaudit.model import NodeHints
-from podaudit.run.reach import reach
+from podaudit.run.reach import api_node_facts, node_hints, reach
 
 if TYPE_CHECKING:
     from podaudit.collect.source import NodeSource
@@ -258,15 +257,16 @@ def snapshot_cluster(path: str, kubelet: bool = True) -> Cluster:
         notes.append(f"{link} is a link; the API view is not read (a snapshot's api/ holds plain files)")
     nodes: list[NodeSource] = []
     inside = os.path.realpath(nodes_dir)
+    every = api_node_facts(api) if api else ()
     for name in names:
         root = os.path.join(nodes_dir, name)
         # A node folder that leads out of the snapshot (nodes/x -> /) would read this machine.
         if os.path.commonpath([inside, os.path.realpath(root)]) != inside:
             notes.append(f"nodes/{name} leads outside the snapshot ({os.path.realpath(root)}); skipped")
             continue
-        api_node = next((n for n in api.nodes if n.name == name), None) if api else None
+        api_node = api.node(name) if api else None
         word = api.kubelet.get(name) if api and kubelet else None
-        hints = NodeHints(api_node.addresses.get("InternalIP"), word) if api_node else None
+        hints = node_hints(api, name, every, word if api_node else None) if api else None
         nodes.append(NodeHandle(name, root, hints=hints))
     if not nodes:
         raise InputError(f"--snapshot {path}: nodes/ holds no node folders")
