@@ -13,7 +13,7 @@ from podaudit.errors import InputError, NodeUnavailable
 from podaudit.model import ApiNodeFacts, FailureKind, KubeletWord, NodeHints, Witness, WitnessSource, WitnessStatus
 
 if TYPE_CHECKING:
-    from podaudit.api.view import ApiView
+    from podaudit.api.view import ApiNode, ApiView
     from podaudit.collect.source import NodeSource
     from podaudit.kubelet.resolve import NodeView
     from podaudit.model import InventoryEntry
@@ -82,14 +82,21 @@ def node_hints(api: ApiView, name: str, every: tuple[ApiNodeFacts, ...], word: K
     its Node (kubeletVersion) and ``every`` Node (``api_node_facts``), so that its node name
     can be confirmed or corrected (kubelet/nodename.py)."""
     known = api.node(name)
-    facts = next((f for f in every if f.name == name), None) if known is not None else None
-    ip = known.addresses.get("InternalIP") if known is not None else None
-    return NodeHints(ip, word, facts, every, "nodes" in api.loaded)
+    if known is None:  # only then are its addresses matched against every Node
+        return NodeHints(None, word, None, every, "nodes" in api.loaded)
+    # Its own Node says it all: no list to carry (it would be pickled for every worker chunk,
+    # and scanned per node: quadratic in the fleet).
+    facts = _facts(known)
+    return NodeHints(known.addresses.get("InternalIP"), word, facts, (), "nodes" in api.loaded)
+
+
+def _facts(node: ApiNode) -> ApiNodeFacts:
+    return ApiNodeFacts(node.name, tuple(sorted(node.addresses.items())), node.kubelet_version)
 
 
 def api_node_facts(api: ApiView) -> tuple[ApiNodeFacts, ...]:
     """Every Node's name, addresses and kubeletVersion: built once, shared by every node's hints."""
-    return tuple(ApiNodeFacts(n.name, tuple(sorted(n.addresses.items())), n.kubelet_version) for n in api.nodes)
+    return tuple(_facts(n) for n in api.nodes)
 
 
 def reach(sel: Selection, entries: list[InventoryEntry], api: ApiView | None, check_host: bool = False
