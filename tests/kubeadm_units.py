@@ -1,4 +1,10 @@
-"""The kubeadm packages' kubelet unit files, for tests that build a kubeadm node."""
+"""A kubeadm node's kubelet files (the packages' unit and drop-in, kubeadm-flags.env, config.yaml,
+one manifest), for tests that build a kubeadm node as a tree on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 KUBELET_SERVICE = """[Unit]
 Description=kubelet: The Kubernetes Node Agent
@@ -20,3 +26,28 @@ EnvironmentFile=-/etc/default/kubelet
 ExecStart=
 ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
 """  # noqa: E501
+FLAGS_ENV = 'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock"\n'
+CONFIG = ("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+          "staticPodPath: /etc/kubernetes/manifests\ncgroupDriver: systemd\n")
+ETCD = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\n  namespace: kube-system\n"
+        "spec:\n  containers:\n  - name: etcd\n    image: registry.k8s.io/etcd:3.5.15-0\n")
+DEFAULT_FILES = {
+    "usr/lib/systemd/system/kubelet.service": KUBELET_SERVICE,
+    "usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf": KUBEADM_DROPIN,
+    "var/lib/kubelet/kubeadm-flags.env": FLAGS_ENV,
+    "var/lib/kubelet/config.yaml": CONFIG,
+    "etc/kubernetes/manifests/etcd.yaml": ETCD,
+    "etc/hostname": "cp-1\n",
+}
+
+
+def build(root: Path, changes: dict[str, Any]) -> Path:
+    """The kubeadm node under ``root``, with ``changes`` (a path relative to the root: its text,
+    None to leave it out)."""
+    for rel, text in {**DEFAULT_FILES, **changes}.items():
+        if text is None:
+            continue
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root

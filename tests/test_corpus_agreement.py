@@ -1,6 +1,6 @@
 """The three answers agree with the kubelet: ``node``, ``find`` and ``sweep``, in JSON and text.
 
-Each case is a kubeadm node tree (tests/test_corpus_startup.build) with one manifest changed,
+Each case is a kubeadm node tree (tests/kubeadm_units.build) with one manifest changed,
 read as a snapshot (nodes/cp-1/ plus api/nodes.json, so that the kubelet's release is known)
 through the command line. ``want`` is the kubelet's verdict on the manifest: the message it
 logs when it refuses the file (``None``: it runs the pod). The corpus files of each class hold
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.corpus import Case, cases
-from tests.test_corpus_startup import ETCD, build
+from tests.kubeadm_units import ETCD, build
 
 POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: kube-system\n{meta}spec:\n{spec}"
 CONTAINER = "  containers:\n  - name: web\n    image: nginx:1.27\n{more}"

@@ -175,6 +175,9 @@ K3S_ROWS = [
          {"words": ["--config=/c.yaml", *MANAGED, NAMED]}),
     Case("k3s-user-key-replaces-k3s-own", GETARGS + "; " + OWN, k3s("hostname-override=Foo", flags="--node-name=web"),
          {"words": [*MANAGED, "--hostname-override=Foo"]}),
+    Case("k3s-node-label-becomes-node-labels", OWN.replace(" L72-80, L107-109", "#argsMap[node-labels]") + "; "
+         + GETARGS, k3s(flags="--node-label=role=worker --node-label=tier=edge"),
+         {"has": ["--node-labels=role=worker,tier=edge"]}),
     Case("k3s-node-name-lowercased", LOWER + "; " + OWN, k3s(flags="--node-name=Web1"),
          {"words": [*MANAGED, "--hostname-override=web1"], "node": "web1"}),
     Case("k3s-sorted-by-key-repeats-kept", GETARGS, k3s("max-pods=1", "eviction-hard=a<1", "max-pods=2"),
@@ -237,3 +240,16 @@ def test_launcher_builds_the_kubelets_words(case: Case) -> None:
         assert all(p.state == "kubelet-cannot-start" for p in view.reconciled.pods) or not stops
     else:
         assert not launcher, launcher
+
+
+def test_a_k3s_node_role_label_stops_its_kubelet() -> None:
+    """k3s passes --node-label values as the kubelet's --node-labels (kubeletArgsAndConfig); the
+    kubelet's ValidateKubeletFlags refuses node-role.kubernetes.io labels: k3s (not running
+    here) would start a kubelet that exits, so no static pod runs."""
+    files = {**k3s()["files"], "/etc/rancher/k3s/config.yaml": "node-label:\n  - node-role.kubernetes.io/worker=true\n",
+             f"{DEFAULT_PODS}/web.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n"
+                                         "  - {name: c, image: nginx}\n"}
+    view = analyze_node(mem_node(files))
+    assert any("labels specified with --node-labels: [node-role.kubernetes.io/worker]" in b.detail
+               for b in view.startup.blockers)
+    assert [p.state for p in view.reconciled.pods] == ["kubelet-cannot-start"]

@@ -13,32 +13,20 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from podaudit.audit.context import NodeContext
 from podaudit.audit.registry import RULES, load_all_rules
 from podaudit.collect.local import LocalNode
 from podaudit.kubelet.resolve import NodeView, analyze_node
 from tests.corpus import Case, cases
-from tests.kubeadm_units import KUBEADM_DROPIN, KUBELET_SERVICE
+from tests.kubeadm_units import build
 
-FLAGS_ENV = 'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock"\n'
-CONFIG = ("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
-          "staticPodPath: /etc/kubernetes/manifests\ncgroupDriver: systemd\n")
-ETCD = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\n  namespace: kube-system\n"
-        "spec:\n  containers:\n  - name: etcd\n    image: registry.k8s.io/etcd:3.5.15-0\n")
-DEFAULT_FILES = {
-    "usr/lib/systemd/system/kubelet.service": KUBELET_SERVICE,
-    "usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf": KUBEADM_DROPIN,
-    "var/lib/kubelet/kubeadm-flags.env": FLAGS_ENV,
-    "var/lib/kubelet/config.yaml": CONFIG,
-    "etc/kubernetes/manifests/etcd.yaml": ETCD,
-    "etc/hostname": "cp-1\n",
-}
 # kubernetes and systemd are beyond the mirror's size limit here: their rows name the function
 # (a '#' anchor) as read in the search index; pflag v1.0.9 and component-* are read at their lines.
 SERVER = "cmd/kubelet/app/server.go#NewKubeletCommand RunE (v1.31)"
 MERGE = "cmd/kubelet/app/server.go#mergeKubeletConfigurations (v1.31)"
+OPTS = "cmd/kubelet/app/options/options.go#ValidateKubeletFlags (v1.31)"
+LABELS = "kubernetes/kubelet pkg/apis/well_known_labels.go (63b32497)"
 PFLAG = "spf13/pflag v1.0.9 flag.go"
 ENVFILE = "systemd src/basic/env-file.c#parse_env_file_internal (v256)"
 REPLACE = "systemd src/basic/env-util.c#replace_env_argv (v256)"
@@ -100,22 +88,25 @@ ROWS = [
     Case("config-dir-skips-other-extensions", f"{MERGE} (filepath.Ext != .conf is skipped)",
          {**extra("--config-dir=/etc/kubernetes/kubelet.conf.d"),
           "etc/kubernetes/kubelet.conf.d/20-x.conf.bak": "not: a drop-in\n"}, None),
+    Case("node-role-label-refused", f"{OPTS} ValidateKubeletFlags, isKubernetesLabel; {LABELS} IsKubeletLabel "
+         "L67-80", extra("--node-labels=node-role.kubernetes.io/worker="),
+         "failed to validate kubelet flags: unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-labels: "
+         "[node-role.kubernetes.io/worker]"),
+    Case("node-namespace-label-allowed", f"{LABELS} kubeletLabelNamespaces L50-53, IsKubeletLabel L67-80",
+         extra("--node-labels=node.kubernetes.io/role=worker,kubernetes.io/os=linux"), None),
+    Case("custom-label-allowed", f"{OPTS} ValidateKubeletFlags (not a kubernetes.io label)",
+         extra("--node-labels=role=worker"), None),
+    Case("node-labels-accumulate", "component-base cli/flag/configuration_map.go ConfigurationMap.Set L36-49; "
+         f"{OPTS} ValidateKubeletFlags", extra('"--node-labels=role=worker --node-labels=k8s.io/x=1"'),
+         "labels specified with --node-labels: [k8s.io/x]"),
+    Case("node-label-value-invalid", f"{OPTS} ValidateKubeletFlags (IsValidLabelValue)",
+         extra("--node-labels=role=-worker"), "failed to validate kubelet flags: invalid node labels: 'role'"),
     Case("blank-hostname-override", "component-helpers node/util/hostname.go GetHostname L28-46; "
          f"{REPLACE}: EXTRACT_UNQUOTE keeps a quoted space in one word",
          extra("\"'--hostname-override= '\""), "--hostname-override is blank"),
     Case("empty-hostname-override", "component-helpers node/util/hostname.go GetHostname L28-33 (empty: os.Hostname)",
          extra('"--hostname-override= "'), None),
 ]
-
-
-def build(root: Path, changes: dict[str, Any]) -> Path:
-    for rel, text in {**DEFAULT_FILES, **changes}.items():
-        if text is None:
-            continue
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def view_of(root: Path) -> NodeView:

@@ -26,7 +26,7 @@ CONFIG_FILES = {"k3s": "/etc/rancher/k3s/config.yaml", "rke2": "/etc/rancher/rke
 # ignored, so an unknown boolean can never swallow one of these.
 K3S_OPTIONS = {"--data-dir": "data-dir", "-d": "data-dir", "--node-name": "node-name",
                "--kubelet-arg": "kubelet-arg", "--config": "config", "-c": "config",
-               "--cloud-provider-name": "cloud-provider-name"}
+               "--cloud-provider-name": "cloud-provider-name", "--node-label": "node-label"}
 
 
 @dataclass
@@ -62,7 +62,8 @@ def k3s_launch(kind: str, words: tuple[Arg, ...], reader: NodeReader, hostname: 
     # A k3s from before kubelet.conf.d had no extractConfigArgs: every kubelet-arg went through.
     found = launch_k3s.extract_config_args(extra) if managed else launch_k3s.Extracted(kept=list(extra))
     name = settings.last("node-name") or launch_k3s.hostname(hostname)
-    own = launch_k3s.own_args(kind, conf_d if managed else None, default, name)
+    own = launch_k3s.own_args(kind, conf_d if managed else None, default, name,
+                              settings.values.get("node-label", []))
     args = launch_k3s.get_args(own, found.kept)
     if kind == "rke2":
         args = [*launch_k3s.rke2_first(settings.last("cloud-provider-name")), *args]

@@ -12,6 +12,7 @@ reaches the kubelet. A k3s from before that directory (agent_linux.go @82394d7d
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from podaudit.kubelet.launch import go_lower
@@ -87,7 +88,8 @@ def get_args(initial: dict[str, Arg], extra: list[Arg]) -> list[Arg]:
     return [Arg(f"--{name.removeprefix('--')}={a.value}", a.origin) for name in go_sorted(multi) for a in multi[name]]
 
 
-def own_args(kind: str, conf_d: str | None, default_path: str, node_name: Arg | None) -> dict[str, Arg]:
+def own_args(kind: str, conf_d: str | None, default_path: str, node_name: Arg | None,
+             node_labels: Sequence[Arg] = ()) -> dict[str, Arg]:
     """The flags k3s sets itself that decide the kubelet's files and name (kubeletArgsAndConfig
     L77-80 and L107-109; the old kubeletArgs L76-78); the name is lowercased (GetHostnameAndIPs)."""
     own: dict[str, Arg] = {}
@@ -98,6 +100,13 @@ def own_args(kind: str, conf_d: str | None, default_path: str, node_name: Arg | 
         own["pod-manifest-path"] = Arg(default_path, Step(why, default_path))
     if node_name is not None:
         own["hostname-override"] = Arg(go_lower(node_name.value), node_name.origin)
+    if node_labels:
+        # kubeletArgsAndConfig: argsMap["node-labels"] = strings.Join(cfg.NodeLabels, ","), the
+        # --node-label values; the kubelet validates them (a node-role.kubernetes.io label stops
+        # it). Empty, it is "--node-labels=", which sets nothing: left out here.
+        joined = ",".join(a.value for a in node_labels)
+        own["node-labels"] = Arg(joined, Step(f"{kind} passes its --node-label values as --node-labels={joined}",
+                                             node_labels[-1].origin.source, node_labels[-1].origin.line))
     return own
 
 

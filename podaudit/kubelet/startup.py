@@ -19,12 +19,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from podaudit.kubelet.flags import GO_BOOLS, ParsedArgs
+from podaudit.kubelet.apinames import label_value_errors, qualified_name_errors
+from podaudit.kubelet.flags import GO_BOOLS, ParsedArgs, scan_args
+from podaudit.kubelet.gojson import go_trim_space
 from podaudit.kubelet.invocation import Invocation
 from podaudit.kubelet.nodename import NodeName
 from podaudit.model import Problem, ProblemKind
 
 EXITS = "the kubelet exits at start"
+# kubernetes/kubelet pkg/apis/well_known_labels.go: the kubernetes.io labels a kubelet may set
+# on its own Node (kubeletLabels) and the namespaces it may use (kubeletLabelNamespaces).
+KUBELET_LABELS = frozenset({
+    "kubernetes.io/hostname", "topology.kubernetes.io/zone", "topology.kubernetes.io/region",
+    "failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
+    "beta.kubernetes.io/instance-type", "node.kubernetes.io/instance-type", "kubernetes.io/os", "kubernetes.io/arch",
+    "beta.kubernetes.io/os", "beta.kubernetes.io/arch",
+})
+KUBELET_LABEL_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,59 @@ def _argv_blockers(inv: Invocation, flags: ParsedArgs) -> list[Problem]:
         value = flags.get(name)
         if value is not None and (GO_BOOLS.get(value.value, False) or value.value == "raw"):
             exits.append(_at(inv, value.index, f"--{name}: the kubelet {says}"))
-    return [*parse, *stray, *exits]
+    return [*parse, *stray, *exits, *_node_label_blockers(inv)]
+
+
+def _node_label_blockers(inv: Invocation) -> list[Problem]:
+    """cmd/kubelet/app/options ValidateKubeletFlags, run by RunE after the flags parse: a
+    kubernetes.io or k8s.io label a kubelet may not set on its own Node (the classic
+    ``node-role.kubernetes.io/worker``), or a label that is not a label, stops it."""
+    labels: dict[str, tuple[str, int]] = {}
+    args = [a.value for a in inv.args]
+    for word in scan_args(args):
+        if word.name == "node-labels" and word.value is not None and word.error is None:
+            for key, value in _configuration_map(word.value):
+                labels[key] = (value, word.index + 1)
+    unknown = sorted(k for k in labels if _kubernetes_label(k) and not _kubelet_label(k))
+    if unknown:
+        why = (f"failed to validate kubelet flags: unknown 'kubernetes.io' or 'k8s.io' labels specified with "
+               f"--node-labels: [{' '.join(unknown)}] (only the prefixes {', '.join(KUBELET_LABEL_NAMESPACES)} and a "
+               "few well-known labels are allowed: set node-role labels with kubectl label node)")
+        return [_at(inv, labels[unknown[0]][1], why)]
+    for key, (value, index) in labels.items():
+        errors = qualified_name_errors(key) + label_value_errors(value)
+        if errors:
+            return [_at(inv, index, f"failed to validate kubelet flags: invalid node labels: '{key}' - "
+                                    f"{', '.join(errors)}")]
+    return []
+
+
+def _configuration_map(text: str) -> list[tuple[str, str]]:
+    """component-base cli/flag ConfigurationMap.Set: comma-separated, each "k=v" or "k" (value
+    ""), both sides trimmed; every --node-labels adds to the same map."""
+    pairs = []
+    for item in text.split(","):
+        if item:
+            key, _, value = item.partition("=")
+            pairs.append((go_trim_space(key), go_trim_space(value)))
+    return pairs
+
+
+def _namespace(key: str) -> str:
+    return key.split("/", 1)[0] if "/" in key else ""
+
+
+def _kubernetes_label(key: str) -> bool:
+    """options.go isKubernetesLabel."""
+    namespace = _namespace(key)
+    return any(namespace == ns or namespace.endswith("." + ns) for ns in ("kubernetes.io", "k8s.io"))
+
+
+def _kubelet_label(key: str) -> bool:
+    """well_known_labels.go IsKubeletLabel."""
+    namespace = _namespace(key)
+    return key in KUBELET_LABELS or any(namespace == ns or namespace.endswith("." + ns)
+                                        for ns in KUBELET_LABEL_NAMESPACES)
 
 
 def _strays(inv: Invocation, indexes: list[int]) -> list[Problem]:

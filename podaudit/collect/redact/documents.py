@@ -48,7 +48,7 @@ def _schema(fields: tuple[str, ...]) -> dict[str, Any]:
 CONFIG = _schema(READ_FIELDS)
 # k3s/rke2 config.yaml keys distro.py reads ("key+" appends); everything else there (token:,
 # server:, datastore-endpoint:) is replaced.
-K3S = {**{key + plus: KEEP for key in ("data-dir", "node-name", "config") for plus in ("", "+")},
+K3S = {**{key + plus: KEEP for key in ("data-dir", "node-name", "config", "node-label") for plus in ("", "+")},
        "kubelet-arg": K3S_ARGS, "kubelet-arg+": K3S_ARGS, "apiVersion": KEEP, "kind": KEEP}
 
 
