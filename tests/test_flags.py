@@ -21,7 +21,7 @@ def test_boolean_never_takes_the_next_word():
     parsed = parse_args(["--anonymous-auth", "false", "--config=/c"])
     # pflag: the flag is true and "false" is a stray argument the kubelet rejects.
     assert parsed.flags["anonymous-auth"].value == "true"
-    assert parsed.positionals == ["false"]
+    assert parsed.strays == [2]  # argv[2], "false"
     assert parsed.flags["config"].value == "/c"
 
 
@@ -29,7 +29,7 @@ def test_short_flags_and_terminator():
     parsed = parse_args(["-v", "4", "--", "--config=/x"])
     assert parsed.flags["v"].value == "4"
     assert "config" not in parsed.flags
-    assert parsed.positionals == ["--config=/x"]
+    assert parsed.strays == [4]  # argv[4], "--config=/x"
 
 
 def test_empty_value_is_kept():

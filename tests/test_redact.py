@@ -242,3 +242,21 @@ def test_redacted_witnesses_drop_log_lines_and_keep_what_the_analysis_reads(tmp_
     assert witnesses.kubelet.configz["staticPodPath"] == "/etc/kubernetes/manifests"
     assert witnesses.runtime.witness == snapshot.witnesses.runtime.witness
     assert [p.name for p in witnesses.kubelet.pods or ()] == ["kube-apiserver-cp1"]
+
+
+def test_a_microk8s_args_file_keeps_its_words_as_kubelite_splits_them():
+    """kubelite ReadArgsFromFile deletes quotes and splits at single spaces: a stray word (an
+    inline comment, a space after a comma) stops the kubelet, and must still be one after
+    redaction; a `--flag value` line keeps its pairing."""
+    from podaudit.collect.redact.text import redact_args_file
+    from podaudit.kubelet.launch_microk8s import line_parts
+
+    text = ('--v=2 # debug\n--node-labels="tier=a, secret=b"\n--pod-manifest-path /var/snap/microk8s/x\n'
+            "# --token=abc\n--bootstrap-token=s3cr3t\n")
+    out = redact_args_file(text)
+    before = [line_parts(line) for line in text.splitlines()]
+    after = [line_parts(line) for line in out.splitlines()]
+    assert [len(w) for w in after] == [len(w) for w in before]  # every stray word is still one
+    assert [w.startswith("-") for ws in after for w in ws] == [w.startswith("-") for ws in before for w in ws]
+    assert after[2] == ["--pod-manifest-path", "/var/snap/microk8s/x"]  # a path podaudit reads stays
+    assert "s3cr3t" not in out and "secret=b" not in out

@@ -86,3 +86,25 @@ def test_numbers_beyond_64_bits_decode_as_go_yaml_decodes_them(text, value):
 def test_a_json_number_beyond_64_bits_is_no_crash():
     decoded = decode_document(b'{"n": ' + b"7" * 5000 + b', "m": 12}')
     assert decoded.value["m"] == 12 and decoded.value["n"].digits == 5000
+
+
+def test_a_quantity_exponent_of_thousands_of_digits_is_a_verdict_not_a_traceback():
+    """resource.Quantity's suffix exponent is strconv.ParseInt(64 bits): 5,000 digits is
+    ErrSuffix to the kubelet; Python's int() refuses more than 4,300 digits and must not leak."""
+    from podaudit.kubelet.manifests import judge
+    from podaudit.model import FileRecord
+
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec:\n  containers:\n  - name: c\n    image: i\n"
+           f"    resources: {{limits: {{cpu: \"1e{'9' * 5000}\"}}}}\n").encode()
+    entry = judge("/m/q.yaml", FileRecord("/m/q.yaml", "file", data=pod), "n")
+    assert entry.fate == "rejected" and "unable to parse quantity's suffix" in entry.reason
+
+
+def test_a_json_number_of_many_digits_survives_the_trip_to_a_worker_process():
+    """A sweep of many nodes analyses them in worker processes: every decoded value pickles."""
+    import pickle
+
+    value = decode_document(b'{"a": 123456789012345678901234567890, "b": 1.50}').value
+    back = pickle.loads(pickle.dumps(value))
+    assert back == value and back["a"].digits == value["a"].digits == 30
+    assert back["b"].literal == "1.50"

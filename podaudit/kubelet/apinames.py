@@ -44,7 +44,7 @@ def _max_len(limit: int, unit: str = "characters") -> str:
 
 def dns_label_errors(value: str) -> list[str]:
     """IsDNS1123Label (lengths in bytes, as Go's len)."""
-    errors = [_max_len(LABEL_MAX)] if _size(value) > LABEL_MAX else []
+    errors = [_max_len(LABEL_MAX)] if go_len(value) > LABEL_MAX else []
     if not _LABEL.fullmatch(value):
         errors.append("must not contain dots" if _SUBDOMAIN.fullmatch(value) else regex_error(
             "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
@@ -54,7 +54,7 @@ def dns_label_errors(value: str) -> list[str]:
 
 def dns_subdomain_errors(value: str, unit: str = "characters") -> list[str]:
     """IsDNS1123Subdomain (``unit``: "bytes" in content.IsDNS1123Subdomain)."""
-    errors = [_max_len(SUBDOMAIN_MAX, unit)] if _size(value) > SUBDOMAIN_MAX else []
+    errors = [_max_len(SUBDOMAIN_MAX, unit)] if go_len(value) > SUBDOMAIN_MAX else []
     if not _SUBDOMAIN.fullmatch(value):
         errors.append(regex_error(
             "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
@@ -64,7 +64,7 @@ def dns_subdomain_errors(value: str, unit: str = "characters") -> list[str]:
 
 def port_name_errors(value: str) -> list[str]:
     """IsValidPortName (IANA_SVC_NAME)."""
-    errors = [_max_len(15)] if _size(value) > 15 else []
+    errors = [_max_len(15)] if go_len(value) > 15 else []
     if not _PORT_CHARS.fullmatch(value):
         errors.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
     if not re.search("[a-z]", value):
@@ -101,7 +101,7 @@ def env_name_errors(value: str, relaxed: bool) -> list[str]:
 
 def label_value_errors(value: str) -> list[str]:
     """content.IsLabelValue."""
-    errors = [_max_len(LABEL_MAX, "bytes")] if _size(value) > LABEL_MAX else []
+    errors = [_max_len(LABEL_MAX, "bytes")] if go_len(value) > LABEL_MAX else []
     if not _VALUE.fullmatch(value):
         errors.append(regex_error(
             "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
@@ -127,13 +127,13 @@ def qualified_name_errors(value: str) -> list[str]:
     name = parts[-1]
     if not name:
         errors.append("name part must be non-empty")
-    elif _size(name) > LABEL_MAX:
+    elif go_len(name) > LABEL_MAX:
         errors.append("name part " + _max_len(LABEL_MAX, "bytes"))
     if not _KEY.fullmatch(name):
         errors.append("name part " + key_error)
     return errors
 
 
-def _size(value: str) -> int:
+def go_len(value: str) -> int:
     """Go's len: bytes of the UTF-8 text."""
     return len(value.encode("utf-8", "surrogatepass"))

@@ -18,7 +18,7 @@ from podaudit.kubelet.launch_microk8s import kubelite_launch
 from podaudit.kubelet.yamlload import DecodeError, decode_document
 from podaudit.model import Arg, NodeReader, Step, go_sorted
 
-__all__ = ["K3sSettings", "k3s_launch", "k3s_like_args", "kubelite_args", "kubelite_launch", "scan_k3s_flags"]
+__all__ = ["K3sSettings", "k3s_launch", "kubelite_launch", "scan_k3s_flags"]
 
 DATA_DIRS = {"k3s": "/var/lib/rancher/k3s", "rke2": "/var/lib/rancher/rke2"}
 CONFIG_FILES = {"k3s": "/etc/rancher/k3s/config.yaml", "rke2": "/etc/rancher/rke2/config.yaml"}
@@ -39,14 +39,6 @@ class K3sSettings:
     def last(self, key: str) -> Arg | None:
         found = self.values.get(key)
         return found[-1] if found else None
-
-
-def k3s_like_args(
-    kind: str, words: tuple[Arg, ...], reader: NodeReader
-) -> tuple[tuple[Arg, ...], dict[str, Arg], tuple[Step, ...]]:
-    """Kubelet arguments k3s or rke2 would give its kubelet, distro defaults, and the steps."""
-    launch = k3s_launch(kind, words, reader)
-    return launch.args, launch.defaults, launch.steps
 
 
 def k3s_launch(kind: str, words: tuple[Arg, ...], reader: NodeReader, hostname: str | None = None) -> Launch:
@@ -130,9 +122,3 @@ def _read_yaml(reader: NodeReader, path: str) -> tuple[dict[str, Any], dict[str,
     except DecodeError:
         return {}, {}
     return (decoded.value, decoded.key_lines) if isinstance(decoded.value, dict) else ({}, {})
-
-
-def kubelite_args(words: tuple[Arg, ...], reader: NodeReader) -> tuple[tuple[Arg, ...], tuple[Step, ...]]:
-    """MicroK8s: the kubelet's flags are the words of ``--kubelet-args-file``."""
-    launch = kubelite_launch(words, reader)
-    return launch.args, launch.steps

@@ -31,11 +31,6 @@ def go_quote(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def json_quote(value: str) -> str:
-    """encoding/json's string form (HTML-safe), for named string types."""
-    return json_string(value)
-
-
 def _body(kind: str, value: str | None, detail: str) -> str:
     text = kind if value is None else f"{kind}: {value}"
     return f"{text}: {detail}" if detail else text
@@ -75,5 +70,5 @@ def too_long(path: str, limit: int) -> str:
 
 def _value(value: str | int, named: bool) -> str:
     if isinstance(value, str):
-        return json_quote(value) if named else go_quote(value)
+        return json_string(value) if named else go_quote(value)
     return str(value)

@@ -59,9 +59,10 @@ class ParsedArgs:
     """Flags by normalised name, plus words pflag would reject."""
 
     flags: dict[str, FlagValue] = field(default_factory=dict)
-    positionals: list[str] = field(default_factory=list)
-    # What pflag refuses, in argv order: (1-based argv index, the kubelet's message).
+    # What pflag refuses, in argv order: (1-based argv index, pflag's message).
     errors: list[tuple[int, str]] = field(default_factory=list)
+    # Words that are no flag (1-based argv indexes): RunE refuses them, "unknown command".
+    strays: list[int] = field(default_factory=list)
 
     def get(self, name: str) -> FlagValue | None:
         return self.flags.get(name)
@@ -93,6 +94,8 @@ class Word:
     separate: bool = False
     # Why pflag refuses this word (the kubelet then exits), in pflag's words; None when fine.
     error: str | None = None
+    # A word that is no flag (a positional): pflag keeps it, the kubelet's RunE refuses it.
+    stray: bool = False
 
 
 def scan_args(args: Sequence[str]) -> list[Word]:
@@ -103,21 +106,16 @@ def scan_args(args: Sequence[str]) -> list[Word]:
         word = args[i]
         if word == "--":
             found.append(Word(i, "--"))
-            found += [Word(j, None, error=_unknown_command(args[j])) for j in range(i + 1, len(args))]
+            found += [Word(j, None, stray=True) for j in range(i + 1, len(args))]
             break
         if word.startswith("--"):
             found.append(_long(args, i))
         elif word.startswith("-") and len(word) > 1:
             found.append(_short(args, i))
         else:  # "", "-" and any word not starting with "-" (parseArgs)
-            found.append(Word(i, None, error=_unknown_command(word)))
+            found.append(Word(i, None, stray=True))
         i += 2 if found[-1].separate else 1
     return found
-
-
-def _unknown_command(word: str) -> str:
-    # NewKubeletCommand: `if len(cleanFlagSet.Args()) > 0 { ... "unknown command %+s" }`.
-    return f"unknown command {word}"
 
 
 def _long(args: Sequence[str], i: int) -> Word:
@@ -168,11 +166,10 @@ def parse_args(args: Sequence[str]) -> ParsedArgs:
     """
     parsed = ParsedArgs()
     for word in scan_args(args):
-        if word.error is not None:
+        if word.stray:
+            parsed.strays.append(word.index + 1)
+        elif word.error is not None:
             parsed.errors.append((word.index + 1, word.error))
-        if word.name is None:
-            if word.error is None or word.error.startswith("unknown command"):
-                parsed.positionals.append(args[word.index])
-        elif word.name != "--" and word.value is not None and word.error is None:
+        elif word.name is not None and word.name != "--" and word.value is not None:
             parsed.flags[word.name] = FlagValue(word.value, word.index + 1)
     return parsed

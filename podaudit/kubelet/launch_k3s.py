@@ -12,6 +12,7 @@ reaches the kubelet. A k3s from before that directory (agent_linux.go @82394d7d
 from __future__ import annotations
 
 import posixpath
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -69,22 +70,22 @@ def get_args(initial: dict[str, Arg], extra: list[Arg]) -> list[Arg]:
     """pkg/util/args.go GetArgs L27-95: a user ``k=v`` replaces k3s's ``k`` (repeats all stay),
     ``k+=v`` appends to it, ``k-=v`` prepends; no "=" means "true"; sorted by key."""
     initial = dict(initial)
-    multi: dict[str, list[Arg]] = {}
+    # A deque per key: GetArgs rebuilds the whole list at each arg, quadratic in a hostile file.
+    multi: dict[str, deque[Arg]] = {}
     for arg in extra:
         name, eq, value = arg.value.removeprefix("--").partition("=")
         made = Arg(value if eq else "true", arg.origin)
         cleaned = name.rstrip("-+")
-        first = [initial[cleaned]] if cleaned in initial else []
-        existing = multi.get(cleaned, [])
+        values = multi.setdefault(cleaned, deque())
+        first = initial.pop(cleaned, None)  # only at a key's first arg: then ``values`` is empty
         if name.endswith("+"):
-            multi[cleaned] = [*first, *existing, made]
+            values.extend([first, made] if first is not None else [made])
         elif name.endswith("-"):
-            multi[cleaned] = [made, *first, *existing]
+            values.extendleft([first, made] if first is not None else [made])
         else:
-            multi[cleaned] = [*existing, made]
-        initial.pop(cleaned, None)
+            values.append(made)
     for name, arg in initial.items():
-        multi[name] = [arg]
+        multi[name] = deque([arg])
     return [Arg(f"--{name.removeprefix('--')}={a.value}", a.origin) for name in go_sorted(multi) for a in multi[name]]
 
 

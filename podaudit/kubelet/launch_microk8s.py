@@ -25,6 +25,7 @@ SNAP_ENV = {"SNAP": SNAP, "SNAP_DATA": SNAP_DATA, "SNAP_COMMON": SNAP_COMMON,
 DEFAULT_ARGS_FILE = f"{SNAP_DATA}/args/kubelet"  # options.go NewOptions
 NO_SANITISE = "var/lock/no-arg-sanitisation"  # under $SNAP_DATA
 MAX_LINE = 64 * 1024  # bufio.MaxScanTokenSize: a longer line stops the scanner
+MAX_SHOWN = 200  # characters of a line repeated in the origin of each of its words
 # sanitise_args_kubelet's list: remove_args deletes every line matching "--<name>[= ]".
 SANITISED = (
     "log-dir", "log-file", "log-flush-frequency", "logtostderr", "alsologtostderr", "one-output",
@@ -103,18 +104,28 @@ def _sanitise(text: str, reader: NodeReader, path: str) -> tuple[list[tuple[int,
     return kept, removed
 
 
-def _line_words(raw: str, path: str, number: int) -> list[Arg]:
-    """One line as ReadArgsFromFile reads it: TrimSpace, skip "" and "#...", delete every quote,
-    split at each single space, os.ExpandEnv each part."""
+def line_parts(raw: str) -> list[str]:
+    """One line's words as ReadArgsFromFile splits them, before os.ExpandEnv: TrimSpace, skip
+    "" and "#...", delete every quote, split at each single space."""
     line = go_trim_space(raw)
     if not line or line.startswith("#"):
         return []
-    parts = line.replace('"', "").replace("'", "").split(" ")
+    return line.replace('"', "").replace("'", "").split(" ")
+
+
+def _line_words(raw: str, path: str, number: int) -> list[Arg]:
+    """One line as ReadArgsFromFile reads it: its parts (line_parts), each os.ExpandEnv'd."""
+    parts = line_parts(raw)
+    if not parts:
+        return []
+    line = go_trim_space(raw)
+    # Each word of a long line shows it cut: a 64 KiB line of spaces is 32768 words (bounded work).
+    shown = line if len(line) <= MAX_SHOWN else f"{line[:MAX_SHOWN]}..."
     words = []
     for index, part in enumerate(parts, start=1):
         unknown: list[str] = []
         word = go_expand(part, _Env(unknown))
-        what = line if len(parts) == 1 else f"{line} (word {index} of {len(parts)})"
+        what = line if len(parts) == 1 else f"{shown} (word {index} of {len(parts)})"
         if unknown:
             what += f"; ${', $'.join(unknown)} not known here: taken as empty"
         words.append(Arg(word, Step(what, path, number)))

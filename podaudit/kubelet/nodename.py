@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from podaudit.kubelet.flags import GO_BOOLS, FlagValue, ParsedArgs
+from podaudit.kubelet.gojson import go_trim_space
+from podaudit.kubelet.launch import go_lower
 from podaudit.model import ApiNodeFacts, Arg, NodeHints, NodeSnapshot, Problem, ProblemKind, Step
 
 # settings: the kubelet's own rule over what podaudit read (the hostname, --hostname-override);
@@ -40,6 +42,8 @@ class NodeName:
     # The kubelet cannot start with these settings: it runs no pods at all.
     fatal: bool = False
     decided_by: DecidedBy = "settings"
+    # The kubelet's 1.x release, as the API's Node for this machine says (None: unknown).
+    kubelet_minor: int | None = None
 
     @property
     def guessed(self) -> bool:
@@ -60,9 +64,16 @@ class _ApiMatch:
 
 def resolve_node_name(flags: ParsedArgs, args: tuple[Arg, ...], snapshot: NodeSnapshot,
                       hints: NodeHints | None = None, config_gates: Mapping[str, Any] | None = None) -> NodeName:
-    """The name the kubelet registers and suffixes mirror pods with. ``config_gates`` is the
-    kubelet config's ``featureGates`` when the caller has it (the flag wins over it)."""
+    """The name the kubelet registers and suffixes mirror pods with, and its release when the
+    API says. ``config_gates`` is the kubelet config's ``featureGates`` when the caller has it
+    (the flag wins over it)."""
     match = _api_match(snapshot, hints)
+    name = _resolve(flags, args, snapshot, hints, config_gates, match)
+    return replace(name, kubelet_minor=minor_of(match.node.kubelet_version)) if match else name
+
+
+def _resolve(flags: ParsedArgs, args: tuple[Arg, ...], snapshot: NodeSnapshot, hints: NodeHints | None,
+             config_gates: Mapping[str, Any] | None, match: _ApiMatch | None) -> NodeName:
     base = _from_hostname(flags, args, snapshot)
     cloud = flags.get("cloud-provider")
     if cloud is None or cloud.value in {"", "external"}:
@@ -94,16 +105,16 @@ def _from_hostname(flags: ParsedArgs, args: tuple[Arg, ...], snapshot: NodeSnaps
     override = flags.get("hostname-override")
     if override is not None and override.value:
         origin = args[override.index - 1].origin
-        name = override.value.strip().lower()
+        name = go_lower(go_trim_space(override.value))
         if not name:
             why = "--hostname-override is blank: the kubelet refuses to start (empty hostname is invalid)"
             return NodeName("", (origin,), (_doubt(why),), fatal=True)
         step = Step(f"node name {name} (--hostname-override, trimmed, lowercased)", origin.source, origin.line)
         return NodeName(name, (origin, step))
-    hostname = snapshot.hostname
-    if hostname and hostname.strip():
-        name = hostname.strip().lower()
-        step = Step(f"hostname {hostname.strip()} → node name {name}", "/proc/sys/kernel/hostname")
+    hostname = go_trim_space(snapshot.hostname or "")
+    if hostname:
+        name = go_lower(hostname)
+        step = Step(f"hostname {hostname} → node name {name}", "/proc/sys/kernel/hostname")
         return NodeName(name, (step,))
     label = snapshot.label
     step = Step(f"hostname unknown: using the snapshot's name {label}", "snapshot")
@@ -142,7 +153,7 @@ def _from_cloud(provider: str, fate: CloudFate, origin: Step, base: NodeName, ma
 def _own_hostname(provider: str, origin: Step, snapshot: NodeSnapshot, base: NodeName) -> NodeName:
     """vsphere's CurrentNodeName is its own os.Hostname(): no override, not lowercased."""
     hostname = (snapshot.hostname or "").removesuffix("\n")
-    if not hostname.strip():
+    if not go_trim_space(hostname):
         return replace(base, decided_by="guess")
     step = Step(f"cloud provider {provider}: the machine's own hostname {hostname} is the node name "
                 "(--hostname-override ignored, case kept)", origin.source, origin.line)
@@ -174,7 +185,7 @@ def _api_match(snapshot: NodeSnapshot, hints: NodeHints | None) -> _ApiMatch | N
         return _ApiMatch(hints.api_node, f"the Node podaudit reached as {hints.api_node.name}")
     ips = {address.split("/")[0] for iface in snapshot.interfaces[:256] for address in iface.addresses[:64]}
     ips -= {"127.0.0.1", "::1"}
-    host = (snapshot.hostname or "").strip().lower()
+    host = go_lower(go_trim_space(snapshot.hostname or ""))
     found = [node for node in hints.api_nodes
              if any((kind == "InternalIP" and value in ips) or (kind == "Hostname" and host and value.lower() == host)
                     for kind, value in node.addresses)]
@@ -241,12 +252,6 @@ def _unversioned(provider: str, last: int | None, names: str, what: str) -> Clou
     return CloudFate(names, what, doubt=f"{until}; podaudit does not know this kubelet's version")
 
 
-def kubelet_minor(snapshot: NodeSnapshot, hints: NodeHints | None) -> int | None:
-    """The 1.x release of this machine's kubelet, as its API Node says (None: unknown)."""
-    match = _api_match(snapshot, hints)
-    return minor_of(match.node.kubelet_version) if match else None
-
-
 def minor_of(version: str) -> int | None:
     """The minor of a kubeletVersion such as ``v1.26.5-eks-1a2b`` or ``v1.29.3+k3s1``."""
     found = re.match(r"v?1\.(\d{1,3})(?:\.|$|[-+])", version.strip())
@@ -257,8 +262,9 @@ def gate_from_flag(flag: FlagValue | None, config: Mapping[str, Any] | None) -> 
     """DisableCloudProviders as ``--feature-gates`` (cliflag MapStringBool: ``k=v`` pairs,
     trimmed, strconv.ParseBool) or else the config's ``featureGates`` set it; None: not set."""
     if flag is not None:
-        said = [value.strip() for key, _, value in (pair.partition("=") for pair in flag.value.split(",")[:1000])
-                if key.strip() == GATE and value.strip() in GO_BOOLS]
+        pairs = (pair.partition("=") for pair in flag.value.split(",")[:1000])
+        said = [go_trim_space(value) for key, _, value in pairs
+                if go_trim_space(key) == GATE and go_trim_space(value) in GO_BOOLS]
         if said:
             return GO_BOOLS[said[-1]]  # the map keeps the last
     value = config.get(GATE) if isinstance(config, Mapping) else None

@@ -118,7 +118,7 @@ def slim(value: Any, schema: Schema = POD) -> Any:
         fields = schema if isinstance(schema, dict) else {}
         # Interned: every entry shares one "name", not a copy per manifest.
         return {sys.intern(k): slim(v, fields[k]) for k, v in value.items()
-                if isinstance(k, str) and type(k) is str and k in fields and fields[k] != WORDS}
+                if type(k) is str and k in fields and fields[k] != WORDS}
     if isinstance(value, list):
         item = schema[0] if isinstance(schema, list) else {}
         return [slim(v, item) for v in value]

@@ -28,6 +28,8 @@ _LAYOUT = (("2006", r"[0-9]{4}"), ("-", "-"), ("01", r"[0-9]{2}"), ("-", "-"), (
            ("T", "T"), ("15", r"[0-9]{2}"), (":", ":"), ("04", r"[0-9]{2}"), (":", ":"),
            ("05", r"[0-9]{2}([.,][0-9]+)?"), ("Z07:00", r"Z|[-+][0-9]{2}:[0-9]{2}"))
 _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_INT_TEXT = re.compile(r"-?[0-9]+")
+MAX_LITERAL = 24  # a longer JSON number fits no 64-bit integer (and int() refuses 4300 digits)
 _RANGES = {"01": ("month", 1, 12), "02": ("day", 0, 31), "15": ("hour", 0, 23), "04": ("minute", 0, 59),
            "05": ("second", 0, 59)}
 
@@ -57,12 +59,26 @@ class TypeError_(NamedTuple):
     kind: str
 
 
-def _what(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """The JSON value's kind as the decoder's errors name it."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, (int, float)):
         return "number"
     return "string" if isinstance(value, str) else "array" if isinstance(value, list) else "object"
+
+
+def int_error(value: int | float, bits: int) -> str | None:
+    """A JSON number into a Go int of ``bits`` (strconv.ParseInt(literal, 10, 64), then the
+    field's size): None when it fits, else the decoder's ``number <literal>`` (a literal of
+    more than 40 characters abridged)."""
+    text = gojson.number(value)
+    limit = 1 << (bits - 1)
+    if len(text) <= MAX_LITERAL and _INT_TEXT.fullmatch(text) and -limit <= int(text) < limit:
+        return None
+    if len(text) > 40:
+        text = f"{text[:20]}…({sum(c.isdigit() for c in text)} digits)"
+    return f"number {text}"
 
 
 def intorstring_error(value: Any) -> TypeError_ | None:
@@ -71,18 +87,15 @@ def intorstring_error(value: Any) -> TypeError_ | None:
     if isinstance(value, str):
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return TypeError_(_what(value), "int32")
-    text = gojson.number(value)
-    if len(text) <= 24 and re.fullmatch(r"-?[0-9]+", text) and -(1 << 31) <= int(text) < 1 << 31:
-        return None
-    short = text if len(text) <= 40 else f"{text[:20]}…({sum(c.isdigit() for c in text)} digits)"
-    return TypeError_(f"number {short}", "int32")
+        return TypeError_(json_kind(value), "int32")
+    what = int_error(value, 32)
+    return None if what is None else TypeError_(what, "int32")
 
 
 def time_error(value: Any) -> TypeError_ | str | None:
     """metav1.Time.UnmarshalJSON: null, or a string time.Parse(RFC3339, ...) takes."""
     if not isinstance(value, str):
-        return TypeError_(_what(value), "string")
+        return TypeError_(json_kind(value), "string")
     rest, numbers = value, []
     for element, pattern in _LAYOUT:
         match = re.match(pattern, rest)

@@ -13,12 +13,18 @@ dropped; the first value of the wrong Go type fails the file (``parsed=false``:
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 from typing import Any
 
 from podaudit.kubelet import gojson
-from podaudit.kubelet.podquantity import TypeError_, intorstring_error, quantity_error, time_error
+from podaudit.kubelet.podquantity import (
+    TypeError_,
+    int_error,
+    intorstring_error,
+    json_kind,
+    quantity_error,
+    time_error,
+)
 from podaudit.kubelet.podtypes_table import NAMED, STRUCTS
 
 # pkg/api/legacyscheme/scheme.go: the scheme's name is where NewScheme was called.
@@ -42,8 +48,6 @@ _INTERPRET = ('struct { APIVersion string "json:\\"apiVersion,omitempty\\""; '
               'Kind string "json:\\"kind,omitempty\\"" }')
 _INT_BITS = {"int32": 32, "int64": 64}
 _CUSTOM = {"resource.Quantity", "intstr.IntOrString", "meta.Time", "meta.FieldsV1"}
-_DIGITS = re.compile(r"-?[0-9]+")
-MAX_LITERAL = 24  # a longer JSON number fits no 64-bit integer (and int() refuses 4300 digits)
 
 
 def _parse_structs(text: str) -> dict[str, dict[str, str]]:
@@ -107,26 +111,6 @@ def is_setting(kind: str | None) -> bool:
     return kind in _CUSTOM or base in {"bool", *_INT_BITS} or (base == "string" and kind != "string")
 
 
-def _json_kind(value: Any) -> str:
-    """The JSON value's kind as the decoder's errors name it."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-def literal(value: Any) -> str:
-    """A JSON number's text in a message; a number of more than 40 characters is abridged."""
-    text = gojson.number(value)
-    if len(text) <= 40:
-        return text
-    digits = sum(c.isdigit() for c in text)
-    return f"{text[:20]}…({digits} digits)"
-
-
 @cache
 def _shape(kind: str) -> tuple[str, str]:
     """What decoding into ``kind`` takes: ("struct", name), ("list"|"map", element type),
@@ -166,16 +150,15 @@ class _Decoder:
         if shape == "custom":
             error = _custom(kind, value, self.in_order)
             return _message(error.what, error.kind, struct, path) if isinstance(error, TypeError_) else error
-        found = _json_kind(value)
+        found = json_kind(value)
         if shape == "struct" and found == "object":
             return self.fields(value, detail, path)
         if shape in {"list", "map"} and found == ("array" if shape == "list" else "object"):
             return self.items(value if shape == "list" else self.ordered(value), detail, struct, path)
         if shape in _INT_BITS and found == "number":
-            text = gojson.number(value)  # strconv.ParseInt(literal, 10, 64), then the field's size
-            limit = 1 << (_INT_BITS[shape] - 1)
-            if not (len(text) <= MAX_LITERAL and _DIGITS.fullmatch(text) and -limit <= int(text) < limit):
-                self.save(f"number {literal(value)}", kind, struct, path)
+            what = int_error(value, _INT_BITS[shape])
+            if what is not None:
+                self.save(what, kind, struct, path)
             return None
         self.save(found, kind, struct, path)
         return None
@@ -249,7 +232,7 @@ def kind_error(value: Any, text: str | None = None) -> str | None:
     if not isinstance(value, dict):
         if value is None:  # "null": decodes to an empty kind
             return "Object 'Kind' is missing in 'null'"
-        return f"couldn't get version/kind; json parse error: json: cannot unmarshal {_json_kind(value)} " \
+        return f"couldn't get version/kind; json parse error: json: cannot unmarshal {json_kind(value)} " \
                f"into Go value of type {_INTERPRET}"
     api, kind, error = _interpret(value, text is not None)
     if error:
@@ -279,7 +262,7 @@ def _interpret(value: dict[str, Any], in_order: bool) -> tuple[str, str, str | N
             found[field] = value[key]
         elif error is None:
             name = "apiVersion" if field == "apiversion" else "kind"
-            error = f"json: cannot unmarshal {_json_kind(value[key])} into Go struct field .{name} of type string"
+            error = f"json: cannot unmarshal {json_kind(value[key])} into Go struct field .{name} of type string"
     return found["apiversion"], found["kind"], error
 
 

@@ -100,6 +100,8 @@ def _interpret(suffix: str) -> tuple[int, int, str] | None:
     if suffix in _BINARY:
         return 2, _BINARY[suffix], BINARY_SI
     if len(suffix) > 1 and suffix[0] in "eE" and _EXPONENT.fullmatch(suffix[1:]):
+        if len(suffix[1:].lstrip("+-").lstrip("0")) > 19:  # ErrRange (and past int()'s digit limit)
+            return None
         exponent = int(suffix[1:])  # strconv.ParseInt(s, 10, 64)
         if exponent > _MAX_INT64 or exponent < -_MAX_INT64 - 1:
             return None

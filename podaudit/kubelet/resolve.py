@@ -24,7 +24,7 @@ from podaudit.kubelet.flags import BOOL_FLAGS, ParsedArgs, parse_args
 from podaudit.kubelet.invocation import Invocation, find_invocation
 from podaudit.kubelet.manifests import ManifestEntry, read_static_pod_path
 from podaudit.kubelet.network import NetworkFacts, network_facts
-from podaudit.kubelet.nodename import NodeName, kubelet_minor, resolve_node_name
+from podaudit.kubelet.nodename import NodeName, resolve_node_name
 from podaudit.kubelet.reconcile import Inputs, Reconciliation, reconcile
 from podaudit.kubelet.running import merge_kubelet_words, path_differs, running_path
 from podaudit.kubelet.staleness import restart_pending
@@ -141,7 +141,7 @@ def analyze_node(snapshot: NodeSnapshot, reader: NodeReader | None = None, hints
     path = _static_pod_path(ctx, url)
     startup = kubelet_startup(inv, flags, [*ctx.merged.problems, *problems], node_name)
     entries: list[ManifestEntry] = []
-    minor = kubelet_minor(snapshot, hints)  # validation options differ by release
+    minor = node_name.kubelet_minor  # validation options differ by release
     if path.value is not None and not node_name.fatal:
         entries, path_problem = read_static_pod_path(reader, path.value, node_name.value, minor)
         problems += [path_problem] if path_problem else []

@@ -58,7 +58,7 @@ def kubelet_startup(inv: Invocation, flags: ParsedArgs, problems: list[Problem],
     words = _argv_blockers(inv, flags)
     # The launcher's and systemd's first (nothing runs without them), then the kubelet's files.
     files = [p for p in (*inv.problems, *problems) if p.kind is ProblemKind.CANNOT_START]
-    named = [_from_node_name(p) for p in node_name.problems] if node_name.fatal else []
+    named = list(node_name.problems) if node_name.fatal else []
     own_words = inv.argv_source == "process" and inv.kind in {"kubelet", "hyperkube"}
     if own_words and words:
         # This very process accepted these words.
@@ -71,8 +71,8 @@ def kubelet_startup(inv: Invocation, flags: ParsedArgs, problems: list[Problem],
 def _argv_blockers(inv: Invocation, flags: ParsedArgs) -> list[Problem]:
     # pflag stops at its first error, then RunE checks for stray words, then --help and
     # --version; all are listed, so that one fix is not followed by the next surprise.
-    parse = [_at(inv, i, error) for i, error in flags.errors if not error.startswith("unknown command")]
-    stray = _strays(inv, [i for i, error in flags.errors if error.startswith("unknown command")])
+    parse = [_at(inv, i, error) for i, error in flags.errors]
+    stray = _strays(inv, flags.strays)
     exits = []
     for name, says in (("help", "prints its help and exits"), ("version", "prints its version and exits")):
         value = flags.get(name)
@@ -144,6 +144,7 @@ def _strays(inv: Invocation, indexes: list[int]) -> list[Problem]:
     for same in found.values():
         first, *rest = same
         also = f"; then {', '.join(_shown(inv.args[i - 1].value) for i in rest)}" if rest else ""
+        # NewKubeletCommand: `if len(cleanFlagSet.Args()) > 0 { ... "unknown command %+s" }`.
         blockers.append(_at(inv, first, f"unknown command {inv.args[first - 1].value}", also))
     return blockers
 
@@ -160,7 +161,3 @@ def _at(inv: Invocation, index: int, error: str, also: str = "") -> Problem:
     origin = arg.origin
     return Problem(ProblemKind.CANNOT_START, origin.source or None,
                    f"{EXITS}: {error} (word {_shown(arg.value)}{also}: {origin.what})", origin.line)
-
-
-def _from_node_name(problem: Problem) -> Problem:
-    return Problem(ProblemKind.CANNOT_START, problem.path, problem.detail, problem.line)

@@ -19,6 +19,7 @@ from typing import Any
 from podaudit.kubelet.apinames import (
     dns_label_errors,
     dns_subdomain_errors,
+    go_len,
     label_value_errors,
     qualified_name_errors,
 )
@@ -72,7 +73,7 @@ def _annotation_errors(annotations: dict[str, str], uid: str) -> list[str]:
     for key in annotations:
         errors += [invalid("metadata.annotations", key, e) for e in qualified_name_errors(key.lower())]
     with_hash = {**annotations, CONFIG_HASH: uid or "0" * HASH_LENGTH}
-    size = sum(_size(k) + _size(v) for k, v in with_hash.items())
+    size = sum(go_len(k) + go_len(v) for k, v in with_hash.items())
     return errors + ([too_long("metadata.annotations", ANNOTATIONS_MAX)] if size > ANNOTATIONS_MAX else [])
 
 
@@ -85,7 +86,3 @@ def _deletion_cost_errors(annotations: dict[str, str]) -> list[str]:
     if first_ok and len(value) <= 12 and _INT.fullmatch(value) and -(1 << 31) <= int(value) < (1 << 31):
         return []
     return [invalid(f"metadata.annotations[{DELETION_COST}]", value, "must be a 32bit integer")]
-
-
-def _size(value: str) -> int:
-    return len(value.encode("utf-8", "surrogatepass"))

@@ -28,15 +28,13 @@ def probe_errors(where: str, kind: str, probe: dict[str, Any], grace: int, optio
     """The checks of one probe of ``kind`` (livenessProbe, readinessProbe, startupProbe)."""
     errors = handler_errors(where, probe, PROBE_HANDLERS, grace, options)
     for field in NONNEGATIVE:
-        value = probe_int(probe, field) if field in probe else 0  # an absent field defaults to >= 0
+        value = probe_int(probe, field)  # an absent field defaults to >= 0
         errors += [invalid(f"{where}.{field}", value, NEGATIVE)] if value < 0 else []
-    period = probe.get("terminationGracePeriodSeconds")
-    if present(probe, "terminationGracePeriodSeconds") and go_int(probe, "terminationGracePeriodSeconds") <= 0:
-        errors.append(invalid(f"{where}.terminationGracePeriodSeconds", go_int(probe, "terminationGracePeriodSeconds"),
-                              "must be greater than 0"))
-    if kind == "readinessProbe" and period is not None:
-        errors.append(invalid(f"{where}.terminationGracePeriodSeconds", go_int(probe, "terminationGracePeriodSeconds"),
-                              "must not be set for readinessProbes"))
+    if present(probe, "terminationGracePeriodSeconds"):
+        grace_at, probe_grace = f"{where}.terminationGracePeriodSeconds", go_int(probe, "terminationGracePeriodSeconds")
+        errors += [invalid(grace_at, probe_grace, "must be greater than 0")] if probe_grace <= 0 else []
+        if kind == "readinessProbe":
+            errors.append(invalid(grace_at, probe_grace, "must not be set for readinessProbes"))
     success = probe_int(probe, "successThreshold")
     if kind != "readinessProbe" and success != 1:
         errors.append(invalid(f"{where}.successThreshold", success, "must be 1"))

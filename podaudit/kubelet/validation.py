@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from podaudit.kubelet.apinames import LABEL_MAX, SUBDOMAIN_MAX, dns_label_errors, dns_subdomain_errors
+from podaudit.kubelet.apinames import dns_label_errors, dns_subdomain_errors
 from podaudit.kubelet.defaults import dns_policy, go_int, go_str, items, mapping, options_for, present, restart_policy
 from podaudit.kubelet.fielderrors import forbidden, invalid, not_supported
 from podaudit.kubelet.gojson import go_trim_space
@@ -22,20 +22,9 @@ from podaudit.kubelet.validate_containers import container_errors, host_network_
 from podaudit.kubelet.validate_meta import meta_errors
 from podaudit.kubelet.validate_volumes import validate_volumes
 
-__all__ = ["LABEL_MAX", "SUBDOMAIN_MAX", "label_errors", "subdomain_errors", "validate_pod"]
 RESTART_POLICIES = ["Always", "OnFailure", "Never"]  # upstream's order, not sorted
 DNS_POLICIES = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"]
 MAX_INT32 = (1 << 31) - 1
-
-
-def subdomain_errors(value: str) -> list[str]:
-    """apimachinery IsDNS1123Subdomain."""
-    return dns_subdomain_errors(value)
-
-
-def label_errors(value: str) -> list[str]:
-    """apimachinery IsDNS1123Label."""
-    return dns_label_errors(value)
 
 
 def validate_pod(pod: dict[str, Any], generated_name: str, namespace: str, *,
@@ -123,8 +112,7 @@ PROJECTED = ("secret", "configMap", "serviceAccountToken", "clusterTrustBundle",
 def api_references(pod: dict[str, Any]) -> list[str]:
     """The API objects a static pod names; since v1.34 (PreventStaticPodAPIReferences) the
     kubelet rejects such a pod, before that its mirror pod is refused by NodeRestriction."""
-    spec = pod.get("spec") if isinstance(pod.get("spec"), dict) else {}
-    assert isinstance(spec, dict)
+    spec = mapping(pod.get("spec"))
     found = [f"service account {spec['serviceAccountName']}"] if spec.get("serviceAccountName") else []
     found += [f"image pull secret {s.get('name')}" for s in _items(spec.get("imagePullSecrets"))]
     for field in ("containers", "initContainers", "ephemeralContainers"):
@@ -143,8 +131,7 @@ def _items(value: Any) -> list[dict[str, Any]]:
 def _env_references(container: dict[str, Any]) -> list[str]:
     found = []
     for env in _items(container.get("env")):
-        source = env.get("valueFrom") if isinstance(env.get("valueFrom"), dict) else {}
-        assert isinstance(source, dict)
+        source = mapping(env.get("valueFrom"))
         for key, what in (("secretKeyRef", "secret"), ("configMapKeyRef", "config map")):
             if isinstance(source.get(key), dict):
                 found.append(f"{what} {source[key].get('name')} (env {env.get('name')})")
@@ -163,9 +150,7 @@ def _volume_references(volume: dict[str, Any]) -> list[str]:
     ]
     found += [f"secret {volume[kind]['secretRef'].get('name')} (volume {name})" for kind in SECRET_REF_VOLUMES
               if isinstance(volume.get(kind), dict) and isinstance(volume[kind].get("secretRef"), dict)]
-    projected = volume.get("projected") if isinstance(volume.get("projected"), dict) else {}
-    assert isinstance(projected, dict)
-    for source in _items(projected.get("sources")):
+    for source in _items(mapping(volume.get("projected")).get("sources")):
         found += [f"projected {kind} (volume {name})" for kind in PROJECTED if kind in source]
     return found
 

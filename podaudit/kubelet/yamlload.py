@@ -53,6 +53,9 @@ class BigNumber(float):
         number.literal = text
         return number
 
+    def __reduce__(self) -> tuple[type[BigNumber], tuple[str]]:
+        return BigNumber, (self.literal,)  # pickled to the sweep's workers: rebuilt from the text
+
 
 class JsonFloat(float):
     """A JSON file's number with a fraction or an exponent, with its text: Go's decoder quotes
@@ -64,6 +67,9 @@ class JsonFloat(float):
         number = super().__new__(cls, float(text))
         number.literal = text
         return number
+
+    def __reduce__(self) -> tuple[type[JsonFloat], tuple[str]]:
+        return JsonFloat, (self.literal,)
 
 
 class GoYamlLoader(_BASE_LOADER):  # type: ignore[valid-type,misc]

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 
 from podaudit.collect.redact.documents import UNDECODABLE, redact_document
-from podaudit.collect.redact.values import VARIABLES, is_path, token
-from podaudit.collect.redact.words import program, read_flags, redact_words, value, words_text
+from podaudit.collect.redact.values import VARIABLES, token
+from podaudit.collect.redact.words import program, read_flags, redact_words, words_text
 from podaudit.kubelet.envfile import (
     WHITESPACE,
     parse_environment_assignments,
@@ -23,6 +23,7 @@ from podaudit.kubelet.envfile import (
     parse_exec_value,
 )
 from podaudit.kubelet.flags import READ_FLAGS
+from podaudit.kubelet.launch_microk8s import line_parts
 from podaudit.kubelet.systemd import logical_lines
 
 _SECTION = re.compile(r"\[[A-Za-z][A-Za-z0-9_-]*\]")
@@ -159,17 +160,9 @@ def _env_quote(text: str) -> str:
 
 
 def redact_args_file(text: str) -> str:
-    """MicroK8s args/kubelet (distro.kubelite_args): one ``--flag=value`` or ``--flag`` a line."""
-    lines = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        name, equals, val = line.partition("=")
-        if not line or line.startswith("#"):
-            lines.append("")
-        elif not equals:
-            lines.append(name if name.startswith("-") or is_path(name) or VARIABLES.fullmatch(name) else token(name))
-        else:
-            quoted = len(val) >= 2 and val[0] == val[-1] and val[0] in "\"'"
-            inner = value(name.lstrip("-").replace("_", "-"), val[1:-1] if quoted else val, READ_FLAGS)
-            lines.append(f'{name}="{inner}"' if re.search(r"\s", inner) else f"{name}={inner}")
-    return "\n".join(lines) + "\n"
+    """MicroK8s args/kubelet: its words as kubelite splits them (launch_microk8s.line_parts: the
+    quotes it deletes are gone, every word is a word, a stray one stays one), redacted across
+    lines as pflag pairs them (``--flag`` at a line's end takes the next line's first word)."""
+    per_line = [line_parts(raw) for raw in text.splitlines()]
+    redacted = iter(redact_words([w for words in per_line for w in words], READ_FLAGS))
+    return "\n".join(" ".join(next(redacted) for _ in words) for words in per_line) + "\n"
