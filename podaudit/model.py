@@ -151,6 +151,8 @@ class InventoryEntry:
     user: str | None = None
     port: int | None = None
     problem: str | None = None  # why this entry is not connected to: one line naming it and the bad value
+    identity: str | None = None  # an inventory's ansible_ssh_private_key_file: beats --identity for this node
+    sudo: bool | None = None  # an inventory's ansible_become: beats --sudo for this node (None: --sudo decides)
 
 
 class ProblemKind(Enum):

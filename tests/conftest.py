@@ -45,7 +45,18 @@ def private_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
             env.setenv(name, str(user / sub))
         for name in UNSET:
             env.delenv(name, raising=False)
+        for name in _setting_variables():
+            env.delenv(name, raising=False)
         yield user / "home"
+
+
+def _setting_variables() -> list[str]:
+    """The PODAUDIT_* variables that are settings (cli/settings.py): a user's own must not
+    change what the suite's podaudit does."""
+    from podaudit.cli import cli
+    from podaudit.cli.settings import CONFIG_ENV, known_settings
+
+    return [CONFIG_ENV, *(p.envvar for p in known_settings(cli).values() if isinstance(p.envvar, str))]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -1,9 +1,11 @@
-"""Baselines (load, record, suppress) and the cluster rules PA501-PA503."""
+"""Baselines (load, record, suppress, accept today's findings) and the cluster rules PA501-PA503."""
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -15,14 +17,19 @@ from podaudit.audit.baseline import (
     manifest_sha256,
     parse_baseline,
 )
+from podaudit.audit.baseline_accept import Acceptance, accepting_baseline
 from podaudit.audit.baseline_record import build_baseline
 from podaudit.audit.context import ClusterContext, NodeContext, Role
+from podaudit.audit.engine import AuditResult, audit
 from podaudit.audit.registry import finding
 from podaudit.audit.rules_baseline import drift, group_identical, missing_expected, not_in_baseline
 from podaudit.audit.suppressions import Suppression
+from podaudit.collect.local import LocalNode
+from podaudit.collect.source import NodeResult, SweepResult
 from podaudit.errors import InputError
 from podaudit.kubelet.resolve import NodeView, analyze_node
-from podaudit.model import Interface, ProcessRecord
+from podaudit.model import FailureKind, Interface, NodeFailure, ProcessRecord
+from podaudit.run.audit import write_baseline
 from tests.memnode import mem_node
 
 MANIFESTS = "/etc/kubernetes/manifests"
@@ -424,3 +431,154 @@ def test_rules_are_cluster_scoped() -> None:
 
     assert {(RULES[i].scope, RULES[i].severity) for i in ("PA501", "PA502", "PA503")} == {
         ("cluster", "high"), ("cluster", "medium")}
+
+
+# --- --write-baseline --accept-findings ------------------------------------------------------
+
+TODAY = date(2026, 12, 7)
+
+
+@pytest.mark.parametrize(("reason", "until", "expected"), [
+    (None, None, Acceptance("accepted with --accept-findings on 2026-12-07", date(2027, 3, 7))),
+    ("  OPS-12: hardening in Q1 ", "30d", Acceptance("OPS-12: hardening in Q1", date(2027, 1, 6))),
+    (None, "2027-03-01", Acceptance("accepted with --accept-findings on 2026-12-07", date(2027, 3, 1))),
+    (None, "1D", Acceptance("accepted with --accept-findings on 2026-12-07", date(2026, 12, 8))),
+    (None, "365d", Acceptance("accepted with --accept-findings on 2026-12-07", date(2027, 12, 7))),
+])
+def test_acceptance_parse(reason: str | None, until: str | None, expected: Acceptance) -> None:
+    assert Acceptance.parse(reason, until, TODAY) == expected
+
+
+@pytest.mark.parametrize(("reason", "until", "message"), [
+    (None, "2026-12-07", "--expires 2026-12-07: the last day must be after today (2026-12-07)"),
+    (None, "2020-01-01", "must be after today"),
+    (None, "0d", "must be after today"),
+    (None, "366d", "--expires 366d: more than a year away; accept findings for at most 365d (until 2027-12-07)"),
+    (None, "2099-01-01", "more than a year away"),
+    (None, "999999d", "more than a year away"),
+    (None, "2027-02-30", "--expires 2027-02-30: give the last day (YYYY-MM-DD, like 2027-03-01) or a number"),
+    (None, "next week", "give the last day"),
+    (None, "90", "give the last day"),
+    (None, "\x1b[31m", "--expires \\x1b[31m: give the last day"),
+    ("  ", None, "--reason is empty"),
+    ("line one\nline two", None, "--reason must be one line of printable text"),
+    ("x" * 501, None, "--reason is 501 characters long; keep it under 500"),
+])
+def test_acceptance_refuses_in_one_line(reason: str | None, until: str | None, message: str) -> None:
+    with pytest.raises(InputError) as info:
+        Acceptance.parse(reason, until, TODAY)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+NODES = Path(__file__).parent / "fixtures" / "nodes"
+
+
+def read_tree(name: str, root: Path | None = None) -> NodeResult:
+    node = LocalNode(str(root or NODES / name), label=name)
+    return NodeResult.read(name, analyze_node(node.snapshot, node), 0.1)
+
+
+@pytest.fixture
+def trees(tmp_path: Path) -> Path:
+    """Copies of real node trees that a test may change after the baseline was recorded."""
+    for name in ("kubeadm-usrlib", "messy-dir", "kubeadm-etc", "pre111-flags"):
+        shutil.copytree(NODES / name, tmp_path / name, symlinks=True)
+    return tmp_path
+
+
+def sweep_of(trees: Path) -> SweepResult:
+    unreachable = NodeFailure("worker-9", FailureKind.UNREACHABLE, "worker-9: ssh: connect to 10.0.0.9: refused")
+    names = ("kubeadm-usrlib", "messy-dir", "kubeadm-etc", "pre111-flags")
+    return SweepResult([*(read_tree(n, trees / n) for n in names), NodeResult.failed(unreachable, 1.0)])
+
+
+def accepted_run(trees: Path, tmp_path: Path, acceptance: Acceptance) -> tuple[AuditResult, Path]:
+    first = audit(sweep_of(trees), today=TODAY)
+    path = tmp_path / "accepted.yaml"
+    write_baseline(str(path), first, acceptance)
+    return first, path
+
+
+def test_accept_findings_round_trip_on_real_trees(trees: Path, tmp_path: Path) -> None:
+    acceptance = Acceptance.parse(None, "90d", TODAY)
+    first, path = accepted_run(trees, tmp_path, acceptance)
+    assert {f.id for f in first.findings} >= {"PA201", "PA202", "PA404", "PA405", "PA406", "PA901"}
+    baseline = load_baseline(str(path))
+    again = audit(sweep_of(trees), baseline, today=date(2027, 3, 7))  # the last day still applies
+    assert again.findings == [] and again.notes == []
+    assert again.failing("info") == [] and again.not_audited == []
+    # Everything the first run showed is accepted now, but what the recorded roles answer:
+    # worker-1, the only worker, runs nginx-proxy, which the baseline now expects of workers.
+    answered = {(f.id, f.node) for f in first.findings} - {(f.id, f.node) for f, _ in again.suppressed}
+    assert answered == {("PA106", "worker-1"), ("PA405", "worker-1")}
+    assert {(s.reason, s.expires) for _, s in again.suppressed} == {(acceptance.reason, acceptance.expires)}
+    # The recorded roles make the pods seen on some control-plane nodes only PA501: accepted too.
+    assert "PA501" in {f.id for f, _ in again.suppressed} and "PA501" not in {f.id for f in first.findings}
+    text = path.read_text()
+    assert "# NOT AUDITED (PA901): until 2027-03-07 this hides that worker-9 could not be audited" in text
+    assert "# messy-cp: kube-apiserver.yaml.bak is read by the kubelet as kube-system/kube-apiserver" in text
+    # Past the last day every accepted finding is reported again, and the notes say why.
+    late = audit(sweep_of(trees), baseline, today=date(2027, 3, 8))
+    assert {f.fingerprint for f, _ in again.suppressed} == {f.fingerprint for f in late.findings}
+    assert late.suppressed == [] and any("expired on 2027-03-07" in note for note in late.notes)
+
+
+def test_accept_findings_still_reports_new_findings(trees: Path, tmp_path: Path) -> None:
+    _, path = accepted_run(trees, tmp_path, Acceptance.parse("known debt", "30d", TODAY))
+    manifests = trees / "kubeadm-usrlib/etc/kubernetes/manifests"
+    (manifests / "etcd.yaml.orig").write_bytes((manifests / "etcd.yaml").read_bytes())  # a new twin
+    config = trees / "kubeadm-usrlib/var/lib/kubelet/config.yaml"
+    config.write_text(config.read_text() + "readOnlyPort: 10255\n")  # a new PA406 on an accepted path
+    again = audit(sweep_of(trees), load_baseline(str(path)), today=TODAY)
+    shown = {(f.id, f.node, f.path) for f in again.findings}
+    assert ("PA202", "cp-1", f"{MANIFESTS}/etcd.yaml.orig") in shown
+    assert ("PA406", "cp-1", "/var/lib/kubelet/config.yaml") in shown
+    assert all(f.node == "cp-1" for f in again.findings)  # nothing else came back
+
+
+def test_accept_findings_keeps_the_suppressions_the_run_used(trees: Path, tmp_path: Path) -> None:
+    env_files = Suppression("PA404", "*", "*.env", "kubeadm writes it 0644 | OPS-7", date(2027, 1, 31))
+    used = Baseline({}, [env_files], "old.yaml")
+    first = audit(sweep_of(trees), used, today=TODAY)
+    assert first.suppressed
+    path = tmp_path / "accepted.yaml"
+    write_baseline(str(path), first, Acceptance.parse(None, None, TODAY))
+    baseline = load_baseline(str(path))
+    assert env_files in baseline.suppressions  # as written, with its own reason and last day
+    again = audit(sweep_of(trees), baseline, today=TODAY)
+    assert again.findings == [] and again.notes == []
+    assert {s for f, s in again.suppressed if f.path and f.path.endswith(".env")} == {env_files}
+
+
+def test_accepted_entries_match_hostile_names_exactly() -> None:
+    node, path = "we*ird[1] ", " /etc/k8s/ma?nifests/a b\U0001f600\udcff.yaml\n"
+    odd = finding("PA903", node, path, f"{node}: cannot read {path}: \x1b[31mdenied", key=path)
+    text = accepting_baseline(AuditResult(findings=[odd]), Acceptance.parse(None, None, TODAY))
+    # Written as UTF-8; data as YAML escapes, comments with every unprintable character a "?".
+    assert "\x1b" not in text and "\udcff" not in text and text.encode("utf-8")
+    assert '"[ ]/etc/k8s/ma[?]nifests/a b\\U0001f600\\udcff.yaml[\\x0a]"' in text
+    (suppression,) = parse_baseline(text, "b").suppressions
+    assert suppression.matches(odd)
+    for other_node, other_path in ((node, path.replace("?", "X")), ("weXird1 ", path), (node.strip(), path)):
+        assert not suppression.matches(finding("PA903", other_node, other_path, "m", key=path))
+    # Same rule, node and path, another subject: a new finding.
+    assert not suppression.matches(finding("PA903", node, path, "m", key="other"))
+
+
+def test_without_acceptance_nothing_is_suppressed(trees: Path, tmp_path: Path) -> None:
+    first = audit(sweep_of(trees), today=TODAY)
+    path = tmp_path / "plain.yaml"
+    write_baseline(str(path), first)
+    assert load_baseline(str(path)).suppressions == [] and "suppress: []" in path.read_text()
+    with pytest.raises(InputError, match=r"--write-baseline /nonexistent/dir/b\.yaml: No such file"):
+        write_baseline("/nonexistent/dir/b.yaml", first, Acceptance.parse(None, None, TODAY))
+
+
+@pytest.mark.parametrize(("entry", "expected"), [
+    ("fingerprints: []", "FILE:5: the suppression of PA404: fingerprints is empty; remove the key"),
+    ("fingerprints: [abc]", "FILE:5: the suppression of PA404: fingerprint 'abc' is not 32 hexadecimal digits"),
+    ("fingerprints: x", "FILE:5: the suppression of PA404: fingerprints must be a list"),
+])
+def test_fingerprint_errors(tmp_path, entry: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    text = HEAD + f"suppress:\n  - id: PA404\n    {entry}\n    reason: r\n"
+    assert error_of(tmp_path, text).startswith(expected)

@@ -35,7 +35,7 @@ def comparable(doc: dict[str, Any]) -> dict[str, Any]:
 
 def collect(tmp_path: Path, *args: str, name: str = "bundle.tar.gz") -> Path:
     bundle = tmp_path / name
-    proc = run(*args, "collect", "-o", str(bundle))
+    proc = run(*args, "collect", "--bundle", str(bundle))
     assert proc.returncode == 0, proc.stderr
     assert bundle.stat().st_mode & 0o077 == 0  # holds manifests and kubelet config: private
     return bundle
@@ -53,7 +53,7 @@ def test_a_bundle_of_a_fixture_node_gives_the_same_report(node: str, tmp_path: P
 def test_armored_bundles_in_a_log_and_on_stdin(tmp_path: Path) -> None:
     texts = []
     for node in ("node01", "controlplane"):
-        proc = run("--root", str(DEMO_NODES / node), "collect", "-o", "-", "--armor")
+        proc = run("--root", str(DEMO_NODES / node), "collect", "--bundle", "-", "--armor")
         assert proc.returncode == 0 and proc.stdout.startswith("-----BEGIN PODAUDIT BUNDLE ")
         texts.append(proc.stdout)
     logs = tmp_path / "logs.txt"  # as kubectl logs of the DaemonSet would interleave them
@@ -163,7 +163,7 @@ def test_redact_hides_env_values_and_secret_flags(tmp_path: Path) -> None:
     (root / "etc/default").mkdir(exist_ok=True)
     (root / "etc/default/kubelet").write_text('KUBELET_EXTRA_ARGS="--bootstrap-token=envfile-secret"\n')
     bundle = tmp_path / "b.tar.gz"
-    assert run("--root", str(root), "collect", "--redact", "-o", str(bundle)).returncode == 0
+    assert run("--root", str(root), "collect", "--redact", "--bundle", str(bundle)).returncode == 0
     with tarfile.open(bundle) as tar:
         text = b"".join(tar.extractfile(m).read() for m in tar.getmembers() if m.isfile())  # type: ignore[union-attr]
     for secret in (b"hunter2", b"s3cr3t", b"pk1", b"urlpass", b"probe-secret", b"annot-secret", b"not-a-pod-secret"):
@@ -218,7 +218,7 @@ def test_a_node_name_that_is_a_path_is_not_collected(tmp_path: Path) -> None:
         argv = cmdline.read_bytes().rstrip(b"\0").split(b"\0")
         argv = [a for a in argv if not a.startswith(b"--hostname-override")] + [f"--hostname-override={name}".encode()]
         cmdline.write_bytes(b"\0".join(argv) + b"\0")
-        proc = run("--root", str(root), "collect", "-o", str(tmp_path / "b.tar.gz"))
+        proc = run("--root", str(root), "collect", "--bundle", str(tmp_path / "b.tar.gz"))
         assert proc.returncode == 2 and "is not a valid node name" in proc.stderr
     assert not (tmp_path / "absolute").exists() and not any(tmp_path.parent.glob("escaped"))
 
@@ -276,7 +276,7 @@ def test_crafted_members_are_refused(tmp_path: Path, kind: str) -> None:
 
 
 def test_armored_text_from_kubectl_logs_with_prefixes_and_crlf(tmp_path: Path) -> None:
-    proc = run("--root", str(DEMO_NODES / "node01"), "collect", "-o", "-", "--armor")
+    proc = run("--root", str(DEMO_NODES / "node01"), "collect", "--bundle", "-", "--armor")
     stamped = "".join(f"2026-11-26T21:00:00.123456789Z {line}\r\n" for line in proc.stdout.splitlines())
     logs = tmp_path / "logs.txt"
     logs.write_text("[pod/podaudit-abc/collect] " + stamped.replace("\r\n", "\r\n[pod/podaudit-abc/collect] "))
@@ -366,7 +366,7 @@ def test_a_linked_manifest_folder_survives_the_round_trip(tmp_path: Path) -> Non
 
 def _valid_bundle() -> bytes:
     folder = Path(__file__).parent / "fixtures" / "nodes" / "kubeadm-etc"
-    proc = subprocess.run([sys.executable, "-m", "podaudit", "--root", str(folder), "collect", "-o", "-"],
+    proc = subprocess.run([sys.executable, "-m", "podaudit", "--root", str(folder), "collect", "--bundle", "-"],
                           capture_output=True, timeout=120)
     assert proc.returncode == 0
     return proc.stdout

@@ -327,8 +327,8 @@ def test_pod_contract_sees_a_difference(workloads: dict[str, Doc]) -> None:
 def test_log_mode_prints_an_armored_bundle(workloads: dict[str, Doc]) -> None:
     for where in ("base DaemonSet", "job.yaml"):
         cmd = argv(collector(pod_spec(workloads[where])))
-        assert "--armor" in cmd, where
-        assert cmd[cmd.index("--output") + 1] == "-", where
+        assert cmd[cmd.index("--output") + 1] == "armored", where
+        assert cmd[cmd.index("--bundle") + 1] == "-", where
         assert "--redact" in cmd, f"{where}: bundles in logs are redacted"
 
 
@@ -356,8 +356,8 @@ def test_job_runs_once_on_one_node(workloads: dict[str, Doc]) -> None:
 def test_shared_volume_writes_a_file_the_hold_container_reads(workloads: dict[str, Doc]) -> None:
     pod = pod_spec(workloads["shared-volume DaemonSet"])
     cmd = argv(collector(pod))
-    assert cmd[cmd.index("--output") + 1] == "/bundles/$(NODE_NAME).tar.gz"
-    assert "--armor" not in cmd
+    assert cmd[cmd.index("--bundle") + 1] == "/bundles/$(NODE_NAME).tar.gz"
+    assert "--armor" not in cmd and "--output" not in cmd
     env = {e["name"]: e for e in collector(pod)["env"]}
     assert env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
     volume = next(v for v in pod["volumes"] if v["name"] == "bundles")

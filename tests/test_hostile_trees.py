@@ -104,7 +104,7 @@ def bundle_bytes(bundle: Path) -> bytes:
 def test_collect_and_analyze_never_bundle_the_host_side(tmp_path: Path, variant: str) -> None:
     tree = variants(tmp_path)[variant]
     bundle = tmp_path / "b.tar.gz"
-    proc = run("--root", str(tree), "collect", "-o", str(bundle))
+    proc = run("--root", str(tree), "collect", "--bundle", str(bundle))
     assert proc.returncode == 0, proc.stderr
     assert_no_canary(proc.stderr, bundle_bytes(bundle))
     analyzed = run("--output", "json", "analyze", str(bundle))
@@ -115,7 +115,7 @@ def test_collect_and_analyze_never_bundle_the_host_side(tmp_path: Path, variant:
 def test_a_tree_gets_its_side_files_interfaces_not_this_machines(tmp_path: Path) -> None:
     tree = variants(tmp_path)["root-is-slash"]
     bundle = tmp_path / "b.tar.gz"
-    assert run("--root", str(tree), "collect", "-o", str(bundle)).returncode == 0
+    assert run("--root", str(tree), "collect", "--bundle", str(bundle)).returncode == 0
     with tarfile.open(bundle) as tar:
         meta = json.load(tar.extractfile("nodes/tree-node/podaudit.meta.json"))  # type: ignore[arg-type]
     assert meta["interfaces"] == {"eth-tree": ["10.99.0.5/24"]}
@@ -205,7 +205,7 @@ def test_analyze_never_follows_a_link_in_the_api_folder(tmp_path: Path, link: st
     (tmp_path / "node/proc/sys/kernel").mkdir(parents=True)
     (tmp_path / "node/proc/sys/kernel/hostname").write_text("n1\n")
     bundle = tmp_path / "b.tar.gz"
-    assert run("--root", str(tmp_path / "node"), "collect", "-o", str(bundle)).returncode == 0
+    assert run("--root", str(tmp_path / "node"), "collect", "--bundle", str(bundle)).returncode == 0
     secret = tmp_path / "outside.json"
     secret.write_text(json.dumps({"items": [{"metadata": {"name": f"{MARK}-n1", "namespace": "default",
                                                           "annotations": {"kubernetes.io/config.mirror": "x"}},

@@ -25,7 +25,7 @@ def findings(doc: dict[str, Any]) -> list[tuple[str, str, str | None]]:
 
 def redacted(tmp_path: Path, *source: str) -> Path:
     bundle = tmp_path / "redacted.tar.gz"
-    proc = run(*source, "collect", "--redact", "-o", str(bundle))
+    proc = run(*source, "collect", "--redact", "--bundle", str(bundle))
     assert proc.returncode in (0, 3), proc.stderr
     return bundle
 

@@ -125,7 +125,7 @@ def test_node_report_of_hostile_files_and_yaml(snapshot: Path) -> None:
     assert f"/{MANIFESTS}/f{FILE_NAME}.yaml" in {e["path"] for e in doc["entries"]}
 
 
-@pytest.mark.parametrize("output", ["table", "markdown", "junit", "sarif", "json", "watch-paths"])
+@pytest.mark.parametrize("output", ["table", "markdown", "junit", "sarif", "json", "watch-paths", "html"])
 def test_sweep_in_every_format(snapshot: Path, output: str) -> None:
     proc = podaudit("--snapshot", str(snapshot), "sweep", "-o", output)
     assert proc.returncode in (1, 3), proc.stderr

@@ -17,6 +17,8 @@ A baseline is a YAML file (``--baseline FILE``) or a bundled default
     suppress:                    # optional: findings accepted on purpose
       - {id: PA401, node: "*", path: /etc/kubernetes/manifests/kube-apiserver.yaml,
          reason: "OpenShift ships 644", expires: 2027-06-30}
+      - {id: PA404, node: cp-1, path: /var/lib/kubelet/config.yaml,
+         fingerprints: [<32 hex>], reason: "...", expires: 2027-03-07}   # --accept-findings
 
 Rules:
 
@@ -61,6 +63,7 @@ BUILTINS = ("kubeadm", "rke2", "k3s")
 
 _RULE_ID = re.compile(r"PA\d{3}")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_FINGERPRINT = re.compile(r"[0-9a-f]{32}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NULL = "tag:yaml.org,2002:null"
 
@@ -278,7 +281,8 @@ class _Parser:
         return ExpectedPod(namespace, name, sha256, self.reason(node, entries, what))
 
     def suppression(self, node: yaml.Node) -> Suppression:
-        entries = self.mapping(node, "a suppression", ("id", "node", "path", "reason", "expires"), ("id",))
+        entries = self.mapping(node, "a suppression", ("id", "node", "path", "fingerprints", "reason", "expires"),
+                               ("id",))
         rule_id = self.text(entries["id"][1], "a suppression: id").strip()
         if not _RULE_ID.fullmatch(rule_id):
             self.fail(entries["id"][1], f"suppression id {rule_id!r} is not a rule ID (like PA401; see podaudit rules)")
@@ -295,7 +299,22 @@ class _Parser:
                 expires = date.fromisoformat(text.strip())
             except ValueError:
                 self.fail(entries["expires"][1], f"{what}: expires {text!r} is not a date (YYYY-MM-DD)")
-        return Suppression(rule_id, node_glob.strip(), path.strip() if path is not None else None, reason, expires)
+        prints = self.fingerprints(entries["fingerprints"][1], what) if "fingerprints" in entries else ()
+        return Suppression(rule_id, node_glob.strip(), path.strip() if path is not None else None, reason, expires,
+                           prints)
+
+    def fingerprints(self, node: yaml.Node, what: str) -> tuple[str, ...]:
+        items = self.sequence(node, f"{what}: fingerprints")
+        if not items:
+            self.fail(node, f"{what}: fingerprints is empty; remove the key to match every finding")
+        found = []
+        for item in items:
+            value = self.text(item, f"{what}: a fingerprint").strip().lower()
+            if not _FINGERPRINT.fullmatch(value):
+                self.fail(item, f"{what}: fingerprint {value!r} is not 32 hexadecimal digits "
+                                "(a finding's fingerprint in --output json)")
+            found.append(value)
+        return tuple(found)
 
 
 def _choices(names: tuple[str, ...]) -> str:

@@ -3,12 +3,13 @@
 The YAML written is the format baseline.py reads (docs/baselines.md), with a comment on
 every choice a reviewer should check: nodes read incompletely, pods seen on some nodes of a
 role only. Node and pod names come from the nodes, so every value is a quoted scalar and
-every comment is one printable line.
+every comment is one printable line. With ``--accept-findings`` the run's findings become
+suppressions too (baseline_accept.py).
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 
 from podaudit.audit.baseline import API_VERSION, KIND, ROLES, manifest_sha256
 from podaudit.audit.context import NodeContext
@@ -17,7 +18,7 @@ from podaudit.errors import InputError
 DEFAULT_REASON = "recorded by podaudit sweep --write-baseline"
 
 
-def build_baseline(contexts: list[NodeContext], reason: str = DEFAULT_REASON) -> str:
+def build_baseline(contexts: list[NodeContext], reason: str = DEFAULT_REASON, suppress: Sequence[str] = ()) -> str:
     """A baseline (YAML text) from a known-good run: per role, the static pods seen on every
     node of that role, pinned by sha256 where the manifest is byte-identical on all of them,
     and the role's nodes. A role with no node in the run is left out (no expectation)."""
@@ -35,7 +36,7 @@ def build_baseline(contexts: list[NodeContext], reason: str = DEFAULT_REASON) ->
         if members:
             body += _record_role(role, members, reason.strip())
     lines += ["roles:", *body] if body else ["roles: {}"]
-    lines.append("suppress: []")
+    lines += ["suppress:", *suppress] if suppress else ["suppress: []"]
     return "\n".join(lines) + "\n"
 
 
@@ -45,13 +46,13 @@ def _record_role(role: str, members: list[NodeContext], reason: str) -> list[str
     used = {id(c) for c in complete}
     seen = [(c, {(p.namespace, p.name): p for p in c.view.static_pods}) for c in complete]
     common = set(seen[0][1]).intersection(*(pods for _, pods in seen[1:]))
-    lines = [f"  {role}:", f"    nodes: [{', '.join(_q(n) for n in sorted({c.node for c in members}))}]"]
+    lines = [f"  {role}:", f"    nodes: [{', '.join(quoted(n) for n in sorted({c.node for c in members}))}]"]
     skipped = sorted(c.node for c in members if id(c) not in used)
     if skipped:
-        lines.append(f"    # read incompletely, so not used to choose the static pods: {_plain(', '.join(skipped))}")
+        lines.append(f"    # read incompletely, so not used to choose the static pods: {plain(', '.join(skipped))}")
     for namespace, name in sorted(set().union(*(pods for _, pods in seen)) - common):
         where = ", ".join(sorted(c.node for c, pods in seen if (namespace, name) in pods))
-        lines.append(f"    # left out, seen on some {role} nodes only: {_plain(f'{namespace}/{name} on {where}')}")
+        lines.append(f"    # left out, seen on some {role} nodes only: {plain(f'{namespace}/{name} on {where}')}")
     if not common:
         return [*lines, "    static_pods: []"]
     lines.append("    static_pods:")
@@ -59,15 +60,27 @@ def _record_role(role: str, members: list[NodeContext], reason: str) -> list[str
         hashes = {manifest_sha256(c.view, pods[(namespace, name)]) for c, pods in seen}
         pinned = next(iter(hashes)) if len(hashes) == 1 else None
         pin = f", sha256: {pinned}" if pinned else ""
-        lines.append(f"      - {{namespace: {_q(namespace)}, name: {_q(name)}{pin}, reason: {_q(reason)}}}")
+        lines.append(f"      - {{namespace: {quoted(namespace)}, name: {quoted(name)}{pin}, reason: {quoted(reason)}}}")
     return lines
 
 
-def _q(text: str) -> str:
-    """A double-quoted YAML scalar (JSON string syntax is a subset)."""
-    return json.dumps(text)
+def quoted(text: str) -> str:
+    """A double-quoted YAML scalar that reads back as exactly ``text``: printable ASCII as is,
+    everything else as a YAML escape (``\\xNN``, ``\\uNNNN``, ``\\UNNNNNNNN``; not JSON's surrogate
+    pairs, which YAML reads as two characters), so lone surrogates of undecodable names survive."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in "\\\"":
+            out.append("\\" + ch)
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
 
 
-def _plain(text: str) -> str:
-    """Text safe inside a YAML comment (one line)."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
+def plain(text: str, limit: int = 200) -> str:
+    """Text safe inside a YAML comment (one line, at most ``limit`` characters)."""
+    line = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return line if len(line) <= limit else line[:limit - 3] + "..."

@@ -8,6 +8,7 @@ An ID never changes meaning once shipped: retire a rule rather than reuse its ID
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -18,6 +19,13 @@ if TYPE_CHECKING:
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
+
+# The benchmark a rule's ``cis`` IDs number, as kube-bench encodes it (cfg/cis-1.12: master.yaml
+# 1.x, node.yaml 4.x, policies.yaml 5.x; kube-bench maps Kubernetes 1.32-1.34 to it). Sections
+# 1.1, 4.1 and 4.2 carry the same numbers in cis-1.10; section 5.2 does not (HostPath is 5.2.12 there).
+CIS_BENCHMARK = "CIS Kubernetes Benchmark v1.12"
+CIS_SOURCE = "kube-bench cfg/cis-1.12"
+_CIS_ID = re.compile(r"[1-9][0-9]?(\.[1-9][0-9]?){1,3}")
 
 
 class Category(Enum):
@@ -51,21 +59,30 @@ class Rule:
     scope: Literal["node", "cluster"]
     check: Callable[[Any], Iterable[Finding]]
     category: Category = Category.FINDING
+    # The CIS_BENCHMARK controls this rule checks (on the files and settings it judges), in
+    # benchmark order; () when it checks none. Only controls the rule really decides.
+    cis: tuple[str, ...] = ()
 
 
 RULES: dict[str, Rule] = {}
 
 
+Check = Callable[[Any], Iterable[Finding]]
+
+
 def rule(id: str, severity: Severity, title: str, *, what: str, why: str, fix: str, example: str,
-         scope: Literal["node", "cluster"] = "node", category: Category = Category.FINDING
-         ) -> Callable[[Callable[[Any], Iterable[Finding]]], Callable[[Any], Iterable[Finding]]]:
+         scope: Literal["node", "cluster"] = "node", category: Category = Category.FINDING,
+         cis: tuple[str, ...] = ()) -> Callable[[Check], Check]:
     """Register a check; the decorated function yields Findings (use ``finding``)."""
 
-    def register(check: Callable[[Any], Iterable[Finding]]) -> Callable[[Any], Iterable[Finding]]:
+    def register(check: Check) -> Check:
         if id in RULES:
             raise ValueError(f"rule {id} registered twice")
+        bad = [c for c in cis if not _CIS_ID.fullmatch(c)]
+        if bad or len(set(cis)) != len(cis):
+            raise ValueError(f"rule {id}: CIS IDs {list(cis)} are not distinct benchmark numbers like 4.2.1")
         RULES[id] = Rule(id, severity, title, what.strip(), why.strip(), fix.strip(), example.strip(), scope, check,
-                         category)
+                         category, tuple(sorted(cis, key=cis_key)))
         return check
 
     return register
@@ -77,6 +94,11 @@ def finding(rule_id: str, node: str, path: str | None, message: str, key: str = 
     subject = "\0".join((rule_id, node, path or "", key))
     fingerprint = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return Finding(rule_id, RULES[rule_id].severity, node, path, message, fingerprint)
+
+
+def cis_key(control: str) -> tuple[int, ...]:
+    """Benchmark order: 1.1.2 before 1.1.10."""
+    return tuple(int(part) for part in control.split(".") if part.isdigit())
 
 
 def severity_at_least(severity: Severity, threshold: Severity) -> bool:

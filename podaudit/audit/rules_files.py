@@ -76,7 +76,8 @@ def _owner(record: FileRecord) -> str:
           "(Threat Matrix MS-TA9017).",
       fix="`chmod 600 /etc/kubernetes/manifests/*.yaml` (every file listed) and `chmod 755 "
           "/etc/kubernetes/manifests` (or 700); for a symbolic link, chmod its target.",
-      example="cp-1: manifest /etc/kubernetes/manifests/etcd.yaml (loaded) has mode 0644, more permissive than 0600")
+      example="cp-1: manifest /etc/kubernetes/manifests/etcd.yaml (loaded) has mode 0644, more permissive than 0600",
+      cis=("1.1.1", "1.1.3", "1.1.5", "1.1.7"))
 def manifest_mode(ctx: NodeContext) -> Iterator[Finding]:
     view, node = ctx.view, ctx.node
     found = _static_dir(view)
@@ -102,7 +103,8 @@ def manifest_mode(ctx: NodeContext) -> Iterator[Finding]:
           "asks for, bypassing admission (Threat Matrix MS-TA9017).",
       fix="`chown root:root /etc/kubernetes/manifests /etc/kubernetes/manifests/*` (every path listed), then "
           "check the content: a file with a foreign owner may have been planted.",
-      example="worker-2: manifest /etc/kubernetes/manifests/agent.yaml (loaded) is owned 1000:1000, not root:root")
+      example="worker-2: manifest /etc/kubernetes/manifests/agent.yaml (loaded) is owned 1000:1000, not root:root",
+      cis=("1.1.2", "1.1.4", "1.1.6", "1.1.8"))
 def manifest_owner(ctx: NodeContext) -> Iterator[Finding]:
     view, node = ctx.view, ctx.node
     found = _static_dir(view)
@@ -239,7 +241,8 @@ def _kubelet_files(view: NodeView) -> list[tuple[str, str]]:
       fix="`chmod 600 FILE && chown root:root FILE` for each file listed (for example "
           "/var/lib/kubelet/config.yaml, /var/lib/kubelet/kubeadm-flags.env, "
           "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf), then `systemctl daemon-reload`.",
-      example="cp-1: kubelet config file /var/lib/kubelet/config.yaml has mode 0644, more permissive than 0600")
+      example="cp-1: kubelet config file /var/lib/kubelet/config.yaml has mode 0644, more permissive than 0600",
+      cis=("4.1.1", "4.1.2", "4.1.9", "4.1.10"))
 def kubelet_file_permissions(ctx: NodeContext) -> Iterator[Finding]:
     view, node = ctx.view, ctx.node
     for path, what in _kubelet_files(view):

@@ -29,7 +29,8 @@ from podaudit.kubelet.auth import kubelet_auth
           "--authorization-mode, --read-only-port flag from the unit, kubeadm-flags.env or /etc/default/kubelet; "
           "then `systemctl daemon-reload && systemctl restart kubelet`.",
       example="node-9: kubelet anonymous authentication is enabled (no --config and no --anonymous-auth: "
-              "kubelet flag default)")
+              "kubelet flag default)",
+      cis=("4.2.1", "4.2.2", "4.2.3", "4.2.4"))
 def kubelet_api_open(ctx: NodeContext) -> Iterator[Finding]:
     node = ctx.node
     auth = kubelet_auth(ctx.view)

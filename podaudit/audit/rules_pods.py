@@ -78,7 +78,10 @@ def pod_risks(pod: Any) -> list[str]:
           "wanted, move the manifest out of the directory (`mv FILE /root/quarantine/`): the kubelet stops "
           "the pod within ~20 s. If it is wanted, add it to the baseline's expected static pods.",
       example="worker-2: /etc/kubernetes/manifests/agent.yaml runs default/agent-worker-2, not an expected "
-              "static pod, with hostPID, hostPath /, privileged container agent")
+              "static pod, with hostPID, hostPath /, privileged container agent",
+      # Privileged, hostPID, hostIPC, hostNetwork, HostPath volumes: for the static pods that
+      # admission, where these controls are usually enforced, never sees.
+      cis=("5.2.2", "5.2.3", "5.2.4", "5.2.5", "5.2.11"))
 def unexpected_privileged_pod(ctx: NodeContext) -> Iterator[Finding]:
     expected = _expected_pods(ctx)
     for pod in ctx.view.static_pods:

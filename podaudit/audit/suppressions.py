@@ -3,8 +3,11 @@
 A baseline file carries them (its ``suppress:`` list, read by baseline.py); the engine
 applies them to a run's findings. Matching: ``node`` and ``path`` are shell globs (fnmatch,
 case-sensitive; ``*`` also crosses ``/``); ``node`` defaults to ``*``, an omitted ``path``
-matches any path, including findings that name none. ``expires`` is the last day a
-suppression applies; after it the finding is reported again and a note names the suppression.
+matches any path, including findings that name none. ``fingerprints``, when given, narrows
+it to those findings only (a finding's fingerprint: rule, node, path and subject, stable across
+runs), which is how ``--accept-findings`` records today's findings and no future ones.
+``expires`` is the last day a suppression applies; after it the finding is reported again and
+a note names the suppression.
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ class Suppression:
     path: str | None  # fnmatch glob; None or "*" = any (also findings without a path)
     reason: str
     expires: date | None  # last day it applies
+    fingerprints: tuple[str, ...] = ()  # () = any finding; else only these findings
 
     def matches(self, finding: Finding) -> bool:
         if finding.id != self.id or not fnmatch.fnmatchcase(finding.node, self.node):
+            return False
+        if self.fingerprints and finding.fingerprint not in self.fingerprints:
             return False
         if self.path is None or self.path == "*":
             return True
@@ -39,6 +45,9 @@ class Suppression:
 
     def describe(self) -> str:
         where = f"node {self.node}" + (f" path {self.path}" if self.path is not None else "")
+        if self.fingerprints:
+            count = len(self.fingerprints)
+            where += f", {count} recorded finding{'s' if count > 1 else ''}"
         return f"{self.id} on {where} ({self.reason})"
 
 

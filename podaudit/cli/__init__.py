@@ -16,17 +16,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from podaudit.cli import bundle, inspect, remedy, rules
-from podaudit.cli.options import Options, UsageFailure, notice, shared_options
+from podaudit import __version__
+from podaudit.cli import bundle, completion, config, inspect, remedy, rules
+from podaudit.cli.helpfmt import SectionedGroup
+from podaudit.cli.options import ALL_FORMATS, ALL_SECTIONS, Options, UsageFailure, notice, shared_options
 from podaudit.run.status import ExitStatus
 
 if TYPE_CHECKING:
     from types import FrameType
 
+    from podaudit.cli.settings import Settings
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@shared_options
-@click.version_option(package_name="podaudit")
+
+@click.group(cls=SectionedGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@shared_options(sections=ALL_SECTIONS, formats=ALL_FORMATS, top=True)
+@click.version_option(__version__, prog_name="podaudit")  # not importlib.metadata: it costs startup
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Find, explain and audit Kubernetes static pods.
@@ -40,13 +44,16 @@ def cli(ctx: click.Context) -> None:
     podaudit --snapshot DIR node NODE             one node of a cluster snapshot
     podaudit sweep --context prod                 every node the API lists, both sides compared
     podaudit delete static-greenbox-node01        the plan to remove it; --yes applies it
-    podaudit collect -o b.tar.gz; podaudit analyze b.tar.gz   offline, same report
+    podaudit collect b.tar.gz; podaudit analyze b.tar.gz      offline, same report
+    podaudit sweep --report sarif=out.sarif --report html=out.html   one sweep, many reports
+    podaudit config show                          every setting and where it came from
     """
     ctx.ensure_object(Options)
 
 
 for _command in (inspect.find, inspect.node, inspect.sweep, bundle.collect, bundle.analyze, remedy.delete,
-                 remedy.restore, remedy.quarantine, remedy.create, rules.rules, rules.explain):
+                 remedy.restore, remedy.quarantine, remedy.create, rules.rules, rules.explain,
+                 completion.completion, config.config):
     cli.add_command(_command)
 
 
@@ -90,6 +97,21 @@ def _show(exc: click.ClickException) -> None:
         notice(line)
 
 
+def _settings() -> Settings:
+    """The settings file (cli/settings.py), read before click parses; a bad one is exit 2."""
+    from podaudit.cli.settings import config_path, known_settings, load_settings
+
+    path, _ = config_path(sys.argv[1:], os.environ)
+    if path is None:
+        return load_settings(None, {})
+    from podaudit.errors import InputError
+
+    try:
+        return load_settings(path, known_settings(cli))
+    except InputError as exc:
+        raise UsageFailure(str(exc)) from exc
+
+
 def main() -> None:
     """Entry point: one line for people on any failure, a traceback only with --debug."""
     import signal
@@ -100,7 +122,11 @@ def main() -> None:
     # As a kubectl plugin (kubectl-podaudit), help and errors say "kubectl podaudit".
     plugin = os.path.basename(sys.argv[0]) == "kubectl-podaudit"
     try:
-        cli.main(prog_name="kubectl podaudit" if plugin else None, standalone_mode=False)
+        from podaudit.cli.settings import default_map
+
+        settings = _settings()
+        cli.main(prog_name="kubectl podaudit" if plugin else None, standalone_mode=False,
+                 default_map=default_map(settings, cli), obj=Options(settings=settings))
     except click.exceptions.Abort:
         notice("podaudit: interrupted")
         sys.exit(128 + (_INTERRUPT.signum or signal.SIGINT))

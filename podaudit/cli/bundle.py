@@ -5,50 +5,52 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from podaudit.cli.inspect import report
+from podaudit.cli.helpfmt import SectionedCommand
+from podaudit.cli.inspect import report, sweep_request
 from podaudit.cli.options import (
+    API,
+    BUNDLE_FORMATS,
+    CONNECTION,
+    NODES,
+    OUTPUT,
+    SWEEP_FORMATS,
     Options,
+    check_format,
     cleanup,
     cluster,
     fail,
     input_errors,
-    load_baseline,
     notice,
     shared_options,
     sweep_options,
 )
 
-if TYPE_CHECKING:
-    from podaudit.audit.registry import Severity
 
-
-def _without_output(command: Any) -> Any:
-    return shared_options(command, without=("--output",))
-
-
-@click.command()
-@click.option("-o", "--output", "target", metavar="FILE", help="Where to write the bundle (default: "
+@click.command(cls=SectionedCommand)
+@click.argument("bundle", metavar="[BUNDLE]", required=False)
+@click.option("--bundle", "bundle_option", metavar="FILE", help="Where to write the bundle (default: "
               "podaudit-<node or nodes>-<UTC time>.tar.gz here); - for standard output.")
-@click.option("--armor", is_flag=True, help="With --output -: the bundle as text (base64 between BEGIN/END lines), "
-                                            "for kubectl logs.")
+@click.option("--armor", is_flag=True, help="The same as -o armored.")
 @click.option("--redact", is_flag=True, help="Replace env values and secret command-line values in manifests and "
                                              "the kubelet's command line.")
-@_without_output
+@shared_options(sections=(NODES, CONNECTION, API, OUTPUT), formats=BUNDLE_FORMATS)
 @click.pass_obj
-def collect(opts: Options, target: str | None, armor: bool, redact: bool) -> None:
-    """Write a bundle (tar.gz) of what podaudit reads on the nodes: this machine, --root DIR,
-    or many nodes over SSH. `podaudit analyze BUNDLE` gives the same report as a live sweep."""
+def collect(opts: Options, bundle: str | None, bundle_option: str | None, armor: bool, redact: bool) -> None:
+    """Write a bundle of what podaudit reads on the nodes: this machine, --root DIR, or many
+    nodes over SSH, to BUNDLE (or --bundle FILE). -o tar.gz (the default) or armored: the
+    bundle as text (base64 between BEGIN/END lines) for kubectl logs.
+    `podaudit analyze BUNDLE` gives the same report as a live sweep."""
     from podaudit import __version__
     from podaudit.collect.bundle import armor as armored
     from podaudit.run.bundles import bundle_label, default_path, pack_views, read_nodes, write_private
     from podaudit.run.status import collect_status
 
-    if armor and target != "-":
-        fail("--armor is for --output - (text on standard output)")
+    target = _target(opts, bundle, bundle_option)
+    armor = armor or opts.output == "armored"
     chosen = cluster(opts)
     _, nodes, not_collected = read_nodes(opts.selection(), chosen, lambda: cleanup(opts))
     for line in not_collected:
@@ -56,7 +58,7 @@ def collect(opts: Options, target: str | None, armor: bool, redact: bool) -> Non
     with tempfile.TemporaryDirectory(prefix="podaudit-collect-") as folder, input_errors():
         data = pack_views(nodes, folder, redact, __version__)
     label = bundle_label(nodes)
-    if target == "-":
+    if target == "-" or (armor and target is None):
         if armor:
             click.echo(armored(label, data), nl=False)
         else:
@@ -65,32 +67,40 @@ def collect(opts: Options, target: str | None, armor: bool, redact: bool) -> Non
     else:
         path = target or default_path(label)
         with input_errors():
-            write_private(path, data)
+            write_private(path, armored(label, data).encode() if armor else data)
         notice(f"wrote {path}: {len(nodes)} node{'s' if len(nodes) > 1 else ''}, {len(data)} bytes"
-               f"{', redacted' if redact else ''}")
+               f"{', redacted' if redact else ''}{', armored' if armor else ''}")
     sys.exit(collect_status(not_collected))
 
 
-@click.command()
+def _target(opts: Options, bundle: str | None, bundle_option: str | None) -> str | None:
+    """Where the bundle goes: the positional or --bundle, never both. -o is the format: an old
+    ``collect -o FILE`` is told so instead of writing a file named after a format."""
+    if bundle is not None and bundle_option is not None:
+        fail("give the bundle's path once: BUNDLE or --bundle FILE")
+    check_format(opts, BUNDLE_FORMATS)
+    return bundle if bundle is not None else bundle_option
+
+
+@click.command(cls=SectionedCommand)
 @click.argument("bundles", nargs=-1, required=True, metavar="BUNDLE...")
 @click.option("--api", "api_dir", metavar="DIR", help="The API's view: pods.json, nodes.json, namespaces.json "
                                                       "(kubectl get ... -o json), configz/NODE.json, "
                                                       "kubelet-pods/NODE.json.")
 @sweep_options
-@shared_options
+@shared_options(sections=(OUTPUT,), formats=SWEEP_FORMATS, also=("--concurrency", "--deadline"))
 @click.pass_obj
-def analyze(opts: Options, bundles: tuple[str, ...], api_dir: str | None, fail_on: Severity, baseline: str | None,
-            write_baseline: str | None) -> None:
+def analyze(opts: Options, /, bundles: tuple[str, ...], api_dir: str | None, **asked: Any) -> None:
     """The sweep report of bundles written by `podaudit collect` (tar.gz files, or text holding
     armored bundles, as kubectl logs of the DaemonSet gives them; - reads standard input)."""
     from podaudit.collect.bundle import BundleError
     from podaudit.errors import InputError
     from podaudit.run.bundles import bundles_cluster
 
-    expected = load_baseline(baseline)
+    request = sweep_request(opts, asked)
     with tempfile.TemporaryDirectory(prefix="podaudit-analyze-") as folder:
         try:
             chosen = bundles_cluster(bundles, api_dir, folder)
         except (BundleError, InputError) as exc:
             fail(str(exc))
-        report(opts, chosen, fail_on, expected, write_baseline)
+        report(opts, chosen, request)

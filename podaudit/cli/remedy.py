@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from podaudit.cli.helpfmt import SectionedCommand, SectionedGroup
 from podaudit.cli.options import (
     NODE_FORMATS,
     Options,
@@ -62,7 +63,7 @@ def _show(opts: Options, plan: Plan, transport: str, record: str | None) -> None
         render_plan(console(), plan, transport, record)
 
 
-@click.command()
+@click.command(cls=SectionedCommand)
 @click.argument("pod")
 @click.option("-n", "--namespace", help="Only this namespace (default: any).")
 @_NODE
@@ -89,7 +90,7 @@ def delete(opts: Options, pod: str, namespace: str | None, on_node: str | None, 
         _finish(opts, plan, source, chosen, yes, wait)
 
 
-@click.command()
+@click.command(cls=SectionedCommand)
 @click.argument("quarantine_id", metavar="ID")
 @_NODE
 @_YES
@@ -117,7 +118,7 @@ def restore(opts: Options, quarantine_id: str, on_node: str | None, yes: bool, w
         _finish(opts, plan, source, chosen, yes, wait, run)
 
 
-@click.group()
+@click.group(cls=SectionedGroup)
 def quarantine() -> None:
     """What podaudit delete put aside on a node."""
 
@@ -149,7 +150,7 @@ def quarantine_list(opts: Options, node: str | None) -> None:
         render_held(console(), source.name, held)
 
 
-@click.command(context_settings={"allow_interspersed_args": True})
+@click.command(cls=SectionedCommand, context_settings={"allow_interspersed_args": True})
 @click.argument("name", required=False)
 @click.argument("command", nargs=-1)
 @click.option("--image", help="The container image (with NAME).")

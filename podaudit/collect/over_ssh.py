@@ -1,8 +1,9 @@
 """Collect a node over SSH: one login, one exec of the gather script, a second only when
 the kubelet model needs paths the first pass did not gather.
 
-The script runs as root through transport/ssh_shell.py (``sh -s``, or ``sudo -n sh -s``
-with ``--sudo``), fed on stdin; nothing is installed or written on the node.
+The script runs as root through transport/ssh_shell.py (paramiko) or transport/openssh.py
+(``--ssh-client openssh``: the system ssh), as ``sh -s``, or ``sudo -n sh -s`` with
+``--sudo``, fed on stdin; nothing is installed or written on the node.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from podaudit.collect.witnesses import witness_budget
 from podaudit.errors import NodeUnavailable
 from podaudit.kubelet.resolve import NodeView
 from podaudit.model import FailureKind, InventoryEntry, NodeHints, NodeSnapshot
-from podaudit.transport import SshOptions
-from podaudit.transport.ssh_shell import SshShell
+from podaudit.transport import Shell, SshOptions
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,20 @@ class SshNode:
                            "seconds": round(time.monotonic() - start, 3)}
         return view
 
-    def shell(self, sudo: bool = False) -> SshShell:
+    def shell(self, sudo: bool = False) -> Shell:
         """One login; root as this node was read (its own --sudo, not ``sudo``)."""
-        return SshShell(self.entry, self.options, self.sudo, self.config)
+        return login(self.entry, self.options, self.sudo, self.config)
+
+
+def login(entry: InventoryEntry, options: SshOptions, sudo: bool, config: Any = None) -> Shell:
+    """A root shell on the node through the client the run uses (``options.client``)."""
+    if options.client == "openssh":
+        from podaudit.transport.openssh import OpenSshShell
+
+        return OpenSshShell(entry, options, sudo)
+    from podaudit.transport.ssh_shell import SshShell
+
+    return SshShell(entry, options, sudo, config)
 
 
 def collect_over_ssh(entry: InventoryEntry, options: SshOptions, sudo: bool, config: Any = None,
@@ -73,5 +84,5 @@ def root_shell(entry: InventoryEntry, options: SshOptions, sudo: bool, config: A
     """One login; yields ``run(script) -> stdout`` that feeds a script to ``sh -s`` as root
     (``sudo -n`` with ``--sudo``). Raises NodeUnavailable (a refused sudo says which sudoers
     line allows it); a script's stdout must start with the gather marker."""
-    with SshShell(entry, options, sudo, config) as shell:
+    with login(entry, options, sudo, config) as shell:
         yield shell.run

@@ -15,7 +15,7 @@ from typing import Any
 from podaudit.api.view import ApiPod, ApiView
 from podaudit.audit.engine import AuditResult
 from podaudit.audit.match import FindResult
-from podaudit.audit.registry import Finding
+from podaudit.audit.registry import CIS_BENCHMARK, RULES, Finding, Rule
 from podaudit.collect.source import SweepResult
 from podaudit.kubelet.manifests import ManifestEntry
 from podaudit.kubelet.network import NetworkFacts
@@ -202,8 +202,21 @@ def network_json(facts: NetworkFacts | None) -> dict[str, Any] | None:
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:
+    rule = RULES.get(finding.id)
     return {"id": finding.id, "severity": finding.severity, "node": finding.node, "path": finding.path,
-            "message": printable(finding.message), "fingerprint": finding.fingerprint}
+            "message": printable(finding.message), "fingerprint": finding.fingerprint,
+            "cis": list(rule.cis) if rule is not None else []}
+
+
+def rules_json(rules: Iterable[Rule]) -> dict[str, Any]:
+    """``podaudit rules --output json``: the catalogue, each rule with its CIS controls."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "RuleCatalogue",
+        "cis_benchmark": CIS_BENCHMARK,
+        "rules": [{"id": r.id, "severity": r.severity, "title": r.title, "scope": r.scope,
+                   "category": r.category.value, "cis": list(r.cis)} for r in rules],
+    }
 
 
 def sweep_json(result: SweepResult, audit: AuditResult | None = None, api: ApiView | None = None) -> dict[str, Any]:

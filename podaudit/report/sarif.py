@@ -9,6 +9,8 @@ finding without a path points at the node's root (``.``) and every location has 
 
 ``partialFingerprints["podaudit/v1"]`` is the finding's fingerprint, so alerts follow a
 finding across runs; a clean sweep has ``results: []``, which closes the open alerts.
+A rule's CIS Kubernetes Benchmark controls are its ``properties.cis`` and ``CIS-<id>`` tags
+(GitHub filters alerts by tag); the benchmark's version is the run's ``properties.cisBenchmark``.
 Suppressed findings are results with an ``external`` suppression and the baseline's reason;
 GitHub does not act on SARIF suppressions (it opens alerts for them), so docs/ci.md drops them
 before upload. Nodes that could not be audited are tool execution notifications.
@@ -21,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from podaudit.audit.engine import AuditResult
-from podaudit.audit.registry import RULES, Finding, Rule, Severity
+from podaudit.audit.registry import CIS_BENCHMARK, RULES, Finding, Rule, Severity
 from podaudit.collect.source import SweepResult
 from podaudit.report.escape import printable
 
@@ -81,8 +83,9 @@ def rule_json(rule: Rule) -> dict[str, Any]:
         "fullDescription": {"text": rule.what},
         "help": {"text": text, "markdown": markdown},
         "defaultConfiguration": {"level": LEVEL[rule.severity]},
-        "properties": {"tags": ["security", "kubernetes"], "security-severity": SECURITY_SEVERITY[rule.severity],
-                       "severity": rule.severity},
+        "properties": {"tags": ["security", "kubernetes", *(f"CIS-{c}" for c in rule.cis)],
+                       "security-severity": SECURITY_SEVERITY[rule.severity], "severity": rule.severity,
+                       "cis": list(rule.cis)},
     }
 
 
@@ -138,7 +141,8 @@ def render_sarif(sweep: SweepResult, audit: AuditResult, version: str) -> dict[s
         "originalUriBaseIds": {node_base(n): {"uri": f"file://{_host(n)}/"} for n in nodes},
         "invocations": [_invocation(sweep)],
         "results": results,
-        "properties": {"nodesAudited": [printable(node) for node, _ in sweep.audited],
+        "properties": {"cisBenchmark": CIS_BENCHMARK,
+                       "nodesAudited": [printable(node) for node, _ in sweep.audited],
                        "nodesNotAudited": [printable(f.node) for f in sweep.failures]},
     }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}

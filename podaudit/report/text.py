@@ -1,7 +1,10 @@
 """Reports for people (rich): what a troubleshooter reads top to bottom.
 
 Lines are rich ``Text``: our words with their styles, and node text through ``printable``
-(``plain``), never markup; the console (report/console.py) escapes whatever is left.
+(``plain``), never markup; the console (report/console.py) escapes whatever is left. Node
+text is printed ``Folded`` (report/fold.py): wrapped under its label, a path never cut inside
+a name. Commands are the exception, printed whole (``soft_wrap``) so they paste as one line.
+The sweep's table is in report/sweep_table.py.
 """
 
 from __future__ import annotations
@@ -10,18 +13,20 @@ from rich.table import Table
 from rich.text import Text
 
 from podaudit.api.view import ApiPod, ApiView
-from podaudit.audit.engine import AuditResult
-from podaudit.audit.match import FindResult, Match, file_pods
-from podaudit.audit.registry import Finding
+from podaudit.audit.match import FindResult, Match
 from podaudit.audit.rules_witness import describe, failing
-from podaudit.collect.source import SweepResult
 from podaudit.kubelet.manifests import ManifestEntry
 from podaudit.kubelet.reconcile import PodRun, Reconciliation
 from podaudit.kubelet.resolve import NodeView, StaticPod
-from podaudit.model import NodeFailure, Problem, Step, WitnessStatus
+from podaudit.model import Problem, Step, WitnessStatus
 from podaudit.remedy.commands import removal_commands, why_kubectl_delete_fails
 from podaudit.report.console import SafeConsole, plain
 from podaudit.report.escape import printable
+from podaudit.report.fold import Folded
+from podaudit.report.sweep_table import SEVERITY_STYLE, render_sweep, render_unavailable
+
+# render_sweep lives in report/sweep_table.py; the CLI has always found it here.
+__all__ = ["render_find", "render_node", "render_sweep", "render_unavailable"]
 
 FATE_STYLE = {"loaded": "green", "shadowed": "yellow", "ignored": "dim", "rejected": "red",
               "unknown": "magenta"}
@@ -38,14 +43,21 @@ def _heading(console: SafeConsole, title: str, style: str = "bold") -> None:
 
 def _steps(console: SafeConsole, steps: tuple[Step, ...]) -> None:
     for number, step in enumerate(steps, start=1):
-        console.print(f"  {number}. {printable(step.what)}", soft_wrap=True)
-        console.print(Text.assemble("     ", plain(step.where(), "dim")), soft_wrap=True)
+        _say(console, step.what, f"  {number}. ")
+        _say(console, plain(step.where(), "dim"), "     ")
 
 
 def _fields(console: SafeConsole, rows: list[tuple[str, Text]]) -> None:
     width = max(len(key) for key, _ in rows) + 2
     for key, value in rows:
-        console.print(Text.assemble((key.ljust(width), "bold"), value), soft_wrap=True)
+        console.print(Folded(value, lead=Text(key.ljust(width), "bold")))
+
+
+def _say(console: SafeConsole, text: Text | str, lead: Text | str = "") -> None:
+    """A line of node text (paths in it), wrapped under its ``lead`` without cutting a path
+    inside a name (report/fold.py). Commands are printed whole instead (soft_wrap): a command
+    copied from the terminal must paste as one line."""
+    console.print(Folded(text if isinstance(text, Text) else plain(text), lead=lead))
 
 
 def _api_line(pod: ApiPod | None, api: ApiView | None) -> Text:
@@ -67,20 +79,15 @@ def render_find(console: SafeConsole, result: FindResult) -> None:
     _render_incomplete(console, result.incomplete)
     render_unavailable(console, result.unavailable)
     for note in result.notes:
-        console.print(plain(f"note: {note}", "dim"), soft_wrap=True)
-
-
-def render_unavailable(console: SafeConsole, failures: list[NodeFailure]) -> None:
-    for failure in failures:
-        console.print(Text.assemble(("Not audited:", "bold red"), " ", plain(failure.message)), soft_wrap=True)
+        _say(console, plain(note, "dim"), Text("note: ", "dim"))
 
 
 def _render_incomplete(console: SafeConsole, incomplete: dict[str, list[Problem]]) -> None:
     for node, reasons in incomplete.items():
-        console.print(Text.assemble(plain(f"Incomplete on {node}:", "bold yellow"), " podaudit could not read what "
-                                    "the kubelet reads; the answer may be wrong. Run as root."), soft_wrap=True)
+        _say(console, Text.assemble(plain(f"Incomplete on {node}:", "bold yellow"), " podaudit could not read what "
+                                    "the kubelet reads; the answer may be wrong. Run as root."))
         for reason in reasons:
-            console.print(f"  - {printable(reason.text())}", soft_wrap=True)
+            _say(console, reason.text(), "  - ")
 
 
 def _render_match(console: SafeConsole, result: FindResult, match: Match) -> None:
@@ -88,8 +95,8 @@ def _render_match(console: SafeConsole, result: FindResult, match: Match) -> Non
     api_pod = result.api_pod(pod)
     reason = match.candidate.reason
     run = view.reconciled.state_of(pod.manifest_path)
-    console.print(Text.assemble(plain(pod.mirror_name, "bold"), " is defined on ", plain(node, "bold cyan"), " by ",
-                                plain(pod.manifest_path, "bold green")), soft_wrap=True)
+    _say(console, Text.assemble(plain(pod.mirror_name, "bold"), " is defined on ", plain(node, "bold cyan"), " by ",
+                                plain(pod.manifest_path, "bold green")))
     watched = (f"{view.reconciled.running.path}  (the running kubelet's: {view.reconciled.running.via}; its files "
                f"say {view.static_pod_path.value})" if run is not None and run.in_running_path else
                f"{view.static_pod_path.value}  (decided by: {view.static_pod_path.source}; "
@@ -116,8 +123,8 @@ def _render_match(console: SafeConsole, result: FindResult, match: Match) -> Non
     if found:
         _heading(console, "Findings")
         for item in found:
-            console.print(Text.assemble("  ", (f"{item.id} {item.severity}", SEVERITY_STYLE[item.severity]), " ",
-                                        plain(item.message)), soft_wrap=True)
+            _say(console, plain(item.message), Text.assemble("  ", (f"{item.id} {item.severity}",
+                                                                    SEVERITY_STYLE[item.severity]), " "))
     _remedy(console, node, view, pod)
 
 
@@ -138,11 +145,11 @@ def _run_rows(run: PodRun | None, mirror_hash: str) -> list[tuple[str, Text]]:
 
 def _remedy(console: SafeConsole, node: str, view: NodeView, pod: StaticPod) -> None:
     _heading(console, "Why kubectl delete does not remove it")
-    console.print(f"  {printable(why_kubectl_delete_fails(node, pod))}", soft_wrap=True)
+    _say(console, why_kubectl_delete_fails(node, pod), "  ")
     _heading(console, "Remove it")
     if view.incomplete:
         console.print(Text("  Not shown: podaudit could not read everything in the directory, so another file may "
-                           "define this pod too. Run as root.", "yellow"), soft_wrap=True)
+                           "define this pod too. Run as root.", "yellow"))
         return
     console.print(f"  podaudit delete {printable(pod.mirror_name)} -n {printable(pod.namespace)}   (shows the plan; "
                   "--yes applies it, checks each file first, keeps a restorable quarantine)", soft_wrap=True)
@@ -154,21 +161,20 @@ def _remedy(console: SafeConsole, node: str, view: NodeView, pod: StaticPod) -> 
 
 def _render_not_found(console: SafeConsole, result: FindResult) -> None:
     where = ", ".join(c.name for c in result.candidates) or "no node (no node name is a suffix of it)"
-    console.print(Text.assemble(plain(f"No static pod named {result.query}", "bold red"),
-                                plain(f" (nodes read: {where})")), soft_wrap=True)
+    _say(console, Text.assemble(plain(f"No static pod named {result.query}", "bold red"),
+                                plain(f" (nodes read: {where})")))
     if result.api_pods and not any(p.is_mirror for p in result.api_pods):
         console.print("  The API has a pod by that name, but it is not a mirror pod: no static pod is behind it.")
     for node, path, reason in result.refused:
-        console.print(f"  {printable(node)}: {printable(path)} defines it, but the kubelet refuses the file: "
-                      f"{printable(reason)}", soft_wrap=True)
+        _say(console, f"{node}: {path} defines it, but the kubelet refuses the file: {reason}", "  ")
     if result.suggestions:
-        console.print(f"  Did you mean: {printable(', '.join(result.suggestions))}?", soft_wrap=True)
+        _say(console, f"Did you mean: {', '.join(result.suggestions)}?", "  ")
 
 
 def render_node(console: SafeConsole, node: str, view: NodeView) -> None:
     inv = view.invocation
     process = inv.process
-    console.print(Text.assemble(plain(f"Node {node}", "bold"),
+    _say(console, Text.assemble(plain(f"Node {node}", "bold"),
                                 plain(f" (hostname {view.hostname or 'unknown'})")))
     rows = [
         ("Kubelet", plain(f"pid {process.pid}: {' '.join(process.argv[:1])} ({inv.kind})") if process
@@ -200,7 +206,7 @@ def render_node(console: SafeConsole, node: str, view: NodeView) -> None:
         if lines:
             _heading(console, title, "bold yellow")
             for line in lines:
-                console.print(f"  - {printable(line.text())}", soft_wrap=True)
+                _say(console, line.text(), "  - ")
 
 
 # The flags that decide where static pods come from, in the order the kubelet applies them.
@@ -223,12 +229,12 @@ def _render_network(console: SafeConsole, view: NodeView) -> None:
         return
     _heading(console, "Network")
     if facts.node_interface:
-        console.print(Text.assemble(plain(f"  node   {facts.node_interface} {' '.join(facts.node_addresses)}  "),
-                                    plain(f"({facts.how})", "dim")), soft_wrap=True)
+        _say(console, Text.assemble(plain(f"{facts.node_interface} {' '.join(facts.node_addresses)}  "),
+                                    plain(f"({facts.how})", "dim")), "  node   ")
     for cni in facts.cni:
         ranges = ", ".join(cni.ranges) or "no address"
-        console.print(Text.assemble(plain(f"  CNI    {cni.name} {' '.join(cni.addresses)}  "),
-                                    plain(f"(range {ranges})", "dim")), soft_wrap=True)
+        _say(console, Text.assemble(plain(f"{cni.name} {' '.join(cni.addresses)}  "),
+                                    plain(f"(range {ranges})", "dim")), "  CNI    ")
 
 
 def _witness_line(rec: Reconciliation) -> Text:
@@ -248,8 +254,8 @@ def _render_entries(console: SafeConsole, view: NodeView, path: str | None, entr
                     whose: str = "") -> None:
     if path is None:
         return
-    # A str title takes the table's title style; the console shows it as written (no markup).
-    table = Table(title=f"Entries of {printable(path)}{whose}", title_justify="left", expand=False)
+    # The title above the table, not rich's: rich wraps a title like any text, cutting a path anywhere.
+    table = Table(expand=False)
     for column in ("entry", "fate", "state", "pod / reason"):
         table.add_column(column, overflow="fold")
     for entry in entries:
@@ -262,8 +268,10 @@ def _render_entries(console: SafeConsole, view: NodeView, path: str | None, entr
         for warning in entry.warnings:
             detail.append_text(Text.assemble("\n", plain(warning, "yellow")))
         state = plain(run.state, STATE_STYLE[run.state]) if run else Text("")
-        table.add_row(plain(entry.path.rsplit("/", 1)[-1]), plain(entry.fate, FATE_STYLE[entry.fate]), state, detail)
+        table.add_row(Folded(plain(entry.path.rsplit("/", 1)[-1])), plain(entry.fate, FATE_STYLE[entry.fate]), state,
+                      Folded(detail))
     console.print()
+    _say(console, plain(f"Entries of {path}{whose}", "table.title"))
     console.print(table)
 
 
@@ -271,100 +279,11 @@ def _render_witnessed(console: SafeConsole, rec: Reconciliation) -> None:
     """What the next restart changes, and the pods only a witness shows."""
     if rec.next_restart:
         _heading(console, "Next restart", "bold yellow")
-        console.print(f"  {printable(rec.next_restart)}", soft_wrap=True)
+        _say(console, rec.next_restart, "  ")
     if rec.unfiled:
         _heading(console, "Running with no file (a witness shows them)", "bold yellow")
     for pod in rec.unfiled:
         who = ", ".join(s.value for s in pod.witnessed_by)
-        console.print(f"  - {printable(f'{pod.namespace}/{pod.name} ({who}): {pod.why}')}", soft_wrap=True)
+        _say(console, f"{pod.namespace}/{pod.name} ({who}): {pod.why}", "  - ")
         for container in pod.containers:
-            console.print(plain(f"      {describe(container)}", "red" if failing(container) else ""), soft_wrap=True)
-
-
-def _lines(items: list[str]) -> Text:
-    return Text("\n".join(printable(item) for item in items) or "-")
-
-
-def render_sweep(console: SafeConsole, result: SweepResult, audit: AuditResult | None = None) -> None:
-    """One row per group of identical nodes, then the findings, then every node not audited."""
-    from podaudit.audit.rules_baseline import group_identical
-
-    table = Table(title="Static pods by node", title_justify="left")
-    for column in ("nodes", "static pod path (source)", "static pods", "problems"):
-        table.add_column(column, overflow="fold")
-    signature = _finding_signatures(audit) if audit else {}
-    groups = group_identical(audit.contexts, signature) if audit else [([name], None) for name, _ in result.audited]
-    views = dict(result.audited)
-    for names, _ in groups:
-        view = views[names[0]]
-        path = view.static_pod_path
-        problems = [*(p.text() for p in (*view.problems, *view.restart_pending)),
-                    *(f"incomplete: {i.text()}" for i in view.incomplete)]
-        table.add_row(_group_name(names), plain(f"{path.value or 'none'} ({path.source})"),
-                      _lines(_pod_names(view)), _lines(problems))
-    console.print(table)
-    if audit is not None:
-        _render_findings(console, audit)
-    render_unavailable(console, result.failures)
-    audited, total = len(result.views), len(result.results)
-    note = " (interrupted)" if result.interrupted else ""
-    console.print(f"{audited} of {total} nodes audited{note}.")
-
-
-def _pod_names(view: NodeView) -> list[str]:
-    """Each static pod's short name, with its state when it does not simply run."""
-    states = {p.manifest_path: p.state for p in view.reconciled.pods}
-    names = []
-    for pod in file_pods(view):
-        state = states.get(pod.manifest_path, "running")
-        name = pod.mirror_name.removesuffix("-" + view.node_name.value)
-        names.append(name if state == "running" else f"{name} ({state})")
-    return names
-
-
-def _finding_signatures(audit: AuditResult) -> dict[str, tuple[tuple[str, str], ...]]:
-    """Per node, the (rule, path) of its findings: nodes grouped as identical share them."""
-    found: dict[str, set[tuple[str, str]]] = {}
-    for f in audit.findings:
-        found.setdefault(f.node, set()).add((f.id, f.path or ""))
-    return {node: tuple(sorted(pairs)) for node, pairs in found.items()}
-
-
-def _group_name(names: list[str], what: str = " identical") -> Text:
-    if len(names) == 1:
-        return plain(names[0])
-    listed = ", ".join(names) if len(names) <= 4 else f"{names[0]}, {names[1]} … {names[-1]}"
-    return plain(f"{listed} ({len(names)} nodes){what}")
-
-
-SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
-
-
-def _same_findings(findings: list[Finding]) -> list[tuple[tuple[str, str, str, str], list[str]]]:
-    """Findings that say the same thing on several nodes (the message but for the node's
-    name), as one row with the nodes: a fleet of 1,000 alike nodes is a few rows, not 6,000."""
-    order = ("critical", "high", "medium", "low", "info")
-    groups: dict[tuple[str, str, str, str], list[str]] = {}
-    for f in sorted(findings, key=lambda f: (order.index(f.severity), f.id, f.node)):
-        generic = f.message.replace(f.node, "\0") if f.node else f.message
-        groups.setdefault((f.severity, f.id, f.path or "", generic), []).append(f.node)
-    return [((severity, rule, path, generic.replace("\0", nodes[0])), nodes)
-            for (severity, rule, path, generic), nodes in groups.items()]
-
-
-def _render_findings(console: SafeConsole, audit: AuditResult) -> None:
-    if not audit.findings:
-        _heading(console, "No findings.", "green")
-    else:
-        table = Table(title=f"Findings ({len(audit.findings)})", title_justify="left")
-        for column in ("severity", "id", "node", "message"):
-            table.add_column(column, overflow="fold")
-        for (severity, rule, _, message), nodes in _same_findings(audit.findings):
-            text = message if len(nodes) == 1 else message.removeprefix(f"{nodes[0]}: ")
-            table.add_row(plain(severity, SEVERITY_STYLE[severity]), rule, _group_name(nodes, ""), plain(text))
-        console.print()
-        console.print(table)
-    for note in audit.notes:
-        console.print(plain(f"note: {note}", "dim"), soft_wrap=True)
-    if audit.suppressed:
-        console.print(Text(f"{len(audit.suppressed)} finding(s) suppressed by the baseline.", "dim"))
+            _say(console, plain(describe(container), "red" if failing(container) else ""), "      ")

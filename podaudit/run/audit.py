@@ -1,16 +1,20 @@
 """sweep and analyze: read every node of a cluster, cross-check the API, audit, and record a
-baseline. The command line renders the result and chooses the exit code."""
+baseline (``Acceptance``: what --accept-findings, --reason and --expires say). The command line
+renders the result and chooses the exit code."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from podaudit.audit.baseline_accept import Acceptance
 from podaudit.audit.engine import AuditResult, audit
 from podaudit.collect.source import refuse_duplicates
 from podaudit.errors import InputError
 from podaudit.report.progress import progress_for
 from podaudit.run.sweep import run_sweep
+
+__all__ = ["Acceptance", "audit_cluster", "cross_check", "write_baseline"]
 
 if TYPE_CHECKING:
     from podaudit.audit.baseline import Baseline
@@ -50,12 +54,16 @@ def cross_check(sel: Selection, cluster: Cluster, nodes: list[str]) -> None:
         reload_pods(sel.kubectl_options(), api)
 
 
-def write_baseline(path: str, findings: AuditResult) -> None:
-    """--write-baseline FILE: what this run found, as a baseline; InputError when it cannot be written."""
+def write_baseline(path: str, findings: AuditResult, accept: Acceptance | None = None) -> None:
+    """--write-baseline FILE: what this run found, as a baseline; with ``accept``
+    (--accept-findings), its findings as suppressions too, each with the acceptance's reason
+    and last day (audit/baseline_accept.py). InputError when it cannot be written."""
+    from podaudit.audit.baseline_accept import accepting_baseline
     from podaudit.audit.baseline_record import build_baseline
 
+    text = accepting_baseline(findings, accept) if accept is not None else build_baseline(findings.contexts)
     try:
         with open(path, "w", encoding="utf-8") as handle:
-            handle.write(build_baseline(findings.contexts))
+            handle.write(text)
     except OSError as exc:
         raise InputError(f"--write-baseline {path}: {exc.strerror}") from exc

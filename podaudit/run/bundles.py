@@ -69,7 +69,7 @@ def write_private(path: str, data: bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
     except OSError as exc:
-        raise InputError(f"--output {path}: {exc.strerror}") from exc
+        raise InputError(f"--bundle {path}: {exc.strerror}") from exc
 
 
 def bundles_cluster(bundles: tuple[str, ...], api_dir: str | None, folder: str) -> Cluster:

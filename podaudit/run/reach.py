@@ -236,6 +236,8 @@ def ssh_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, hints: 
 
     options = SshOptions(ssh_config=sel.ssh_config, known_hosts=sel.known_hosts, user=sel.user,
                          identity=sel.identity, accept_new_host_keys=sel.accept_new_host_keys, timeout=sel.timeout)
+    if sel.ssh_client == "openssh":
+        return _openssh_nodes(sel, entries, only, hints, options)
     try:
         config = load_ssh_config(sel.ssh_config)
         if check_host:
@@ -244,3 +246,19 @@ def ssh_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, hints: 
         raise InputError(str(exc)) from exc
     _check_files(sel)
     return [SshNode(e, options, sel.sudo, only, hints.get(e.name), config=config) for e in entries]
+
+
+def _openssh_nodes(sel: Selection, entries: list[InventoryEntry], only: bool, hints: dict[str, NodeHints],
+                   options: SshOptions) -> list[NodeSource]:
+    """--ssh-client openssh: the system ssh reads the user's config itself (not paramiko's
+    parser); one private ControlPath folder for the run."""
+    from podaudit.collect.over_ssh import SshNode
+    from podaudit.transport.openssh import run_control_dir, ssh_binary
+
+    if ssh_binary() is None:
+        raise InputError("--ssh-client openssh: no ssh on PATH; install openssh-client, or use --ssh-client paramiko")
+    if sel.ssh_config is not None and not os.path.isfile(os.path.expanduser(sel.ssh_config)):
+        raise InputError(f"--ssh-config {sel.ssh_config}: no such file")
+    _check_files(sel)
+    options = replace(options, client="openssh", control_dir=run_control_dir())
+    return [SshNode(e, options, sel.sudo, only, hints.get(e.name)) for e in entries]

@@ -64,6 +64,10 @@ class Selection:
     via: str = "ssh"  # or "kubectl-debug"
     debug_image: str = DEFAULT_DEBUG_IMAGE
     debug_namespace: str | None = None
+    # "paramiko" (built in) or "openssh": the system ssh binary with the user's own config.
+    ssh_client: str = "paramiko"
+    # Ansible host pattern (--limit): which of the inventory's hosts to read.
+    limit: str | None = None
 
     def kubectl_options(self) -> KubectlOptions:
         from podaudit.transport.kubectl import KubectlOptions
@@ -87,8 +91,10 @@ def select_cluster(sel: Selection, host: str | None = None, want_api: bool = Fal
     explicit = sel.kubeconfig is not None or sel.context is not None
     if explicit and (sel.demo or sel.snapshot is not None):
         raise InputError(f"{chosen[0]} carries its own API view (api/); --kubeconfig/--context do not apply")
+    _check_limit(sel, None if ssh else host)
     if sel.demo or sel.snapshot is not None:
         cluster = snapshot_cluster(demo_path() if sel.demo else sel.snapshot or "", kubelet=not sel.no_api)
+        cluster.nodes = _limit_nodes(cluster.nodes, sel.limit, cluster.origin)
         if sel.no_api:
             cluster.api = None
         return cluster
@@ -145,26 +151,45 @@ def _kubeconfig_present() -> bool:
     return os.path.isfile(os.path.expanduser("~/.kube/config"))
 
 
+def _check_limit(sel: Selection, host: str | None) -> None:
+    """--limit chooses among nodes: with --root or ``node NODE`` there is one."""
+    one = "--root" if sel.root is not None else f"node {host}" if host is not None else None
+    if sel.limit is not None and one is not None:
+        raise InputError(f"--limit picks among several nodes; {one} names one")
+
+
+def _limit_nodes(nodes: list[NodeSource], limit: str | None, origin: str) -> list[NodeSource]:
+    """A snapshot's (or the demo's) nodes that --limit selects, by node name."""
+    from podaudit.inventory.patterns import select
+
+    if limit is None:
+        return nodes
+    names = [n.name for n in nodes]
+    chosen = set(select(limit, names, {"all": names}, origin))
+    return [n for n in nodes if n.name in chosen]
+
+
 def _pick(entries: list[InventoryEntry], wanted: list[InventoryEntry], inventory: str) -> list[InventoryEntry]:
     """``--inventory F --nodes a,b``: only those nodes of the inventory."""
     by_name = {e.name: e for e in entries}
     unknown = [w.name for w in wanted if w.name not in by_name]
     if unknown:
-        raise InputError(f"--nodes {', '.join(unknown)}: not in the inventory {inventory}")
+        raise InputError(f"--nodes {', '.join(unknown)}: not in the inventory {inventory} (or left out by --limit)")
     return [by_name[w.name] for w in wanted]
 
 
 def remote_cluster(sel: Selection, api: ApiView | None, host: str | None = None) -> Cluster:
     """Nodes reached over SSH or kubectl debug: the inventory's, or the one host named."""
-    from podaudit.inventory import checked, from_api_nodes, from_nodes_option, load_inventory
+    from podaudit.inventory import checked, from_api_nodes, from_nodes_option, limited, load_inventory
     from podaudit.model import InventoryEntry
 
     if sel.inventory is not None:
-        entries = load_inventory(sel.inventory, sel.address_type)
+        entries = load_inventory(sel.inventory, sel.address_type, sel.limit)
         if sel.nodes is not None:
             entries = _pick(entries, from_nodes_option(sel.nodes), sel.inventory)
     elif sel.nodes is not None:
         entries = from_nodes_option(sel.nodes)
+        entries = entries if sel.limit is None else limited(entries, sel.limit, "--nodes")
     else:
         known = api.node(host or "") if api is not None else None
         entries = from_api_nodes([known], sel.address_type) if known else [
@@ -176,10 +201,12 @@ def remote_cluster(sel: Selection, api: ApiView | None, host: str | None = None)
 
 def api_cluster(sel: Selection, api: ApiView) -> Cluster:
     """Every node the API lists; this machine's own node is read here, without SSH."""
-    from podaudit.inventory import from_api_nodes
+    from podaudit.inventory import from_api_nodes, limited
 
     reachable = [n for n in api.nodes if not _no_kubelet_files(n.labels)]
     entries = from_api_nodes(reachable, sel.address_type)
+    if sel.limit is not None:
+        entries = limited(entries, sel.limit, f"the API's nodes ({api.origin})")
     cluster = Cluster(reach(sel, entries, api), None, f"the API's nodes ({api.origin})")
     skipped = [n.name for n in api.nodes if n not in reachable]
     if skipped:

@@ -58,6 +58,8 @@ class SshOptions:
     identity: str | None = None  # --identity FILE, tried first, on nodes and jump hosts
     accept_new_host_keys: bool = False  # StrictHostKeyChecking=accept-new: record unknown keys, refuse changed ones
     timeout: float = 10.0  # per host: TCP connect + SSH handshake + authentication; and per command
+    client: Literal["paramiko", "openssh"] = "paramiko"  # --ssh-client: openssh runs the system ssh (openssh.py)
+    control_dir: str | None = None  # openssh: the run's private ControlPath folder (None: made when first needed)
 
 
 @dataclass(frozen=True)

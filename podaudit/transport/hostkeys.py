@@ -38,6 +38,7 @@ class KnownKey:
     key: Any  # paramiko.PKey
     revoked: bool
     origin: str  # "FILE:LINE"
+    authority: bool = False  # @cert-authority: trusts host certificates, which paramiko cannot check
 
     def matches(self, name: str) -> bool:
         hit = False
@@ -87,21 +88,22 @@ def _parse_line(line: str, origin: str) -> KnownKey | None:
     if not fields or fields[0].startswith("#"):
         return None
     marker = fields.pop(0) if fields[0].startswith("@") else None
-    # @cert-authority lines trust host certificates, which paramiko's client cannot verify.
-    if marker not in {None, "@revoked"} or len(fields) < 3:
+    # @cert-authority lines trust host certificates, which paramiko's client cannot verify:
+    # kept only to say so (verify_host_key), never matched as a host's key.
+    if marker not in {None, "@revoked", "@cert-authority"} or len(fields) < 3:
         return None
     names, key_type, blob = fields[:3]
     try:
         key = paramiko.PKey.from_type_string(key_type, base64.b64decode(blob))
     except _MALFORMED:
         return None
-    return KnownKey(tuple(names.split(",")), key, marker == "@revoked", origin)
+    return KnownKey(tuple(names.split(",")), key, marker == "@revoked", origin, marker == "@cert-authority")
 
 
 def judge(name: str, key: Any, entries: Iterable[KnownKey]) -> tuple[Verdict, KnownKey | None]:
     """Is ``key`` the key on file for ``name``? Returns the verdict and the entry behind it."""
     blob = key.asbytes()
-    matching = [entry for entry in entries if entry.matches(name)]
+    matching = [entry for entry in entries if not entry.authority and entry.matches(name)]
     for entry in matching:
         if entry.revoked and entry.key.asbytes() == blob:
             return "revoked", entry
@@ -119,7 +121,7 @@ def prefer_known_key_types(transport: Any, name: str, entries: Iterable[KnownKey
     several key types is checked against the one we know instead of looking "changed"."""
     wanted: list[str] = []
     for entry in entries:
-        if not entry.revoked and entry.matches(name):
+        if not entry.revoked and not entry.authority and entry.matches(name):
             kind = entry.key.get_name()
             wanted += _ALGORITHMS_FOR_TYPE.get(kind, (kind,))
     options = transport.get_security_options()
@@ -137,6 +139,11 @@ def verify_host_key(target: SshTarget, key: Any, entries: list[KnownKey], label:
         return
     if verdict != "unknown":
         raise _refusal(verdict, target, key, entry, label)
+    authority = next((e for e in entries if e.authority and e.matches(name)), None)
+    if authority is not None:  # accept-new would record a plain key where the user trusts a CA
+        raise SshError("host-key-unknown", (
+            f"{label}: {authority.origin} trusts a @cert-authority for {name}: host certificates, which podaudit's "
+            "built-in SSH client (paramiko) cannot verify; run with --ssh-client openssh (the system ssh)"))
     if target.strict != "accept-new" or not target.known_hosts_files:
         raise _unknown(target, key, label)
     record_host_key(target.known_hosts_files[0], name, key, target.hash_known_hosts, target, label)

@@ -34,8 +34,10 @@ def too_much(where: str, stream: str, limit: int) -> str:
 
 
 def stderr_line(err: bytes, limit: int = 300) -> str:
-    """What a node's shell said on stderr, as one line for a message (whitespace folded, cut)."""
-    return " ".join(err.decode("utf-8", "replace").split())[:limit]
+    """What a node's shell said on stderr, as one line for a message (whitespace folded, other
+    control characters escaped so they cannot drive a terminal, cut)."""
+    text = " ".join(err.decode("utf-8", "replace").split())
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)[:limit]
 
 
 def base64_size(size: int) -> int:

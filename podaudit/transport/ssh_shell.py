@@ -3,17 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from podaudit.errors import NodeUnavailable
 from podaudit.model import FailureKind, InventoryEntry
 from podaudit.transport import MARKER, SshError, SshOptions
-from podaudit.transport.limits import stderr_line
+from podaudit.transport.root import entry_options, refused, root_command
 from podaudit.transport.ssh import Connection, connect, resolve_target
-
-SUDO_REFUSALS = ("password is required", "a terminal is required", "not in the sudoers", "not allowed to",
-                 "may not run sudo", "sudo: command not found", "sudo: not found")
 
 
 class SshShell:
@@ -21,8 +17,8 @@ class SshShell:
 
     def __init__(self, entry: InventoryEntry, options: SshOptions, sudo: bool, config: Any = None) -> None:
         self.entry = entry
-        self.options = replace(options, user=entry.user or options.user)
-        self.sudo = sudo
+        self.options = entry_options(entry, options)
+        self.sudo = sudo if entry.sudo is None else entry.sudo  # an inventory's ansible_become
         self.config = config  # the parsed ssh_config, read once for the whole run
         self.command = "sh -s"
         self.user: str | None = None
@@ -36,7 +32,7 @@ class SshShell:
         except SshError as exc:
             raise NodeUnavailable(self.entry.name, FailureKind(exc.kind), str(exc)) from exc
         self.user = target.user
-        self.command = "sudo -n sh -s" if self.sudo and target.user != "root" else "sh -s"
+        self.command = root_command(self.sudo, target.user)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -51,19 +47,5 @@ class SshShell:
         except SshError as exc:
             raise NodeUnavailable(self.entry.name, FailureKind(exc.kind), str(exc)) from exc
         if not out.startswith(MARKER):
-            raise _refused(self.entry.name, self.command, self.user, status, err)
+            raise refused(self.entry.name, self.command, self.user, status, err)
         return out
-
-
-def _refused(name: str, command: str, user: str | None, status: int, err: bytes) -> NodeUnavailable:
-    """The script did not run: sudo refused, or no POSIX shell."""
-    text = stderr_line(err)
-    if command.startswith("sudo") and any(s in text for s in SUDO_REFUSALS):
-        who = user or "USER"
-        line = f"{who} ALL=(root) NOPASSWD: /bin/sh -s, /usr/bin/sh -s"
-        return NodeUnavailable(name, FailureKind.SUDO, (
-            f"{name}: sudo -n refused ({text}); podaudit needs to run its read-only script as root: "
-            f"allow it with the sudoers line '{line}' (note: this lets {who} run any shell script as root), "
-            "or log in as root"))
-    why = text or "no output"
-    return NodeUnavailable(name, FailureKind.GATHER, f"{name}: the gather script did not run (exit {status}): {why}")

@@ -2,8 +2,10 @@
 
 Each entry keeps two names apart: ``name``, the node as Kubernetes knows it (the mirror
 pod suffix), and ``address``, where SSH connects (None: the name itself, through the
-user's ssh_config). Inventory formats: one host per line; Ansible INI; Ansible YAML; the
-output of ``kubectl get nodes -o json``.
+user's ssh_config). Inventory formats: one host per line; Ansible INI, YAML and
+``ansible-inventory --list`` JSON (``ansible.py``: group vars through children as Ansible
+combines them); the output of ``kubectl get nodes -o json``. ``--limit`` picks hosts with
+Ansible's host patterns (``patterns.py``).
 
 Addresses, users and names are hostile input (a compromised kubelet sets its own Node's
 addresses) and may end up in a ProxyCommand run by ``sh``: an entry whose address is not a
@@ -24,12 +26,12 @@ import yaml
 
 from podaudit.api.view import parse_int, parse_node
 from podaudit.errors import InputError
+from podaudit.inventory import ansible
 from podaudit.kubelet.yamlload import GoYamlLoader
 from podaudit.model import InventoryEntry
 from podaudit.names import valid_address, valid_node_label
 from podaudit.userfiles import read_user_text
 
-_RANGE = re.compile(r"\[(\d+):(\d+)\]")
 # POSIX portable user name (XBD 3.437, the portable filename character set, no leading "-").
 _USER = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]{0,255}")
 
@@ -42,29 +44,61 @@ def from_nodes_option(text: str) -> list[InventoryEntry]:
     return [checked(e, "--nodes") for e in entries]
 
 
-def load_inventory(path: str, address_type: str = "InternalIP") -> list[InventoryEntry]:
-    """Read an inventory file in any supported format; InputError names the file and line."""
-    entries = _parse(path, read_user_text(path, "--inventory"), address_type)
+def load_inventory(path: str, address_type: str = "InternalIP", limit: str | None = None) -> list[InventoryEntry]:
+    """Read an inventory file in any supported format; InputError names the file and line.
+    ``limit``: an Ansible host pattern (--limit) choosing among its hosts and groups."""
+    entries, groups = _parse(path, read_user_text(path, "--inventory"), address_type)
     if not entries:
         raise InputError(f"--inventory {path}: no hosts found")
-    return [checked(e, f"the inventory {path}") for e in _dedupe(entries)]
+    entries = _dedupe(entries)
+    if limit is not None:
+        entries = limited(entries, limit, f"the inventory {path}", groups)
+    return [checked(e, f"the inventory {path}") for e in entries]
 
 
-def _parse(path: str, text: str, address_type: str) -> list[InventoryEntry]:
+def limited(entries: list[InventoryEntry], limit: str, where: str,
+            groups: dict[str, list[str]] | None = None) -> list[InventoryEntry]:
+    """The entries an Ansible host pattern selects; ``groups`` each group's hosts (none: the
+    only group is ``all``, for --nodes and the API's node list)."""
+    from podaudit.inventory.patterns import select
+
+    names = [e.name for e in entries]
+    chosen = set(select(limit, names, groups if groups is not None else {"all": names}, where))
+    return [e for e in entries if e.name in chosen]
+
+
+def _parse(path: str, text: str, address_type: str) -> tuple[list[InventoryEntry], dict[str, list[str]] | None]:
+    """The entries, and each Ansible group's hosts (None: a format without groups)."""
     stripped = text.lstrip()
     if stripped.startswith("{"):
-        return _from_nodes_json(path, text, address_type)
+        doc = _json(path, text)
+        if "items" in doc or not _ansible_list(doc):
+            return _from_nodes_json(path, doc, address_type), None
+        return _from_groups(path, ansible.from_tree(path, doc))
     try:
         # go-yaml's scalars: a number of more digits than int() converts stays text (and is
         # then refused as a port, naming its host) instead of failing the whole file.
-        doc = yaml.load(text, Loader=GoYamlLoader)  # noqa: S506 - a SafeLoader subclass
+        tree = yaml.load(text, Loader=GoYamlLoader)  # noqa: S506 - a SafeLoader subclass
     except (yaml.YAMLError, RecursionError):
-        doc = None
-    if isinstance(doc, dict):
-        return _from_yaml(path, doc)
+        tree = None
+    if isinstance(tree, dict):
+        return _from_groups(path, ansible.from_tree(path, tree))
     if _looks_like_ini(text):
-        return _from_ini(path, text)
-    return [_host_word(line.strip(), path, n) for n, line in _content_lines(text)]
+        return _from_groups(path, ansible.from_ini(path, list(_content_lines(text))))
+    return [_host_word(line.strip(), path, n) for n, line in _content_lines(text)], None
+
+
+def _ansible_list(doc: dict[str, Any]) -> bool:
+    """``ansible-inventory --list`` output: ``_meta``, or groups with hosts/children lists."""
+    return "_meta" in doc or any(isinstance(v, dict) and ({"hosts", "children"} & set(v)) for v in doc.values())
+
+
+def _from_groups(path: str, found: ansible.Groups) -> tuple[list[InventoryEntry], dict[str, list[str]]]:
+    try:
+        merged, members = ansible.host_vars(found, path), ansible.members(found, path)
+    except RecursionError as exc:
+        raise InputError(f"{path}: groups nested too deep (children of children, hundreds of levels)") from exc
+    return [_entry(path, name, values) for name, values in merged.items()], members
 
 
 def _content_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -97,95 +131,37 @@ def _looks_like_ini(text: str) -> bool:
     return any(line.strip().startswith("[") or "ansible_" in line for _, line in _content_lines(text))
 
 
-def _from_ini(path: str, text: str) -> list[InventoryEntry]:
-    """Ansible INI: hosts with ``ansible_host/user/port``; ``[g:vars]`` apply to group g."""
-    hosts: dict[str, dict[str, str]] = {}
-    groups: dict[str, list[str]] = {}
-    group_vars: dict[str, dict[str, str]] = {}
-    section = "ungrouped"
-    for number, raw in _content_lines(text):
-        line = raw.strip()
-        if line.startswith("["):
-            if not line.endswith("]"):
-                raise InputError(f"{path}:{number}: unclosed section header {line!r}")
-            section = line[1:-1].strip()
-            continue
-        if section.endswith(":children"):
-            continue
-        fields = _ini_fields(path, number, line)
-        if section.endswith(":vars"):
-            group_vars.setdefault(section[: -len(":vars")], {}).update(fields[1])
-            continue
-        for name in _expand(fields[0]):
-            hosts.setdefault(name, {}).update(fields[1])
-            groups.setdefault(section, []).append(name)
-    for group, names in groups.items():
-        for name in names:
-            hosts[name] = {**group_vars.get("all", {}), **group_vars.get(group, {}), **hosts[name]}
-    return [_entry(path, name, values) for name, values in hosts.items()]
-
-
-def _ini_fields(path: str, number: int, line: str) -> tuple[str, dict[str, str]]:
-    words = line.split()
-    values: dict[str, str] = {}
-    for word in words[1:]:
-        key, eq, value = word.partition("=")
-        if not eq:
-            raise InputError(f"{path}:{number}: expected key=value, found {word!r}")
-        values[key] = value.strip("'\"")
-    return words[0], values
-
-
-def _expand(pattern: str) -> list[str]:
-    """Ansible numeric ranges: ``node[01:03]`` is node01, node02, node03."""
-    match = _RANGE.search(pattern)
-    if match is None:
-        return [pattern]
-    first, last = match.group(1), match.group(2)
-    width = len(first) if first.startswith("0") else 0
-    return [name for i in range(int(first), int(last) + 1)
-            for name in _expand(pattern[: match.start()] + str(i).zfill(width) + pattern[match.end():])]
-
-
-def _from_yaml(path: str, doc: dict[str, Any]) -> list[InventoryEntry]:
-    """Ansible YAML: groups with ``hosts``, ``vars`` and ``children``, nested."""
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(group: Any, inherited: dict[str, Any]) -> None:
-        if not isinstance(group, dict):
-            return
-        own = group.get("vars")
-        variables = {**inherited, **(own if isinstance(own, dict) else {})}
-        hosts = group.get("hosts")
-        for pattern, values in (hosts.items() if isinstance(hosts, dict) else ()):
-            for name in _expand(str(pattern)):
-                found[name] = {**found.get(name, {}), **variables, **(values if isinstance(values, dict) else {})}
-        children = group.get("children")
-        for child in (children.values() if isinstance(children, dict) else ()):
-            walk(child, variables)
-
-    for group in doc.values():
-        walk(group, {})
-    return [_entry(path, name, values) for name, values in found.items()]
-
-
 def _entry(path: str, name: str, values: dict[str, Any]) -> InventoryEntry:
+    """An Ansible host from its combined vars: ansible_host, _port, _user (or their older
+    ansible_ssh_ names), ansible_ssh_private_key_file and ansible_become."""
     port = values.get("ansible_port") or values.get("ansible_ssh_port")
     port_number = _port(port, f"{path}: host {_label(name)}: ansible_port") if port is not None else None
     address = values.get("ansible_host") or values.get("ansible_ssh_host")
     user = values.get("ansible_user") or values.get("ansible_ssh_user")
-    return InventoryEntry(name, str(address) if address else None, str(user) if user else None, port_number)
+    key = values.get("ansible_ssh_private_key_file") or values.get("ansible_private_key_file")
+    become = values.get("ansible_become")
+    return InventoryEntry(name, str(address) if address else None, str(user) if user else None, port_number,
+                          identity=str(key) if key else None,
+                          sudo=None if become is None else ansible.is_true(become))
 
 
-def _from_nodes_json(path: str, text: str, address_type: str) -> list[InventoryEntry]:
-    """``kubectl get nodes -o json``: the node name, and its address of the chosen type."""
+def _json(path: str, text: str) -> dict[str, Any]:
     try:
         doc = json.loads(text, parse_int=parse_int)  # a 5,000-digit number elsewhere hides no node
     except (ValueError, RecursionError) as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from exc
-    items = doc.get("items") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: JSON that is not an object; expected kubectl get nodes -o json "
+                         "or ansible-inventory --list")
+    return doc
+
+
+def _from_nodes_json(path: str, doc: dict[str, Any], address_type: str) -> list[InventoryEntry]:
+    """``kubectl get nodes -o json``: the node name, and its address of the chosen type."""
+    items = doc.get("items")
     if not isinstance(items, list):
-        raise InputError(f"{path}: JSON without an items list; expected kubectl get nodes -o json")
+        raise InputError(f"{path}: JSON without an items list; expected kubectl get nodes -o json "
+                         "or ansible-inventory --list")
     entries = []
     for item in items:
         node = parse_node(item) if isinstance(item, dict) else None
