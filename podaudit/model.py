@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 # "denied": the path exists but this reader may not read it (the kubelet, as root, can).
 FileKind = Literal["file", "dir", "other", "missing", "denied", "error", "uncollected"]
@@ -334,3 +334,20 @@ class NodeHints:
     api_node: ApiNodeFacts | None = None
     api_nodes: tuple[ApiNodeFacts, ...] = ()
     nodes_loaded: bool = False
+
+
+# The event kinds of ``podaudit watch`` (watch/events.py): here, at the bottom, because a
+# baseline suppression may name one (audit/suppressions.py) as well as the watcher.
+WatchEventKind = Literal[
+    "watching",  # the first reading of a node: what is watched from now on
+    "manifest-added",  # a file the kubelet reads appeared in the static pod path
+    "manifest-changed",  # its bytes changed (sha256 and previous_sha256 say how)
+    "manifest-removed",  # it is gone (or the kubelet no longer reads it)
+    "settings-changed",  # the kubelet's static pod settings changed (detail: old/new path, restart pending)
+    "kubelet-restarted",  # a new kubelet process (detail: old/new pid, argv changed)
+    "findings-changed",  # findings appeared or cleared with no file event of their own
+    "node-unreachable",  # the node could not be read (detail: the one-line reason)
+    "node-back",  # a node that could not be read is read again
+    "coalesced",  # more changes at once than events are worth (detail: counts); nothing is lost from the summary
+]
+WATCH_EVENT_KINDS: tuple[WatchEventKind, ...] = get_args(WatchEventKind)

@@ -96,3 +96,17 @@ def down_all() -> list[Path]:
     for lab in left:
         take_down(lab)
     return left
+
+
+def listening_sshd(node: dict[str, Any]) -> int:
+    """The pid of a lab node's listening sshd, seen from here: the one started with its
+    sshd_config (its title once listening: "sshd: /usr/sbin/sshd -D -e -f CONFIG [listener] ...")."""
+    config = str(Path(node["home"]) / "sshd_config").encode()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            raw = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if raw.startswith((b"sshd:", b"/usr/sbin/sshd")) and config in raw and b"@" not in raw:
+            return int(proc.name)
+    raise AssertionError(f"no sshd for {node['name']}")

@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("api",),
     ("collect", "inventory"),
     ("audit", "remedy"),
+    ("watch",),  # podaudit watch: feeds, the loop, events (sinks render them in report/)
     ("report",),
     ("run",),
     ("cli",),

@@ -141,8 +141,8 @@ def test_missing_file() -> None:
     (HEAD + "suppress:\n  - {id: PA401, reason: r, expires: next year}\n",
      "FILE:4: the suppression of PA401: expires 'next year' is not a date"),
     (HEAD + "suppress:\n  - {id: 401, reason: r}\n", "FILE:4: suppression id '401' is not a rule ID"),
-    (HEAD + "suppress:\n  - {id: PA401, reason: r, until: 2027-01-01}\n",
-     "FILE:4: unknown key 'until' in a suppression"),
+    (HEAD + "suppress:\n  - {id: PA401, reason: r, till: 2027-01-01}\n",
+     "FILE:4: unknown key 'till' in a suppression"),
     (HEAD + "suppress: {id: PA401}\n", "FILE:3: suppress must be a list"),
 ])
 def test_load_errors_name_file_and_line(tmp_path, text: str, expected: str) -> None:  # type: ignore[no-untyped-def]

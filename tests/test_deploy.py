@@ -37,6 +37,12 @@ NAMESPACE = "podaudit"
 # Exactly the capabilities docs/deploy/README.md justifies; nothing else may be added.
 COLLECTOR_CAPS = {"SYS_PTRACE", "DAC_READ_SEARCH"}
 COLLECT = ["podaudit", "collect", "--root", "/host"]
+WATCH = ["podaudit", "watch", "--local", "--root", "/host"]
+# The containers that read the node (its / at /host, the capabilities above); no other may.
+NODE_READERS = {"collect", "watch"}
+# Custom resources of the Prometheus Operator: no OpenAPI schema in kubernetes-validate; their
+# shape is checked by their own tests (here and tests/test_watch_metrics.py).
+OPERATOR_API = "monitoring.coreos.com/v1"
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "value": "", "effect": "NoSchedule"}
 # What may differ between the Job's pod and the DaemonSet's: how each runs, not what it may do.
 PER_KIND = {"nodeName", "restartPolicy", "containers", "initContainers"}
@@ -162,7 +168,7 @@ def review(workload: Doc) -> list[str]:
         caps = sc.get("capabilities", {})
         if caps.get("drop") != ["ALL"]:
             problems.append(f"{name}: capabilities do not drop ALL")
-        wanted = COLLECTOR_CAPS if name == "collect" else set()
+        wanted = COLLECTOR_CAPS if name in NODE_READERS else set()
         if set(caps.get("add", [])) != wanted or len(caps.get("add", [])) != len(wanted):
             problems.append(f"{name}: adds capabilities {caps.get('add', [])}, not {sorted(wanted)}")
         resources = c.get("resources", {})
@@ -171,7 +177,7 @@ def review(workload: Doc) -> list[str]:
         for mount in c.get("volumeMounts", []):
             if mount["name"] not in host_volumes:
                 continue
-            if name != "collect":
+            if name not in NODE_READERS:
                 problems.append(f"{name}: mounts the node's /")
             if mount["mountPath"] != "/host" or mount.get("readOnly") is not True:
                 problems.append(f"{name}: / is not mounted read-only at /host")
@@ -254,8 +260,12 @@ def test_review_catches(workloads: dict[str, Doc], mutation: str) -> None:
 
 def test_review_catches_extra_caps_on_the_other_container(workloads: dict[str, Doc]) -> None:
     broken = copy.deepcopy(workloads["base DaemonSet"])
-    _set("hold.securityContext.capabilities.add", ["SYS_PTRACE"])(pod_spec(broken))
-    assert any(p.startswith("hold: adds") for p in review(broken))
+    pod_spec(broken)["containers"].append({
+        "name": "sidecar", "securityContext": {"capabilities": {"drop": ["ALL"], "add": ["SYS_PTRACE"]}},
+        "volumeMounts": [{"name": "host", "mountPath": "/host"}]})
+    problems = review(broken)
+    assert any(p.startswith("sidecar: adds") for p in problems)
+    assert "sidecar: mounts the node's /" in problems
 
 
 # --- schema validation ---------------------------------------------------------------------
@@ -263,6 +273,8 @@ def test_review_catches_extra_caps_on_the_other_container(workloads: dict[str, D
 def schema_cases() -> Iterator[Any]:
     for path in raw_manifests():
         for i, doc in enumerate(load(path)):
+            if doc.get("apiVersion") == OPERATOR_API:
+                continue
             for version in K8S_VERSIONS:
                 yield pytest.param(doc, version, id=f"{path.relative_to(DEPLOY)}#{i}-{doc.get('kind')}-{version}")
 
@@ -332,14 +344,79 @@ def test_log_mode_prints_an_armored_bundle(workloads: dict[str, Doc]) -> None:
         assert "--redact" in cmd, f"{where}: bundles in logs are redacted"
 
 
-def test_daemonset_collects_once_and_holds(workloads: dict[str, Doc]) -> None:
-    """A DaemonSet restarts exited containers: the collector is an init container, the main
-    container only keeps the pod (and so the collector's log) alive, with nothing of the node."""
-    pod = pod_spec(workloads["base DaemonSet"])
-    assert [c["name"] for c in pod["initContainers"]] == ["collect"]
-    (hold,) = pod["containers"]
-    assert "collect" not in argv(hold)
-    assert not hold.get("volumeMounts")
+def watch_container(pod: Doc) -> Doc:
+    (watch,) = pod["containers"]
+    assert watch["name"] == "watch"
+    return watch
+
+
+def test_daemonset_collects_once_then_watches(workloads: dict[str, Doc]) -> None:
+    """A DaemonSet restarts exited containers: the one-shot collector is an init container
+    (its bundle stays in its log); the main container is the long-running watch, printing
+    JSON lines to its log and serving metrics on a named port its readiness probe checks."""
+    for where in ("base DaemonSet", "shared-volume DaemonSet"):
+        pod = pod_spec(workloads[where])
+        assert [c["name"] for c in pod["initContainers"]] == ["collect"], where
+        watch = watch_container(pod)
+        cmd = argv(watch)
+        assert cmd[:len(WATCH)] == WATCH, cmd
+        assert cmd[cmd.index("-o") + 1] == "jsonl"
+        host, _, port = cmd[cmd.index("--metrics") + 1].rpartition(":")
+        (metrics,) = [p for p in watch["ports"] if p["name"] == "metrics"]
+        assert int(port) == metrics["containerPort"] and metrics["protocol"] == "TCP"
+        assert host == "0.0.0.0", "the readiness probe and the scraper reach the pod's (node's) address"
+        probe = watch["readinessProbe"]["httpGet"]
+        assert probe["port"] in ("metrics", metrics["containerPort"]) and probe["path"] == "/metrics"
+        assert "--once" not in cmd and "--for" not in cmd, "a DaemonSet's main container must not exit"
+        assert {m["name"] for m in watch["volumeMounts"]} >= {"host"}
+
+
+WATCH_MUTATIONS: dict[str, tuple[Callable[[Doc], None], str]] = {
+    "watch privileged": (_set("watch.securityContext.privileged", True), "watch: privileged"),
+    "watch escalation": (_set("watch.securityContext.allowPrivilegeEscalation", True),
+                         "watch: allowPrivilegeEscalation"),
+    "watch SYS_ADMIN": (_set("watch.securityContext.capabilities.add", [*COLLECTOR_CAPS, "SYS_ADMIN"]), "watch: adds"),
+    "watch writable rootfs": (_set("watch.securityContext.readOnlyRootFilesystem", False), "watch: readOnlyRoot"),
+    "watch no limits": (_set("watch.resources", {}), "watch: no resource"),
+    "watch host writable": (lambda pod: next(m for m in watch_container(pod)["volumeMounts"]
+                                                 if m["name"] == "host").update(readOnly=False),
+                            "watch: / is not mounted read-only"),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(WATCH_MUTATIONS))
+def test_review_catches_on_the_watch_container(workloads: dict[str, Doc], mutation: str) -> None:
+    mutate, expected = WATCH_MUTATIONS[mutation]
+    for where in ("base DaemonSet", "shared-volume DaemonSet"):
+        broken = copy.deepcopy(workloads[where])
+        mutate(pod_spec(broken))
+        assert any(expected in p for p in review(broken)), f"{where}, {mutation}: {review(broken)}"
+
+
+def operator_docs() -> dict[str, Doc]:
+    docs = {}
+    for path in raw_manifests():
+        for doc in load(path):
+            if doc.get("apiVersion") == OPERATOR_API:
+                docs[doc["kind"]] = doc
+    return docs
+
+
+def test_operator_resources_fit_the_daemonset(workloads: dict[str, Doc]) -> None:
+    """The PodMonitor selects the DaemonSet's pods and scrapes its metrics port by name; both
+    custom resources live in podaudit's namespace (their content: tests/test_watch_metrics.py)."""
+    docs = operator_docs()
+    assert set(docs) == {"PodMonitor", "PrometheusRule"}
+    for doc in docs.values():
+        assert doc["metadata"]["namespace"] == NAMESPACE and doc["metadata"]["name"]
+    monitor = docs["PodMonitor"]["spec"]
+    labels = workloads["base DaemonSet"]["spec"]["template"]["metadata"]["labels"]
+    assert monitor["selector"]["matchLabels"].items() <= labels.items()
+    assert not monitor["selector"]["matchLabels"].items() <= \
+        workloads["job.yaml"]["spec"]["template"]["metadata"]["labels"].items()
+    ports = {p["name"] for p in watch_container(pod_spec(workloads["base DaemonSet"]))["ports"]}
+    for endpoint in monitor["podMetricsEndpoints"]:
+        assert endpoint["port"] in ports and endpoint["path"] == "/metrics"
 
 
 def test_job_runs_once_on_one_node(workloads: dict[str, Doc]) -> None:
@@ -362,8 +439,8 @@ def test_shared_volume_writes_a_file_the_hold_container_reads(workloads: dict[st
     assert env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
     volume = next(v for v in pod["volumes"] if v["name"] == "bundles")
     assert volume["hostPath"]["path"] == "/var/lib/podaudit/bundles"
-    (hold,) = pod["containers"]
-    assert hold["volumeMounts"] == [{"name": "bundles", "mountPath": "/bundles", "readOnly": True}]
+    mounts = watch_container(pod)["volumeMounts"]
+    assert {"name": "bundles", "mountPath": "/bundles", "readOnly": True} in mounts
 
 
 def test_namespace_service_account_and_placement(rendered: dict[str, list[Doc]]) -> None:

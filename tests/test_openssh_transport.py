@@ -26,7 +26,7 @@ from podaudit.model import InventoryEntry
 from podaudit.transport import MARKER, SshOptions
 from podaudit.transport.openssh import OpenSshShell, base_argv
 from tests.cli_helpers import run
-from tests.lab_helpers import running_lab, why_no_lab
+from tests.lab_helpers import listening_sshd, running_lab, why_no_lab
 
 pytestmark = pytest.mark.skipif(why_no_lab() is not None, reason=str(why_no_lab()))
 
@@ -150,20 +150,6 @@ def test_inventory_values_are_separate_argv_elements(tmp_path: Path) -> None:
 # -- host certificates ------------------------------------------------------------------------
 
 
-def sshd_pid(node: dict[str, Any]) -> int:
-    """The node's listening sshd, seen from here: the one started with its sshd_config."""
-    config = str(Path(node["home"]) / "sshd_config").encode()
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            raw = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        # Its title, once listening: "sshd: /usr/sbin/sshd -D -e -f CONFIG [listener] ...".
-        if raw.startswith((b"sshd:", b"/usr/sbin/sshd")) and config in raw and b"@" not in raw:
-            return int(proc.name)
-    raise AssertionError(f"no sshd for {node['name']}")
-
-
 @pytest.fixture(scope="module")
 def certified(greenbox: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path, Path]:
     """node01's sshd serving a host certificate signed by a CA made here; a known_hosts that
@@ -178,7 +164,7 @@ def certified(greenbox: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[
                     "-n", f"{node['name']},{node['address']}", "-V", "-5m:+1h", f"{host_key}.pub"], check=True)
     config = Path(node["home"]) / "sshd_config"
     config.write_text(config.read_text() + f"HostCertificate {host_key}-cert.pub\n")
-    os.kill(sshd_pid(node), signal.SIGHUP)  # sshd re-executes itself with the new config
+    os.kill(listening_sshd(node), signal.SIGHUP)  # sshd re-executes itself with the new config
     known = where / "known_hosts"
     known.write_text(f"@cert-authority * {(where / 'ca.pub').read_text().strip()}\n")
     _wait_for_certificate(node, lab, known)

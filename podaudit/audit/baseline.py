@@ -27,7 +27,8 @@ Rules:
 - ``sha256`` pins the manifest file's bytes (``sha256sum`` of the file the kubelet reads);
   a pod whose file differs is reported (PA501). Omit it to accept any content.
 - ``node`` and ``path`` of a suppression are shell globs; ``expires`` is the last day it
-  applies (how they match and expire: suppressions.py).
+  applies, ``until`` (RFC 3339, ``2027-03-07T18:00:00Z``) the moment it ends; an ``id`` that
+  is a ``podaudit watch`` event kind silences those events for the window (suppressions.py).
 - Unknown keys, repeated keys, a role other than control-plane/worker, a node listed under
   both roles, a bad date, hash or pattern are errors naming the file and line.
 
@@ -41,7 +42,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, NoReturn
 
@@ -49,7 +50,7 @@ import yaml
 
 from podaudit.audit.context import Role
 from podaudit.audit.registry import Finding
-from podaudit.audit.suppressions import Suppression, apply_suppressions
+from podaudit.audit.suppressions import EVENT_IDS, Suppression, apply_suppressions
 from podaudit.errors import InputError
 from podaudit.userfiles import read_user_text
 
@@ -65,6 +66,7 @@ _RULE_ID = re.compile(r"PA\d{3}")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _FINGERPRINT = re.compile(r"[0-9a-f]{32}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 _NULL = "tag:yaml.org,2002:null"
 
 
@@ -281,11 +283,12 @@ class _Parser:
         return ExpectedPod(namespace, name, sha256, self.reason(node, entries, what))
 
     def suppression(self, node: yaml.Node) -> Suppression:
-        entries = self.mapping(node, "a suppression", ("id", "node", "path", "fingerprints", "reason", "expires"),
-                               ("id",))
+        entries = self.mapping(node, "a suppression", ("id", "node", "path", "fingerprints", "reason", "expires",
+                                                       "until"), ("id",))
         rule_id = self.text(entries["id"][1], "a suppression: id").strip()
-        if not _RULE_ID.fullmatch(rule_id):
-            self.fail(entries["id"][1], f"suppression id {rule_id!r} is not a rule ID (like PA401; see podaudit rules)")
+        if not _RULE_ID.fullmatch(rule_id) and rule_id not in EVENT_IDS:
+            self.fail(entries["id"][1], f"suppression id {rule_id!r} is not a rule ID (like PA401; see podaudit rules) "
+                                        "or a watch event kind (like manifest-changed)")
         what = f"the suppression of {rule_id}"
         node_glob = self.optional(entries, "node", f"{what}: node") or "*"
         path = self.optional(entries, "path", f"{what}: path")
@@ -301,7 +304,21 @@ class _Parser:
                 self.fail(entries["expires"][1], f"{what}: expires {text!r} is not a date (YYYY-MM-DD)")
         prints = self.fingerprints(entries["fingerprints"][1], what) if "fingerprints" in entries else ()
         return Suppression(rule_id, node_glob.strip(), path.strip() if path is not None else None, reason, expires,
-                           prints)
+                           prints, self.until(entries, what))
+
+    def until(self, entries: dict[str, tuple[yaml.Node, yaml.Node]], what: str) -> datetime | None:
+        """``until``: an RFC 3339 time with its offset (a window of hours ends at a moment)."""
+        text = self.optional(entries, "until", f"{what}: until")
+        if text is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None or not _TIME.fullmatch(text.strip()):
+            self.fail(entries["until"][1], f"{what}: until {text!r} is not an RFC 3339 time with its offset "
+                                           "(2027-03-07T18:00:00Z)")
+        return moment
 
     def fingerprints(self, node: yaml.Node, what: str) -> tuple[str, ...]:
         items = self.sequence(node, f"{what}: fingerprints")

@@ -8,6 +8,11 @@ it to those findings only (a finding's fingerprint: rule, node, path and subject
 runs), which is how ``--accept-findings`` records today's findings and no future ones.
 ``expires`` is the last day a suppression applies; after it the finding is reported again and
 a note names the suppression.
+
+``until`` (an RFC 3339 time) ends a suppression at that moment instead, for windows of hours.
+A suppression whose ``id`` is a ``podaudit watch`` event kind (``manifest-changed``: an
+expected kube-apiserver rewrite during an upgrade) silences those events, not findings: the
+watcher marks them ``suppressed`` (``silences``); findings never match it.
 """
 
 from __future__ import annotations
@@ -15,9 +20,13 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 
 from podaudit.audit.registry import Finding
+from podaudit.model import WATCH_EVENT_KINDS
+
+# A suppression whose id is one of these silences ``podaudit watch`` events, not findings.
+EVENT_IDS = frozenset(WATCH_EVENT_KINDS)
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,12 @@ class Suppression:
     reason: str
     expires: date | None  # last day it applies
     fingerprints: tuple[str, ...] = ()  # () = any finding; else only these findings
+    until: datetime | None = None  # the moment it ends (aware), for windows of hours
+
+    @property
+    def for_events(self) -> bool:
+        """It silences ``podaudit watch`` events (its id is an event kind), not findings."""
+        return self.id in EVENT_IDS
 
     def matches(self, finding: Finding) -> bool:
         if finding.id != self.id or not fnmatch.fnmatchcase(finding.node, self.node):
@@ -40,8 +55,18 @@ class Suppression:
             return True
         return finding.path is not None and fnmatch.fnmatchcase(finding.path, self.path)
 
-    def expired(self, today: date) -> bool:
+    def expired(self, today: date, now: datetime | None = None) -> bool:
+        if self.until is not None and (now or datetime.now(timezone.utc)) > self.until:
+            return True
         return self.expires is not None and self.expires < today
+
+    def silences(self, event: str, node: str, path: str | None, now: datetime) -> bool:
+        """This event kind on this node at this path, while the window lasts."""
+        if event != self.id or self.expired(now.date(), now) or not fnmatch.fnmatchcase(node, self.node):
+            return False
+        if self.path is None or self.path == "*":
+            return True
+        return path is not None and fnmatch.fnmatchcase(path, self.path)
 
     def describe(self) -> str:
         where = f"node {self.node}" + (f" path {self.path}" if self.path is not None else "")
@@ -61,9 +86,12 @@ def apply_suppressions(suppressions: Sequence[Suppression], source: str, finding
     notes: list[str] = []
     active: list[Suppression] = []
     for suppression in suppressions:
+        if suppression.for_events:
+            continue  # the watcher's (silences): no finding has an event kind as its id
         if suppression.expired(today):
+            ended = suppression.until.isoformat() if suppression.until is not None else suppression.expires
             notes.append(f"{source}: the suppression of {suppression.describe()} expired on "
-                         f"{suppression.expires}; its findings are reported again")
+                         f"{ended}; its findings are reported again")
         else:
             active.append(suppression)
     kept: list[Finding] = []

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from podaudit import __version__
-from podaudit.cli import bundle, completion, config, inspect, remedy, rules
+from podaudit.cli import bundle, completion, config, inspect, remedy, rules, watch
 from podaudit.cli.helpfmt import SectionedGroup
 from podaudit.cli.options import ALL_FORMATS, ALL_SECTIONS, Options, UsageFailure, notice, shared_options
 from podaudit.run.status import ExitStatus
@@ -53,7 +53,7 @@ def cli(ctx: click.Context) -> None:
 
 for _command in (inspect.find, inspect.node, inspect.sweep, bundle.collect, bundle.analyze, remedy.delete,
                  remedy.restore, remedy.quarantine, remedy.create, rules.rules, rules.explain,
-                 completion.completion, config.config):
+                 completion.completion, config.config, watch.watch):
     cli.add_command(_command)
 
 

@@ -29,16 +29,10 @@ decoding.
 
 from __future__ import annotations
 
-import posixpath
-from collections.abc import Iterator
-from typing import Literal
-
 from podaudit.collect.source import SweepResult
-from podaudit.kubelet.resolve import NodeView
+from podaudit.watch.paths import WatchKind, watch_paths
 
-WatchKind = Literal["static-pod-dir", "manifest", "kubelet-config", "kubelet-config-dir", "systemd-unit", "env-file"]
-# A config-dir drop-in is any *.conf file below --config-dir (filepath.WalkDir in the kubelet).
-_UNREAD_KINDS = {"dir", "missing", "uncollected"}
+__all__ = ["WatchKind", "escape_field", "render_watch_paths", "watch_paths"]
 
 
 def escape_field(text: str) -> str:
@@ -53,45 +47,6 @@ def escape_field(text: str) -> str:
         else:
             out.append(char)
     return "".join(out)
-
-
-def _with_target(view: NodeView, kind: WatchKind, path: str) -> Iterator[tuple[WatchKind, str]]:
-    yield kind, path
-    record = view.records.get(path)
-    if record is not None and record.target and record.target != path:
-        yield kind, record.target
-
-
-def _config_dropins(view: NodeView) -> list[str]:
-    if view.config_dir is None:
-        return []
-    prefix = view.config_dir.rstrip("/") + "/"
-    return [path for path, record in view.records.items()
-            if path.startswith(prefix) and posixpath.basename(path).endswith(".conf")
-            and record.kind not in _UNREAD_KINDS]
-
-
-def watch_paths(view: NodeView) -> Iterator[tuple[WatchKind, str]]:
-    """Every path of one node whose change changes the static pods its kubelet runs."""
-    if view.static_pod_path.value is not None:
-        yield from _with_target(view, "static-pod-dir", view.static_pod_path.value)
-    for entry in view.entries:
-        if entry.fate != "ignored":
-            yield "manifest", entry.path
-            if entry.record.target and entry.record.target != entry.path:
-                yield "manifest", entry.record.target
-    if view.config_file is not None:
-        yield from _with_target(view, "kubelet-config", view.config_file)
-    if view.config_dir is not None:
-        yield from _with_target(view, "kubelet-config-dir", view.config_dir)
-    for path in _config_dropins(view):
-        yield from _with_target(view, "kubelet-config", path)
-    unit = view.invocation.unit
-    if unit is not None:
-        for path in (*([unit.unit_path] if unit.unit_path else []), *unit.dropins):
-            yield from _with_target(view, "systemd-unit", path)
-        for env in unit.env_files:
-            yield from _with_target(view, "env-file", env.path)
 
 
 def render_watch_paths(sweep: SweepResult) -> str:

@@ -34,6 +34,30 @@ class Shell(Protocol):
         ``MARKER``. Raises podaudit.errors.NodeUnavailable."""
         ...
 
+
+class LineStreamLike(Protocol):
+    """A long-running script's stdout, line by line (transport/stream.py's LineStream)."""
+
+    def readline(self, timeout: float) -> bytes | None:
+        """The next line (no newline), None after ``timeout`` s of silence; raises
+        transport.stream.StreamClosed when the script or its session ended."""
+        ...
+
+    def close(self) -> None:
+        """End the script: its stdin closes, and the node-side script exits with it."""
+        ...
+
+
+class StreamingShell(Shell, Protocol):
+    """A Shell that can also keep a script running over the open login (``podaudit watch``):
+    the SSH shells; a separate protocol so every other Shell stays as it is."""
+
+    def stream(self, script: bytes) -> LineStreamLike:
+        """Feed ``script`` to ``sh -s`` as root (``sudo -n`` as ``run`` does) on a new channel of
+        the same login, leave its stdin open, and return its stdout as lines. Raises
+        podaudit.errors.NodeUnavailable when the login is gone."""
+        ...
+
 # "gather": the node answered, but not with something podaudit reads (more than a node may send).
 ErrorKind = Literal["unreachable", "timeout", "host-key-unknown", "host-key-changed", "auth", "config", "gather"]
 Strictness = Literal["yes", "accept-new"]

@@ -16,17 +16,22 @@ and a destination that starts with ``-`` is refused (it would be read as an opti
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import os
 import re
 import shutil
+import subprocess
 import tempfile
+import threading
+from typing import IO
 
 from podaudit.errors import NodeUnavailable
 from podaudit.model import FailureKind, InventoryEntry
 from podaudit.transport import MARKER, ErrorKind, SshError, SshOptions
 from podaudit.transport.limits import MAX_NODE_STDERR, MAX_NODE_STDOUT, Captured, run_capped, stderr_line, too_much
 from podaudit.transport.root import entry_options, refused, root_command
+from podaudit.transport.stream import LineStream
 
 # How long an idle master outlives podaudit if it dies before ``ssh -O exit``.
 CONTROL_PERSIST = "30"
@@ -106,6 +111,30 @@ class OpenSshShell:
             raise refused(self.entry.name, self.command, self.user, status, done.err)
         return done.out
 
+    def stream(self, script: bytes) -> LineStream:
+        """The script through the master (a channel more, not a login more), its stdin left
+        open; closing the stream closes that stdin and the local ssh (StreamingShell)."""
+        assert self._open, "stream() outside the with block"
+        argv = [*self._base, "-o", "ControlMaster=no", "-T", "--", self.entry.name, self.command]
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        except OSError as exc:
+            raise NodeUnavailable(self.entry.name, FailureKind.CONFIG, f"cannot run {argv[0]} ({exc})") from exc
+        stdin, stdout = proc.stdin, proc.stdout
+        assert stdin is not None and stdout is not None
+        threading.Thread(target=_send, args=(stdin, script), daemon=True).start()
+
+        def stop() -> None:
+            with contextlib.suppress(OSError):
+                stdin.close()  # the node-side script's stdin ends: it exits
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(2)
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()  # stdout is at its end now: the stream's reader sees it
+
+        return LineStream(lambda n: os.read(stdout.fileno(), n), stop)
+
     def _login_user(self) -> str | None:
         """The user ssh will log in as, from ``ssh -G`` (its config as resolved for this host)."""
         done = _run([*self._base, "-G", "--", self.entry.name], 10.0)
@@ -173,6 +202,13 @@ def _path(path: str, option: str, quoted: bool = True) -> str:
                                  "control characters); rename or link the file")
     escaped = full.replace("%", "%%")
     return f'"{escaped}"' if quoted else escaped
+
+
+def _send(pipe: IO[bytes], script: bytes) -> None:
+    """The script, written while the node reads it; the pipe stays open (its end is the script's)."""
+    with contextlib.suppress(OSError, ValueError):
+        pipe.write(script)
+        pipe.flush()
 
 
 def _run(argv: list[str], timeout: float, stdin: bytes | None = None) -> Captured:

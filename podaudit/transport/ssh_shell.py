@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from podaudit.errors import NodeUnavailable
@@ -10,6 +11,7 @@ from podaudit.model import FailureKind, InventoryEntry
 from podaudit.transport import MARKER, SshError, SshOptions
 from podaudit.transport.root import entry_options, refused, root_command
 from podaudit.transport.ssh import Connection, connect, resolve_target
+from podaudit.transport.stream import LineStream
 
 
 class SshShell:
@@ -49,3 +51,25 @@ class SshShell:
         if not out.startswith(MARKER):
             raise refused(self.entry.name, self.command, self.user, status, err)
         return out
+
+    def stream(self, script: bytes) -> LineStream:
+        """The script on a new channel of this login, its stdin left open (StreamingShell)."""
+        import threading
+
+        import paramiko
+
+        assert self._conn is not None, "stream() outside the with block"
+        try:  # the login's own transport: a channel more, not a login more
+            channel = self._conn._transport.open_session(timeout=self.options.timeout)
+            channel.exec_command(self.command)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise NodeUnavailable(self.entry.name, FailureKind.UNREACHABLE,
+                                  f"{self.entry.name}: SSH connection lost ({exc}); connect again") from exc
+        # Written from a thread: a script bigger than the channel's window waits for sh to read.
+        threading.Thread(target=_send, args=(channel, script), daemon=True).start()
+        return LineStream(channel.recv, channel.close)
+
+
+def _send(channel: Any, script: bytes) -> None:
+    with contextlib.suppress(OSError):  # the session went: the stream says so
+        channel.sendall(script)
