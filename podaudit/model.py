@@ -31,8 +31,21 @@ def go_sorted(names: Iterable[str]) -> list[str]:
     return sorted(names, key=lambda name: name.encode("utf-8", "surrogateescape"))
 
 
-@dataclass(frozen=True)
-class FileRecord:
+class Compact:
+    """The base of the small records a fleet's views hold by the hundred per node (with
+    ``@dataclass(slots=True)``): no ``__dict__`` per instance (about 100 bytes less each), and
+    pickled as a call of the constructor, which a frozen class's slots can take (dataclasses'
+    own frozen-with-slots ``__setstate__`` loops in Python, twice as slow to unpickle)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        # dataclass(slots=True) lists every field, in the constructor's order, as __slots__.
+        return type(self), tuple(map(self.__getattribute__, self.__slots__))
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord(Compact):
     """One path as the kubelet would see it: stat after following symlinks, and its bytes."""
 
     path: str
@@ -65,8 +78,8 @@ class DirListing:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class ProcessRecord:
+@dataclass(frozen=True, slots=True)
+class ProcessRecord(Compact):
     """A kubelet-like process: exact argv from /proc/<pid>/cmdline, never ps text."""
 
     pid: int
@@ -121,8 +134,8 @@ class NodeSnapshot:
         return self.dirs.get(path) or DirListing(path, None, error="not collected")
 
 
-@dataclass(frozen=True)
-class Step:
+@dataclass(frozen=True, slots=True)
+class Step(Compact):
     """One link of a provenance chain: what was decided, and exactly where it was read."""
 
     what: str
@@ -133,8 +146,8 @@ class Step:
         return f"{self.source}:{self.line}" if self.line is not None else self.source
 
 
-@dataclass(frozen=True)
-class Arg:
+@dataclass(frozen=True, slots=True)
+class Arg(Compact):
     """One kubelet command-line word and where it came from."""
 
     value: str
@@ -169,8 +182,8 @@ class ProblemKind(Enum):
     CANNOT_START = "cannot-start"  # the kubelet exits at start with these settings: it runs no pod
 
 
-@dataclass(frozen=True)
-class Problem:
+@dataclass(frozen=True, slots=True)
+class Problem(Compact):
     """One thing wrong on a node: what kind, the path it is about (when one), and why.
 
     ``form`` is how the path and the detail read as one line (``text()``): the words reports
@@ -235,8 +248,8 @@ class WitnessStatus(Enum):
     FAILED = "failed"  # asked, but the answer was unusable (timeout, junk, a runtime that is down)
 
 
-@dataclass(frozen=True)
-class Witness:
+@dataclass(frozen=True, slots=True)
+class Witness(Compact):
     """One witness on one node: who, whether it was heard, through what, and why not."""
 
     source: WitnessSource
@@ -245,8 +258,8 @@ class Witness:
     detail: str = ""  # one line for people: why refused, absent or failed (empty when heard)
 
 
-@dataclass(frozen=True)
-class ContainerRun:
+@dataclass(frozen=True, slots=True)
+class ContainerRun(Compact):
     """One container of a pod as a witness saw it (the newest attempt)."""
 
     name: str
@@ -257,8 +270,8 @@ class ContainerRun:
     log_tail: tuple[str, ...] = ()  # the last lines of the newest attempt's log (runtime witness only)
 
 
-@dataclass(frozen=True)
-class WitnessedPod:
+@dataclass(frozen=True, slots=True)
+class WitnessedPod(Compact):
     """A pod as the kubelet's /pods or the runtime's sandboxes show it.
 
     ``uid`` is the kubelet's pod UID; for a static pod it equals ``kubernetes.io/config.hash``
@@ -327,7 +340,9 @@ class NodeHints:
     staticPodPath decides which folder is also read). ``api_node`` is the Node named as
     podaudit reached the machine (an inventory entry, a snapshot folder); ``api_nodes`` every
     Node the API lists (``loaded``: the list was read), so a machine reached by another name
-    is found by its addresses: both confirm or correct the node name a cloud provider gives."""
+    is found by its addresses: both confirm or correct the node name a cloud provider gives.
+    run/reach.py hands one ``kubelet.nodeindex.ApiNodeIndex`` (a tuple, indexed by name and
+    address) to every node, built once per run; a plain tuple is indexed when it is read."""
 
     node_ip: str | None = None
     kubelet: KubeletWord | None = None

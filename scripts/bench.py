@@ -2,11 +2,12 @@
 
 Default: both, about 3.5 minutes on 2 cores. Exit code 1 when a target is missed.
 
-Analysis (no lab, about 1 minute): 1,000 generated node snapshots, timed at 100, 250, 500 and 1,000
-nodes (``podaudit --snapshot DIR sweep -o json``: wall time, peak RSS of the process tree), beside
-the floor any analysis pays (reading every byte of the snapshots and parsing every YAML and JSON
-file with PyYAML's CSafeLoader and json); ``-o table``, ``collect`` into one bundle and ``analyze``
-of that bundle once at 1,000; ``podaudit --help`` (median of 10) beside ``python -c pass``.
+Analysis (no lab, several minutes: 10,000 snapshots are 1.2 GB): generated node snapshots,
+timed at 1,000, 5,000 and 10,000 nodes (``podaudit --snapshot DIR sweep -o json``: wall time,
+peak RSS of the process tree and per node), beside the floor any analysis pays (reading every
+byte of the snapshots and parsing every YAML and JSON file with PyYAML's CSafeLoader and json);
+``-o table``, ``collect`` into one bundle and ``analyze`` of that bundle once at 1,000;
+``podaudit --help`` (median of 10) beside ``python -c pass``.
 
 Sweeps (needs root: the lab uses namespaces; about 2.5 minutes at 25,50,100,200): the ``fleet``
 lab brought up once at the largest size (200 nodes: 5-7 s), one untimed login to every node, then
@@ -46,10 +47,16 @@ READ = ("cat /proc/$(pgrep -o -x kubelet)/cmdline /etc/hostname /usr/lib/systemd
         "/etc/default/kubelet /var/lib/kubelet/config.yaml /etc/just-to-mess-with-you/* >/dev/null; "
         "ls -la /etc/just-to-mess-with-you")
 GENERATE = "_generate"  # internal: scripts/bench.py _generate DIR COUNT SEED
-ANALYSIS_SIZES = (100, 250, 500, 1000)
+ANALYSIS_SIZES = (1000, 5000, 10000)
+EXTRAS_AT = 1000  # -o table, collect and analyze run once, at this size (or the smallest)
 SWEEP_SIZES = (25, 50, 100, 200)
+# Issue 17: the gather script's CPU on a node against the floor's (cat + ls of the same files).
+SCRIPT_ROUNDS, SCRIPT_MAX_RATIO = 100, 2.0
 # Targets of issue 7.
 ANALYSIS_MAX_S, ANALYSIS_MAX_MB, HELP_MAX_MS, FLAT_MAX_RATIO = 5.0, 300.0, 150.0, 1.25
+# Targets of issue 17 at the largest analysis size: time against the floor, the process tree's
+# peak memory, and memory per node no higher than at the smallest size.
+ANALYSIS_MAX_FLOOR, ANALYSIS_TREE_MB = 3.0, 150.0
 FLOOR_CODE = """
 import json, os, sys, time
 import yaml
@@ -80,6 +87,8 @@ def main() -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--analysis-only", action="store_true", help="only the analysis benchmark (no lab, ~1 min)")
     mode.add_argument("--sweep-only", action="store_true", help="only the lab sweeps (root, ~2.5 min)")
+    mode.add_argument("--hosts-only", action="store_true",
+                      help="only known_hosts size against the client's cost per node (scripts/bench_hosts.py; root)")
     mode.add_argument("--nodes", type=int, metavar="N",
                       help="only a sweep of N lab nodes, with the sequential ssh loop too (100: ~1.2 min)")
     parser.add_argument("--sweep-sizes", default=",".join(map(str, SWEEP_SIZES)), metavar="N,N,...",
@@ -94,9 +103,16 @@ def main() -> int:
     args = parser.parse_args()
     verdicts: list[tuple[str, bool | None, str]] = []  # None: shown for context, not a target
     started = time.monotonic()
-    if not (args.sweep_only or args.nodes):
+    if not (args.sweep_only or args.nodes or args.hosts_only):
         verdicts += analysis_bench(sizes(args.analysis_sizes), args.seed, args.keep, args.repeat)
-    if not args.analysis_only:
+    if not (args.analysis_only or args.sweep_only or args.nodes):
+        import bench_hosts  # scripts/bench_hosts.py, beside this file (on sys.path as the script's folder)
+
+        # 100 lab nodes with 100, then 10,000 unrelated known_hosts entries, plain and half hashed
+        verdicts += bench_hosts.verdicts(["--concurrency", str(args.concurrency)])
+        verdicts += bench_hosts.verdicts(["--part", "sweep", "--sweep-hashed", "0.5", "--rounds", "3",
+                                          "--concurrency", str(args.concurrency)])
+    if not (args.analysis_only or args.hosts_only):
         if args.nodes:
             verdicts += sweep_bench([args.nodes], args, ssh_loop=True)
         else:
@@ -322,7 +338,8 @@ def analysis_bench(counts: list[int], seed: int, keep: bool, repeat: int) -> lis
             floor = fastest(repeat, [sys.executable, "-c", FLOOR_CODE, str(work / str(count))])
             run = fastest(repeat, podaudit_argv("--snapshot", str(work / str(count)), "sweep", "-o", "json"))
             rows.append((count, json.loads(floor.stdout), floor, run, json.loads(run.stdout)))
-        largest = work / str(counts[-1])
+        extras_at = EXTRAS_AT if EXTRAS_AT in counts else counts[0]
+        largest = work / str(extras_at)
         extra = {"-o table": run_measured(podaudit_argv("--snapshot", str(largest), "sweep", "-o", "table"))}
         # The DaemonSet's path: one bundle of every node (collect), then analyze with the API's view.
         bundle = work / "bundle.tar.gz"
@@ -341,24 +358,55 @@ def analysis_bench(counts: list[int], seed: int, keep: bool, repeat: int) -> lis
     print(f"\nanalysis of generated node snapshots, podaudit {revision()} (seed {seed}; generated in "
           f"{generated:.1f} s; fastest of {repeat}; {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
           f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after)")
-    print_analysis(rows, extra, counts[-1])
+    print_analysis(rows, extra, extras_at)
     print(f"podaudit --help: {help_ms:.0f} ms (median of 10); python -c pass: {pass_ms:.0f} ms")
-    last = rows[-1][3]
-    return [
-        (f"analysis of {counts[-1]} nodes < {ANALYSIS_MAX_S:.0f} s", last.wall < ANALYSIS_MAX_S, f"{last.wall:.2f} s"),
-        (f"analysis of {counts[-1]} nodes < {ANALYSIS_MAX_MB:.0f} MB (tree)", last.tree_mb < ANALYSIS_MAX_MB,
+    return analysis_verdicts(rows, help_ms)
+
+
+def analysis_verdicts(rows: list[tuple[int, dict[str, int], Run, Run, dict[str, list[object]]]], help_ms: float
+                      ) -> list[tuple[str, bool | None, str]]:
+    """Issue 7's targets at 1,000 nodes (when measured), issue 17's at the largest size."""
+    verdicts: list[tuple[str, bool | None, str]] = []
+    at = {count: run for count, _, _, run, _ in rows}
+    if 1000 in at:
+        verdicts.append((f"analysis of 1000 nodes < {ANALYSIS_MAX_S:.0f} s", at[1000].wall < ANALYSIS_MAX_S,
+                         f"{at[1000].wall:.2f} s"))
+    count, _, floor, last, _ = rows[-1]
+    first_count, first = rows[0][0], rows[0][3]
+    verdicts += [
+        (f"analysis of {count} nodes <= {ANALYSIS_MAX_FLOOR:.0f}x the floor",
+         last.wall <= ANALYSIS_MAX_FLOOR * floor.wall,
+         f"{last.wall / floor.wall:.2f}x ({last.wall:.2f} s, floor {floor.wall:.2f} s)"),
+        (f"analysis of {count} nodes <= {ANALYSIS_TREE_MB:.0f} MB (tree)", last.tree_mb <= ANALYSIS_TREE_MB,
          f"{last.tree_mb:.0f} MB (largest process {last.max_rss_mb:.0f} MB)"),
+        (f"memory per extra node ({first_count} to {count}) <= per node at {first_count}",
+         None if len(rows) < 2 else extra_kb(last, count, first, first_count) <= per_node_kb(first, first_count),
+         "-" if len(rows) < 2 else f"{extra_kb(last, count, first, first_count):.1f} KB vs "
+                                   f"{per_node_kb(first, first_count):.1f} KB (tree peak)"),
         (f"podaudit --help < {HELP_MAX_MS:.0f} ms", help_ms < HELP_MAX_MS, f"{help_ms:.0f} ms"),
     ]
+    return verdicts
+
+
+def per_node_kb(run: Run, nodes: int) -> float:
+    """The process tree's peak memory per node, its start-up included."""
+    return 1024 * run.tree_mb / nodes
+
+
+def extra_kb(now: Run, nodes: int, then: Run, then_nodes: int) -> float:
+    """The tree's peak memory per extra node between two sizes: what each node adds, without
+    the start-up; flat memory keeps it at or below the per-node figure of the smaller size."""
+    return 1024 * (now.tree_mb - then.tree_mb) / (nodes - then_nodes)
 
 
 def print_analysis(rows: list[tuple[int, dict[str, int], Run, Run, dict[str, list[object]]]],
                    extra: dict[str, Run], largest: int) -> None:
     print("ms/node: wall / nodes; +ms/node: the extra wall time per extra node since the size above; "
-          "peak MB: the largest process; tree MB: sum of the process and its workers (both sampled)\n")
+          "peak MB: the largest process; tree MB: sum of the process and its workers (both sampled); "
+          "KB/node: tree MB / nodes; +KB/node: the extra tree memory per extra node since the size above\n")
     print(f"{'nodes':>6} {'files':>6} {'MB':>5} | {'floor s':>7} {'ms/node':>7} {'+ms/node':>8} {'MB':>4} | "
           f"{'podaudit s':>10} {'ms/node':>7} {'+ms/node':>8} {'x floor':>7} {'cpu s':>6} {'peak MB':>7} "
-          f"{'tree MB':>7} {'rc':>2} {'nodes':>5} {'findings':>8}")
+          f"{'tree MB':>7} {'KB/node':>7} {'+KB/node':>8} {'rc':>2} {'nodes':>5} {'findings':>8}")
     def more(now: Run, then: Run | None, nodes: int) -> str:
         return "-" if then is None else f"{1000 * (now.wall - then.wall) / nodes:.2f}"
 
@@ -369,7 +417,9 @@ def print_analysis(rows: list[tuple[int, dict[str, int], Run, Run, dict[str, lis
               f"{1000 * floor.wall / count:>7.2f} {more(floor, before[1] if before else None, step):>8} "
               f"{floor.max_rss_mb:>4.0f} | {run.wall:>10.2f} {1000 * run.wall / count:>7.2f} "
               f"{more(run, before[2] if before else None, step):>8} {run.wall / floor.wall:>7.1f} {run.cpu:>6.2f} "
-              f"{run.max_rss_mb:>7.0f} {run.tree_mb:>7.0f} {run.rc:>2} {len(doc['nodes']):>5} "
+              f"{run.max_rss_mb:>7.0f} {run.tree_mb:>7.0f} {per_node_kb(run, count):>7.1f} "
+              f"{'-' if before is None else f'{extra_kb(run, count, before[2], before[0]):.1f}':>8} {run.rc:>2} "
+              f"{len(doc['nodes']):>5} "
               f"{len(doc.get('findings', [])):>8}")
         before = (count, floor, run)
     print()
@@ -427,6 +477,7 @@ def sweep_bench(counts: list[int], args: argparse.Namespace, ssh_loop: bool) -> 
                 row["server_cpu"] = server_cpu(subset) - before
                 rows.append(row)
             results[count] = rows
+        script_cpu = node_script_cpu(everyone[0], SCRIPT_ROUNDS)
     finally:
         if not args.keep:
             subprocess.run([str(LAB), "down", "--dir", str(lab)], check=False, stdout=subprocess.DEVNULL)
@@ -445,7 +496,13 @@ def sweep_bench(counts: list[int], args: argparse.Namespace, ssh_loop: bool) -> 
             print(f"{count:>5} {row['name']:30} {wall:7.2f} {wall / floor:7.2f} {1000 * wall / count:8.1f} "
                   f"{row['ok']:>4} {row['failed']:>6} {row['execs']:>10.2f} {row['logins']:>11.2f} {cpu:>6} {peak:>7} "
                   f"{1000 * float(row['server_cpu']) / count:>16.0f}")  # type: ignore[arg-type]
-    verdicts: list[tuple[str, bool | None, str]] = []
+    ours, floor_ms = script_cpu
+    print(f"\nnode-side CPU per node, from the node's own accounting (getrusage of what `sh -s` runs in one "
+          f"node's namespaces, nsenter's own cost taken off; median of {SCRIPT_ROUNDS} paired rounds): "
+          f"podaudit's first pass {ours:.1f} ms, the floor's cat+ls {floor_ms:.1f} ms")
+    verdicts: list[tuple[str, bool | None, str]] = [
+        (f"node-side CPU per node <= {SCRIPT_MAX_RATIO:.0f}x the floor's", ours <= SCRIPT_MAX_RATIO * floor_ms,
+         f"{ours / floor_ms:.2f}x ({ours:.1f} ms vs {floor_ms:.1f} ms)")]
     for count, rows in results.items():
         failed = sum(int(row["failed"]) for row in rows)  # type: ignore[call-overload]
         verdicts.append((f"sweep of {count} nodes: every node read", failed == 0, f"{failed} failed"))
@@ -461,6 +518,29 @@ def sweep_bench(counts: list[int], args: argparse.Namespace, ssh_loop: bool) -> 
                              f"{ratio:.2f}x ({1000 * per_node(small, index):.0f} -> "
                              f"{1000 * per_node(big, index):.0f} ms/node)"))
     return verdicts
+
+
+def node_script_cpu(node: dict[str, object], rounds: int) -> tuple[float, float]:
+    """Median CPU ms of podaudit's first-pass gather script and of the floor's READ, each run by
+    `sh -s` inside the node's namespaces (as its sshd would), in paired rounds that alternate
+    their order, less the median cost of entering them (nsenter running `true`)."""
+    sys.path.insert(0, str(ROOT))
+    from podaudit.collect.remote import gather_script
+
+    enter = ["nsenter", "-t", str(node["host_pids"][0]), "-m", "-u", "-p", "--"]  # type: ignore[index]
+    runs = {"podaudit": ([*enter, "sh", "-s"], gather_script()), "floor": ([*enter, "sh", "-s"], READ.encode()),
+            "enter": ([*enter, "true"], b"")}
+    spent: dict[str, list[float]] = {name: [] for name in runs}
+    for round_ in range(rounds):
+        for name in (list(runs) if round_ % 2 == 0 else list(runs)[::-1]):
+            argv, script = runs[name]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(argv, input=script, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            spent[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    entering = statistics.median(spent["enter"])
+    return (1000 * (statistics.median(spent["podaudit"]) - entering),
+            1000 * (statistics.median(spent["floor"]) - entering))
 
 
 def server_cpu(nodes: list[dict[str, object]]) -> float:

@@ -174,9 +174,10 @@ def test_env_file_and_words(text: str) -> None:
 
 
 # -- gather streams ------------------------------------------------------------------------------------
+_NONCE = b"72658089-f38b-4241-b66e-eb832f015798"
 _ARGV = b"/usr/bin/kubelet\0--config=/var/lib/kubelet/config.yaml\0"
 _STAT = b"100 (kubelet) S 1" + b" 0" * 17 + b" 500 0"
-GATHER = (b"PODAUDIT-GATHER 1\nM discover 10485760\n"
+GATHER = (b"PODAUDIT-GATHER 3\nM discover 10485760\n"
           b"F ok 81a4 0 0 1700000000 5 %d 42 0 0 raw\n/var/lib/kubelet/config.yaml\x00" % len(CONFIG) + CONFIG
           + b"F ok 41ed 0 0 1700000000 5 4096 43 0 0 none\n/var/lib/kubelet/m\x00"
           + b"F ok 81a4 0 0 1700000000 5 %d 44 1 1 hex\n" % len(BASE_POD)
@@ -189,7 +190,10 @@ GATHER = (b"PODAUDIT-GATHER 1\nM discover 10485760\n"
           + b"B 1700000000\nK 100\nR 100 proc\n\x00"
           + b"C ip-addr 0\n2: eth0    inet 10.0.0.1/24 scope global eth0\x00"
           + b"C net-route 0\nIface\tDestination\tGateway\neth0\t00000000\t0100000A\x00"
-          + b"I 2\neth0\x00E\nodd\x00V\n/etc/y\x00END\n")
+          + b"I 2\neth0\x00E\nodd\x00V\n/etc/y\x00"
+          + b"F ok 81a4 0 0 1700000000 5 3 45 0 0 cat\n/etc/z\x00F no\n/etc/w\x00"
+          + b"X %s 1 3\nabcX %s\n" % (_NONCE, _NONCE)
+          + b"L 1\n/etc\x00/etc\x00/etc/z\x00/etc/w\x00\x00END\n")
 
 
 def test_the_gather_seed_is_a_real_stream() -> None:
@@ -199,7 +203,7 @@ def test_the_gather_seed_is_a_real_stream() -> None:
 
 
 @FUZZ
-@given(st.binary(max_size=300).map(lambda b: b"PODAUDIT-GATHER 1\n" + b) | mutated([GATHER]))
+@given(st.binary(max_size=300).map(lambda b: b"PODAUDIT-GATHER 3\n" + b) | mutated([GATHER]))
 def test_gather_stream(stream: bytes) -> None:
     try:
         snapshot = parse_gather(stream, "n")

@@ -721,7 +721,7 @@ def test_no_marker_means_the_script_did_not_run():
         parse_gather(b"sudo: a password is required\n", "x")
     with pytest.raises(GatherError, match="version"):
         parse_gather(b"PODAUDIT-GATHER 99\nEND\n", "x")
-    assert GATHER_VERSION == 1
+    assert GATHER_VERSION == 3
 
 
 def test_scripts_parse_in_every_shell():
@@ -781,7 +781,7 @@ def test_every_truncation_is_an_error():
             parse_gather(stream[:end], "x")
 
 
-WITNESS_STREAM = (b"PODAUDIT-GATHER 1\nM witnesses 10485760\n"
+WITNESS_STREAM = (b"PODAUDIT-GATHER 3\nM witnesses 10485760\n"
                   b"W cri pods 0\nunix:///run/containerd/containerd.sock\0{\"items\": []}\0\0"
                   b"W cri ps 0\nunix:///run/containerd/containerd.sock\0{\"containers\": []}\0\0"
                   b"W none https\nno client certificate on the node\0"
@@ -802,13 +802,13 @@ def test_witness_records_are_read_and_every_truncation_is_an_error():
             parse_gather(WITNESS_STREAM[:end], "x")
     for bad in (b"W cri pods\n", b"W http pods 0 2000\n", b"W none disk\nx\0", b"W maybe\n"):
         with pytest.raises(GatherError):
-            parse_gather(b"PODAUDIT-GATHER 1\nM witnesses 1\n" + bad + b"END\n", "x")
+            parse_gather(b"PODAUDIT-GATHER 3\nM witnesses 1\n" + bad + b"END\n", "x")
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=400))
 def test_arbitrary_bytes_raise_only_gather_error(data):
-    for stream in (data, b"PODAUDIT-GATHER 1\n" + data):
+    for stream in (data, b"PODAUDIT-GATHER 3\n" + data):
         try:
             parse_gather(stream, "x")
         except GatherError as exc:
@@ -832,9 +832,9 @@ def test_corrupted_streams_raise_only_gather_error(data):
 TOKENS = st.one_of(st.sampled_from(["ok", "err", "list", "none", "deny", "fail", "raw", "hex", "big", "discover",
                                     "paths", "host", "proc", "0", "1", "-", "ecsg", "81a4", "41ed", "a1ff",
                                     "witnesses", "cri", "http", "runtime", "kubelet", "https", "pods", "ps",
-                                    "inspect", "logs", "configz", "200", "403", "124"]),
+                                    "inspect", "logs", "configz", "200", "403", "124", "cat", "no"]),
                    st.integers(-(10**30), 10**30).map(str), st.text("0123456789abcdef-", min_size=1, max_size=30))
-RECORDS = st.lists(st.tuples(st.sampled_from(list("MFVDPHBKRICEWX")), st.lists(TOKENS, max_size=12),
+RECORDS = st.lists(st.tuples(st.sampled_from(list("MFVDPHBKRICEWXLZ")), st.lists(TOKENS, max_size=12),
                              st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\0", b"")), max_size=8),
                              st.binary(max_size=30)), max_size=8)
 
@@ -842,7 +842,7 @@ RECORDS = st.lists(st.tuples(st.sampled_from(list("MFVDPHBKRICEWX")), st.lists(T
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 @given(RECORDS, st.booleans())
 def test_record_shaped_garbage_raises_only_gather_error(records, end):
-    stream = b"PODAUDIT-GATHER 1\n" + b"".join(
+    stream = b"PODAUDIT-GATHER 3\n" + b"".join(
         " ".join([kind, *tokens]).encode() + b"\n" + b"".join(s + b"\0" for s in strings) + tail
         for kind, tokens, strings, tail in records) + (b"END\n" if end else b"")
     try:

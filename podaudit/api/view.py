@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -31,7 +32,7 @@ _INT_LIMIT = 2**63  # int64, what the API server stores; anything beyond is junk
 PROXY_VIA = "api node proxy"  # how a kubelet's word reaches us here: kubectl get --raw /api/v1/nodes/N/proxy/...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a fleet's API lists hold tens of thousands
 class ApiNode:
     name: str
     addresses: dict[str, str]
@@ -42,7 +43,7 @@ class ApiNode:
     machine_id: str = ""  # status.nodeInfo.machineID: /etc/machine-id of the node
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ApiPod:
     namespace: str
     name: str
@@ -199,12 +200,13 @@ def parse_node(item: dict[str, Any]) -> ApiNode | None:
     for a in map(as_dict, as_list(status.get("addresses"))):
         # The first of each type, as kubectl shows it: a dual-stack node lists IPv4 first.
         if isinstance(a.get("type"), str) and isinstance(a.get("address"), str):
-            addresses.setdefault(a["type"], a["address"])
+            addresses.setdefault(sys.intern(a["type"]), a["address"])
     info = as_dict(status.get("nodeInfo"))
     ready = next((as_str(c.get("status")) for c in map(as_dict, as_list(status.get("conditions")))
                   if c.get("type") == "Ready"), "")
     return ApiNode(name, addresses, _str_map(meta.get("labels")), as_str(meta.get("uid")),
-                   as_str(info.get("kubeletVersion")), ready or "Unknown", as_str(info.get("machineID")))
+                   sys.intern(as_str(info.get("kubeletVersion"))), sys.intern(ready or "Unknown"),
+                   as_str(info.get("machineID")))
 
 
 def parse_pod(item: dict[str, Any]) -> ApiPod | None:
@@ -219,12 +221,13 @@ def parse_pod(item: dict[str, Any]) -> ApiPod | None:
     ready = sum(1 for s in statuses if s.get("ready") is True)
     total = len(as_list(spec.get("containers"))) or len(statuses)
     return ApiPod(
-        as_str(meta.get("namespace")) or "default", name,
+        sys.intern(as_str(meta.get("namespace")) or "default"), name,
         as_str(spec.get("nodeName")) or None,
-        MIRROR_ANNOTATION in annotations, as_str(node_ref.get("name")) or None, f"{ready}/{total}",
-        _pod_status(status, statuses, meta), sum(_int(s.get("restartCount")) for s in statuses),
+        MIRROR_ANNOTATION in annotations, as_str(node_ref.get("name")) or None, sys.intern(f"{ready}/{total}"),
+        sys.intern(_pod_status(status, statuses, meta)), sum(_int(s.get("restartCount")) for s in statuses),
         as_str(meta.get("creationTimestamp")) or None, as_str(node_ref.get("uid")),
-        as_str(annotations.get(SOURCE_ANNOTATION)), as_str(status.get("podIP")), as_str(status.get("phase")),
+        sys.intern(as_str(annotations.get(SOURCE_ANNOTATION))), as_str(status.get("podIP")),
+        sys.intern(as_str(status.get("phase"))),
         as_str(annotations.get(MIRROR_ANNOTATION)),
     )
 
@@ -242,9 +245,6 @@ def _pod_status(status: dict[str, Any], statuses: list[dict[str, Any]], meta: di
     return as_str(status.get("reason")) or as_str(status.get("phase")) or "Unknown"
 
 
-
-
-
 def _int(value: Any) -> int:
     """A count from JSON: an int (or a whole finite float) within int64; anything else is 0."""
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
@@ -255,8 +255,10 @@ def _int(value: Any) -> int:
 
 
 def _str_map(value: Any) -> dict[str, str]:
-    """Labels or annotations: only string keys with string values."""
-    return {k: v for k, v in as_dict(value).items() if isinstance(k, str) and isinstance(v, str)}
+    """Labels or annotations: only string keys with string values (interned: a fleet's nodes
+    repeat the same few keys and values thousands of times)."""
+    return {sys.intern(k): sys.intern(v) for k, v in as_dict(value).items()
+            if isinstance(k, str) and isinstance(v, str)}
 
 
 def parse_int(text: str) -> int | float:
@@ -302,15 +304,22 @@ def load_api_dir(directory: str) -> ApiView:
     """A snapshot's api/ folder: ``pods.json``, ``nodes.json``, ``namespaces.json`` (kubectl
     get -o json), ``configz/<node>.json`` and ``kubelet-pods/<node>.json`` (kubectl get --raw
     .../proxy/configz and .../proxy/pods); each optional."""
+    from podaudit.api.liststream import load_parsed
+
     view = ApiView(origin=f"snapshot {directory}")
     for name in ("nodes", "pods", "namespaces"):
         problems_before = len(view.problems)
-        items = load_list(f"{directory}/{name}.json", view.problems)
+        path = f"{directory}/{name}.json"
+        if name == "nodes":
+            view.nodes = load_parsed(path, view.problems, parse_node, load_list, MAX_BYTES, parse_int)
+        elif name == "pods":
+            view.pods = load_parsed(path, view.problems, parse_pod, load_list, MAX_BYTES, parse_int)
+        else:
+            view.take(name, load_list(path, view.problems))
         if len(view.problems) > problems_before:
             view.failed[name] = view.problems[problems_before]
-        elif os.path.lexists(f"{directory}/{name}.json"):
+        elif os.path.lexists(path):
             view.loaded.add(name)
-        view.take(name, items)
     for node in view.nodes:
         if not valid_node_name(node.name):  # names are untrusted: never a path like ../x
             continue

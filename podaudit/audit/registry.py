@@ -151,4 +151,20 @@ def load_all_rules() -> dict[str, Rule]:
 
     del rules_api, rules_baseline, rules_collection, rules_files, rules_kubelet, rules_kubelet_api, rules_manifests
     del rules_pods, rules_witness
+    _in_definition_order()
     return RULES
+
+
+def _in_definition_order() -> None:
+    """RULES in the order of their modules' names, then of their lines: the order findings are
+    made and reported in must not depend on which code imported a rule module first (a worker
+    process, a test, a command that reads the baseline rules early)."""
+    def place(rule_id: str) -> tuple[str, int]:
+        check = RULES[rule_id].check
+        return check.__module__, getattr(getattr(check, "__code__", None), "co_firstlineno", 0)
+
+    ordered = sorted(RULES, key=place)
+    if ordered != list(RULES):
+        rules = {rule_id: RULES[rule_id] for rule_id in ordered}
+        RULES.clear()
+        RULES.update(rules)

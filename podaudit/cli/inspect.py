@@ -218,5 +218,11 @@ def render_sweep(opts: Options, result: SweepResult, findings: AuditResult, api:
         from podaudit.report.text import render_sweep as render_table
 
         render_table(console(), result, findings)
+    elif opts.output == "json":  # a fleet's JSON is written piece by piece, never held whole
+        from podaudit.report.jsonout import iter_sweep_json
+
+        for part in iter_sweep_json(result, findings, api):
+            click.echo(part, nl=False)
+        click.echo("")
     else:
         click.echo(render(opts.output, result, findings, api), nl=False)

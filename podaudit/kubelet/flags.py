@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from podaudit.model import Compact
+
 # Boolean kubelet flags (KubeletFlags.AddFlags, AddKubeletConfigFlags, klog and a few removed
 # ones still seen on old nodes): these never consume the following word.
 BOOL_FLAGS = frozenset(
@@ -46,8 +48,8 @@ GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True":
             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
 
 
-@dataclass(frozen=True)
-class FlagValue:
+@dataclass(frozen=True, slots=True)
+class FlagValue(Compact):
     """A flag's value and the argv index of the word that set it (its last occurrence)."""
 
     value: str

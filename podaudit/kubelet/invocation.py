@@ -14,7 +14,7 @@ from typing import Literal
 from podaudit.kubelet import distro
 from podaudit.kubelet.process import choose_kubelet, kubelet_kind, split_title
 from podaudit.kubelet.systemd import UnitCommand, resolve_unit
-from podaudit.model import Arg, NodeReader, NodeSnapshot, Problem, ProblemKind, ProcessRecord, Step
+from podaudit.model import Arg, Compact, NodeReader, NodeSnapshot, Problem, ProblemKind, ProcessRecord, Step
 
 ArgvSource = Literal["process", "systemd", "none"]
 # Units tried, in order, when no kubelet process runs.
@@ -24,8 +24,8 @@ KUBELET_UNITS = (
 )
 
 
-@dataclass(frozen=True)
-class Invocation:
+@dataclass(frozen=True, slots=True)
+class Invocation(Compact):
     """The kubelet's effective arguments (program excluded) and how they were found."""
 
     kind: str

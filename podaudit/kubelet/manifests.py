@@ -17,7 +17,7 @@ from podaudit.kubelet.podglob import GlobResult, go_clean, go_glob, has_meta
 from podaudit.kubelet.podtypes import kind_error, type_error
 from podaudit.kubelet.validation import api_references, validate_pod
 from podaudit.kubelet.yamlload import DecodeError, decode_document, is_json_buffer
-from podaudit.model import DENIED, FileRecord, NodeReader, Problem, ProblemKind, go_sorted
+from podaudit.model import DENIED, Compact, FileRecord, NodeReader, Problem, ProblemKind, go_sorted
 
 # A static pod folder holds a handful of manifests (kubeadm: 4); past this many entries, the
 # node's problems say the folder is not what it should be (podaudit still judges every entry).
@@ -26,8 +26,8 @@ MANY_ENTRIES = 1000
 Fate = Literal["loaded", "shadowed", "ignored", "rejected", "unknown"]
 
 
-@dataclass(frozen=True)
-class PodIdentity:
+@dataclass(frozen=True, slots=True)
+class PodIdentity(Compact):
     """The static pod a manifest defines, as the kubelet names it."""
 
     namespace: str
@@ -39,8 +39,8 @@ class PodIdentity:
         return f"{self.namespace}/{self.mirror_name}"
 
 
-@dataclass(frozen=True)
-class ManifestEntry:
+@dataclass(frozen=True, slots=True)
+class ManifestEntry(Compact):
     """One entry of the static pod path and what the kubelet does with it."""
 
     path: str

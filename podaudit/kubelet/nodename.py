@@ -27,6 +27,7 @@ from typing import Any, Literal
 from podaudit.kubelet.flags import GO_BOOLS, FlagValue, ParsedArgs
 from podaudit.kubelet.gojson import go_trim_space
 from podaudit.kubelet.launch import go_lower
+from podaudit.kubelet.nodeindex import ApiNodeIndex
 from podaudit.model import ApiNodeFacts, Arg, NodeHints, NodeSnapshot, Problem, ProblemKind, Step
 
 # settings: the kubelet's own rule over what podaudit read (the hostname, --hostname-override);
@@ -165,8 +166,8 @@ def _confirmed(name: NodeName, match: _ApiMatch | None, hints: NodeHints | None)
     Node for this machine under another name is said (the settings' name is what they do)."""
     if name.fatal or hints is None or not hints.nodes_loaded:
         return name
-    reached = hints.api_node is not None and hints.api_node.name == name.value  # the usual case: no scan
-    if reached or any(node.name == name.value for node in hints.api_nodes):
+    reached = hints.api_node is not None and hints.api_node.name == name.value  # the usual case: no lookup
+    if reached or name.value in ApiNodeIndex.of(hints.api_nodes).by_name:
         step = Step(f"the API has a Node {name.value}: node name confirmed", "api")
         return replace(name, provenance=(*name.provenance, step), decided_by="api")
     if match is not None:
@@ -186,9 +187,7 @@ def _api_match(snapshot: NodeSnapshot, hints: NodeHints | None) -> _ApiMatch | N
     ips = {address.split("/")[0] for iface in snapshot.interfaces[:256] for address in iface.addresses[:64]}
     ips -= {"127.0.0.1", "::1"}
     host = go_lower(go_trim_space(snapshot.hostname or ""))
-    found = [node for node in hints.api_nodes
-             if any((kind == "InternalIP" and value in ips) or (kind == "Hostname" and host and value.lower() == host)
-                    for kind, value in node.addresses)]
+    found = ApiNodeIndex.of(hints.api_nodes).matching(ips, host)  # by address: no scan of every Node
     if len(found) != 1:
         return None  # none, or ambiguous: nothing is concluded
     kinds = sorted({kind for kind, value in found[0].addresses if value in ips or (host and value.lower() == host)})

@@ -22,7 +22,16 @@ from typing import Literal
 
 from podaudit.kubelet.manifests import ManifestEntry
 from podaudit.kubelet.running import RunningPath, path_differs
-from podaudit.model import ContainerRun, KubeletWord, RuntimeWord, Witness, WitnessedPod, WitnessSource, WitnessStatus
+from podaudit.model import (
+    Compact,
+    ContainerRun,
+    KubeletWord,
+    RuntimeWord,
+    Witness,
+    WitnessedPod,
+    WitnessSource,
+    WitnessStatus,
+)
 
 PodState = Literal["running", "after-restart", "kubelet-not-running", "kubelet-cannot-start", "rejected", "unknown"]
 # The kubelet re-lists its folder every fileCheckFrequency (20 s by default, sourceFile.run in
@@ -35,8 +44,8 @@ FILES, KUBELET, RUNTIME = WitnessSource.FILES, WitnessSource.KUBELET, WitnessSou
 HEARD = WitnessStatus.HEARD
 
 
-@dataclass(frozen=True)
-class PodRun:
+@dataclass(frozen=True, slots=True)
+class PodRun(Compact):
     """One static pod a file defines, and what the witnesses say of it."""
 
     namespace: str
@@ -69,8 +78,8 @@ class UnfiledPod:
     manifest_path: str | None = None
 
 
-@dataclass(frozen=True)
-class Reconciliation:
+@dataclass(frozen=True, slots=True)
+class Reconciliation(Compact):
     """The three witnesses of one node, and per static pod its state."""
 
     witnesses: tuple[Witness, ...] = ()

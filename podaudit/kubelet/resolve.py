@@ -29,13 +29,24 @@ from podaudit.kubelet.reconcile import Inputs, Reconciliation, reconcile
 from podaudit.kubelet.running import merge_kubelet_words, path_differs, running_path
 from podaudit.kubelet.staleness import restart_pending
 from podaudit.kubelet.startup import Startup, kubelet_startup
-from podaudit.model import DENIED, Arg, FileRecord, NodeHints, NodeReader, NodeSnapshot, Problem, ProblemKind, Step
+from podaudit.model import (
+    DENIED,
+    Arg,
+    Compact,
+    FileRecord,
+    NodeHints,
+    NodeReader,
+    NodeSnapshot,
+    Problem,
+    ProblemKind,
+    Step,
+)
 
 PathSource = Literal["flag", "config", "config-dir", "distro-default", "url", "none"]
 
 
-@dataclass(frozen=True)
-class Setting:
+@dataclass(frozen=True, slots=True)
+class Setting(Compact):
     """A resolved setting, what decided it, and the chain that led there."""
 
     value: str | None

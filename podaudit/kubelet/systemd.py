@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from podaudit.kubelet import envfile, unitfiles
 from podaudit.kubelet.envfile import WHITESPACE, is_env_name
-from podaudit.model import DENIED, Arg, FileRecord, NodeReader, Problem, ProblemKind, Step
+from podaudit.model import DENIED, Arg, Compact, FileRecord, NodeReader, Problem, ProblemKind, Step
 
 # read_line() ends a line at \n, \r, \0 and their combinations (src/basic/fileio.c).
 _LINE_BREAK = re.compile(r"\r\n\0?|\r\0?|\n\0?|\0")
@@ -21,8 +21,8 @@ _LINE_BREAK = re.compile(r"\r\n\0?|\r\0?|\n\0?|\0")
 _BRACED = re.compile(r"\$\$|\$\{([^}:]*)(\}|:|\Z)")
 
 
-@dataclass(frozen=True)
-class EnvFileUse:
+@dataclass(frozen=True, slots=True)
+class EnvFileUse(Compact):
     """One ``EnvironmentFile=`` as it would be read now."""
 
     path: str
@@ -30,8 +30,8 @@ class EnvFileUse:
     status: str  # "read", "missing", or why it could not be used
 
 
-@dataclass(frozen=True)
-class UnitCommand:
+@dataclass(frozen=True, slots=True)
+class UnitCommand(Compact):
     """What ``systemctl start <unit>`` would run now, and from which files."""
 
     unit: str

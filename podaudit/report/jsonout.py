@@ -9,7 +9,7 @@ other format shows them, so ``jq -r`` cannot print a node's escape sequence or b
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from podaudit.api.view import ApiPod, ApiView
@@ -28,7 +28,7 @@ from podaudit.report.escape import printable
 API_VERSION = "podaudit/v1"
 
 
-def dumps(doc: dict[str, Any]) -> str:
+def dumps(doc: Any) -> str:
     # ASCII with \u escapes: file names may hold undecodable bytes (kept as lone surrogates),
     # which no strict UTF-8 stdout could print.
     return json.dumps(doc, indent=2, ensure_ascii=True, allow_nan=False)
@@ -220,20 +220,67 @@ def rules_json(rules: Iterable[Rule]) -> dict[str, Any]:
 
 
 def sweep_json(result: SweepResult, audit: AuditResult | None = None, api: ApiView | None = None) -> dict[str, Any]:
+    return {key: list(value) if key in _STREAMED else value for key, value in _sweep_parts(result, audit, api).items()}
+
+
+# The lists that grow with the fleet: rendered one item at a time by iter_sweep_json.
+_STREAMED = ("nodes", "findings", "suppressed")
+_BATCH = 1 << 16  # characters per piece handed to the writer
+
+
+def _sweep_parts(result: SweepResult, audit: AuditResult | None, api: ApiView | None) -> dict[str, Any]:
+    """The SweepResult document, its ``_STREAMED`` lists as iterators (made as they are read)."""
     return {
         "apiVersion": API_VERSION,
         "kind": "SweepResult",
         "interrupted": result.interrupted,
-        "nodes": [node_json(node, view) for node, view in result.audited],
+        "nodes": (node_json(node, view) for node, view in result.audited),
         "unavailable": [unavailable_json(f) for f in result.failures],
-        "findings": [finding_json(f) for f in audit.findings] if audit else [],
-        "suppressed": [{**finding_json(f), "reason": printable(s.reason),
-                        "expires": s.expires.isoformat() if s.expires else None} for f, s in audit.suppressed]
-        if audit else [],
+        "findings": (finding_json(f) for f in audit.findings) if audit else iter(()),
+        "suppressed": ({**finding_json(f), "reason": printable(s.reason),
+                        "expires": s.expires.isoformat() if s.expires else None} for f, s in audit.suppressed)
+        if audit else iter(()),
         "roles": audit.roles if audit else {},
         "notes": _prose(audit.notes) if audit else [],
         "api": api_summary(api),
     }
+
+
+def iter_sweep_json(result: SweepResult, audit: AuditResult | None = None, api: ApiView | None = None
+                    ) -> Iterator[str]:
+    """``dumps(sweep_json(...))`` in pieces, character for character, without the whole
+    document or its text in memory at once: 10,000 nodes are about 140 MB of JSON."""
+    pending: list[str] = []
+    size = 0
+    for part in _document(_sweep_parts(result, audit, api)):
+        pending.append(part)
+        size += len(part)
+        if size >= _BATCH:
+            yield "".join(pending)
+            pending, size = [], 0
+    yield "".join(pending)
+
+
+def _document(parts: dict[str, Any]) -> Iterator[str]:
+    # json.dumps with indent=2: "{", then each key on its own line indented by 2, ",", "}".
+    # No string of JSON holds a raw newline (it is escaped), so re-indenting is a replace.
+    separator = "{"
+    for key, value in parts.items():
+        yield f"{separator}\n  {dumps(key)}: "
+        if key in _STREAMED:
+            yield from _list(value)
+        else:
+            yield dumps(value).replace("\n", "\n  ")
+        separator = ","
+    yield "\n}"
+
+
+def _list(items: Iterable[Any]) -> Iterator[str]:
+    opening = "["
+    for item in items:
+        yield f"{opening}\n    " + dumps(item).replace("\n", "\n    ")
+        opening = ","
+    yield "[]" if opening == "[" else "\n  ]"
 
 
 def find_json(result: FindResult) -> dict[str, Any]:

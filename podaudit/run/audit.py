@@ -28,7 +28,8 @@ def audit_cluster(sel: Selection, cluster: Cluster, expected: Baseline | None,
     ends), then audit it. InputError when two nodes report one node name."""
     try:
         with progress_for(len(cluster.nodes)) as advance:
-            result = run_sweep(cluster.about_to_read(cluster.nodes), sel.concurrency, sel.deadline, advance)
+            result = run_sweep(cluster.about_to_read(cluster.nodes), sel.concurrency, sel.deadline, advance,
+                               slim=True)
     finally:
         cleanup()
     refuse_duplicates(result.results, "findings")

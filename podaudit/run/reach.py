@@ -15,6 +15,7 @@ from podaudit.model import ApiNodeFacts, FailureKind, KubeletWord, NodeHints, Wi
 if TYPE_CHECKING:
     from podaudit.api.view import ApiNode, ApiView
     from podaudit.collect.source import NodeSource
+    from podaudit.kubelet.nodeindex import ApiNodeIndex
     from podaudit.kubelet.resolve import NodeView
     from podaudit.model import InventoryEntry
     from podaudit.run.select import Selection
@@ -94,9 +95,12 @@ def _facts(node: ApiNode) -> ApiNodeFacts:
     return ApiNodeFacts(node.name, tuple(sorted(node.addresses.items())), node.kubelet_version)
 
 
-def api_node_facts(api: ApiView) -> tuple[ApiNodeFacts, ...]:
-    """Every Node's name, addresses and kubeletVersion: built once, shared by every node's hints."""
-    return tuple(_facts(n) for n in api.nodes)
+def api_node_facts(api: ApiView) -> ApiNodeIndex:
+    """Every Node's name, addresses and kubeletVersion, indexed by name and address: built once
+    per run, shared by every node's hints (and sent once per worker process, not per chunk)."""
+    from podaudit.kubelet.nodeindex import ApiNodeIndex
+
+    return ApiNodeIndex(_facts(n) for n in api.nodes)
 
 
 def reach(sel: Selection, entries: list[InventoryEntry], api: ApiView | None, check_host: bool = False

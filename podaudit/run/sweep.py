@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, cast
 from podaudit.collect.local import NodeHandle
 from podaudit.collect.source import NodeResult, NodeSource, SweepResult, read_node
 from podaudit.model import FailureKind, NodeFailure
+from podaudit.run.worker import Chunk, Reader, read_slim
 
 if TYPE_CHECKING:
+    import subprocess
     from multiprocessing.connection import Connection
-    from multiprocessing.process import BaseProcess
 
 DEFAULT_CONCURRENCY = 32
 # Local nodes (snapshots, --root) are read in one worker thread: their reading is CPU work
@@ -34,20 +35,22 @@ DEFAULT_CONCURRENCY = 32
 PROCESS_THRESHOLD = 100
 CHUNK = 10  # nodes per task: small, so one slow node holds back few results
 STOP_GRACE = 0.5  # seconds a worker process has to end on SIGTERM before SIGKILL
-ORPHAN_CHECK = 1.0  # seconds between an idle worker's checks that podaudit is still there
 
 
 def run_sweep(nodes: Sequence[NodeSource], concurrency: int = DEFAULT_CONCURRENCY,
-              deadline: float | None = None, on_result: Callable[[NodeResult], None] | None = None) -> SweepResult:
-    """Audit every node; results keep the order of ``nodes``."""
+              deadline: float | None = None, on_result: Callable[[NodeResult], None] | None = None,
+              slim: bool = False) -> SweepResult:
+    """Audit every node; results keep the order of ``nodes``. ``slim``: the results are for an
+    audit and its reports, not for ``collect`` (``slimmed``)."""
     local = all(isinstance(n, NodeHandle) for n in nodes)
-    if local and len(nodes) >= PROCESS_THRESHOLD and (os.cpu_count() or 1) > 1:
-        return _in_processes(nodes, deadline, on_result)
-    return _in_threads(nodes, 1 if local else concurrency, deadline, on_result)
+    # Workers are new interpreters (run/worker.py): they need one to start (an embedded Python has none).
+    if local and len(nodes) >= PROCESS_THRESHOLD and (os.cpu_count() or 1) > 1 and sys.executable:
+        return _in_processes(nodes, deadline, on_result, slim)
+    return _in_threads(nodes, 1 if local else concurrency, deadline, on_result, read_slim if slim else read_node)
 
 
 def _in_threads(nodes: Sequence[NodeSource], workers: int, deadline: float | None,
-                on_result: Callable[[NodeResult], None] | None) -> SweepResult:
+                on_result: Callable[[NodeResult], None] | None, read: Reader = read_node) -> SweepResult:
     pending: queue.Queue[tuple[int, NodeSource]] = queue.Queue()
     done: queue.Queue[tuple[int, NodeResult]] = queue.Queue()
     for item in enumerate(nodes):
@@ -60,7 +63,7 @@ def _in_threads(nodes: Sequence[NodeSource], workers: int, deadline: float | Non
                 index, node = pending.get_nowait()
             except queue.Empty:
                 return
-            done.put((index, read_node(node)))
+            done.put((index, read(node)))
 
     for _ in range(max(1, min(workers, len(nodes)))):
         threading.Thread(target=worker, daemon=True).start()
@@ -69,37 +72,7 @@ def _in_threads(nodes: Sequence[NodeSource], workers: int, deadline: float | Non
     return SweepResult(_in_order(nodes, found, interrupted), interrupted)
 
 
-Chunk = list[tuple[int, NodeSource]]
 Results = list[tuple[int, NodeResult]]
-
-
-def _audit_chunk(chunk: Chunk) -> Results:
-    return [(index, read_node(node)) for index, node in chunk]
-
-
-def _serve(conn: Connection, parent: int) -> None:
-    """A worker process: audit each chunk the parent sends, send the results back, until the
-    parent closes its end or is gone (killed: then no EOF comes, as the other workers hold
-    copies of the pipe's far end). Ctrl-C (sent to the whole foreground group) is the parent's
-    to handle; SIGTERM ends the worker there and then (a forked worker has the parent's Python
-    handlers, which would raise in the middle of a node and carry on)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    while True:
-        try:
-            while not conn.poll(ORPHAN_CHECK):
-                if os.getppid() != parent:
-                    return
-            chunk: Chunk = conn.recv()
-        except EOFError:
-            return
-        results = _audit_chunk(chunk)
-        try:
-            conn.send(results)
-        except OSError:
-            return  # the parent stopped listening
-        except Exception as exc:  # a result that cannot be pickled: its nodes are reported
-            conn.send(f"{type(exc).__name__}: {exc}")
 
 
 @dataclass
@@ -109,20 +82,16 @@ class _Worker:
     written, and its manager thread, which the interpreter joins at exit, waits for the rest
     forever. A pipe per worker is simply closed."""
 
-    process: BaseProcess
+    process: subprocess.Popen[bytes]
     conn: Connection
     chunk: Chunk | None = None
     gone: bool = False  # its pipe closed: it died, and is given nothing more
 
     @classmethod
-    def start(cls) -> _Worker:
-        import multiprocessing
+    def start(cls, slim: bool = False) -> _Worker:
+        from podaudit.run.worker import start
 
-        parent, child = multiprocessing.Pipe()
-        process = multiprocessing.get_context().Process(target=_serve, args=(child, os.getpid()), daemon=True)
-        process.start()
-        child.close()
-        return cls(process, parent)
+        return cls(*start(slim))
 
     def give(self, chunk: Chunk) -> None:
         self.chunk = chunk
@@ -148,16 +117,20 @@ class _Worker:
 
     def stop(self) -> None:
         """SIGTERM, SIGKILL after STOP_GRACE seconds: none outlives podaudit holding its stdout."""
+        import subprocess
+
         self.process.terminate()
-        self.process.join(STOP_GRACE)
-        if self.process.is_alive():
+        try:
+            self.process.wait(STOP_GRACE)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join(STOP_GRACE)
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(STOP_GRACE)
         self.conn.close()
 
 
 def _in_processes(nodes: Sequence[NodeSource], deadline: float | None,
-                  on_result: Callable[[NodeResult], None] | None) -> SweepResult:
+                  on_result: Callable[[NodeResult], None] | None, slim: bool = False) -> SweepResult:
     """Many nodes whose files are read here: analysis is CPU work, so one process per core
     (1,000 snapshot nodes on 2 cores: 2.4 s instead of 4.3 s in one thread)."""
     from multiprocessing.connection import wait
@@ -174,7 +147,7 @@ def _in_processes(nodes: Sequence[NodeSource], deadline: float | None,
             while todo and len(busy) < (os.cpu_count() or 1):
                 worker = next((w for w in workers if w.chunk is None and not w.gone), None)
                 if worker is None:  # the first ones, or one in place of a worker that died
-                    workers.append(worker := _Worker.start())
+                    workers.append(worker := _Worker.start(slim))
                 worker.give(todo.pop())
                 busy[worker.conn] = worker
             left = None if end is None else end - time.monotonic()

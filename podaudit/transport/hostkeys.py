@@ -1,8 +1,9 @@
 """known_hosts checking as OpenSSH does it with StrictHostKeyChecking=yes or accept-new.
 
-The files are parsed here rather than with ``paramiko.HostKeys`` because that class stops at
-the first malformed line, ignores ``@revoked`` (a revoked key would look merely unknown, and
-accept-new would record it) and matches neither wildcard nor negated host patterns.
+The files are parsed by ``hostindex`` (once per run, indexed by name) rather than with
+``paramiko.HostKeys`` because that class stops at the first malformed line, ignores
+``@revoked`` (a revoked key would look merely unknown, and accept-new would record it) and
+matches neither wildcard nor negated host patterns.
 """
 
 from __future__ import annotations
@@ -10,47 +11,24 @@ from __future__ import annotations
 import base64
 import fcntl
 import hashlib
-import hmac
 import os
-import re
 import stat
-import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import paramiko
 
 from podaudit.transport import SshError, SshTarget
 from podaudit.transport.files import is_dev_null, read_ssh_file
+from podaudit.transport.hostindex import KnownHosts, KnownKey, for_data, known_key, numbered_lines
 from podaudit.userfiles import USER_FILE_LIMIT
+
+__all__ = ["KnownHosts", "KnownKey", "judge", "load_known_hosts", "prefer_known_key_types", "verify_host_key"]
 
 Verdict = Literal["known", "unknown", "changed", "revoked"]
 # A known RSA key is offered as SHA-2 signatures; paramiko no longer negotiates plain ssh-rsa.
 _ALGORITHMS_FOR_TYPE = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")}
-# OverflowError: an RSA key whose exponent is a negative mpint (cryptography refuses it).
-_MALFORMED = (paramiko.SSHException, paramiko.UnknownKeyType, ValueError, IndexError, struct.error, OverflowError)
-
-
-@dataclass(frozen=True)
-class KnownKey:
-    patterns: tuple[str, ...]  # host patterns, or hashed "|1|salt|hash" names
-    key: Any  # paramiko.PKey
-    revoked: bool
-    origin: str  # "FILE:LINE"
-    authority: bool = False  # @cert-authority: trusts host certificates, which paramiko cannot check
-
-    def matches(self, name: str) -> bool:
-        hit = False
-        for pattern in self.patterns:
-            if pattern.startswith("|1|"):
-                hit = hit or _hashed_match(pattern, name)
-            elif pattern.startswith("!"):
-                if _glob_match(pattern[1:], name):
-                    return False  # a negated pattern vetoes the whole line, as in OpenSSH
-            elif _glob_match(pattern, name):
-                hit = True
-        return hit
+Entries: TypeAlias = Iterable[KnownKey] | KnownHosts  # a list of entries, or the run's index of the files (hostindex)
 
 
 def host_key_name(target: SshTarget) -> str:
@@ -68,42 +46,28 @@ def fingerprint(key: Any) -> str:
 
 
 def load_known_hosts(paths: Iterable[str]) -> list[KnownKey]:
-    """Every usable entry of the files that exist. Malformed lines are skipped (as ssh does);
-    a file that exists but cannot be read is an error, since its keys would silently vanish."""
+    """Every usable entry of the files that exist, keys decoded. Malformed lines are skipped (as
+    ssh does); a file that exists but cannot be read is an error, since its keys would silently
+    vanish. Connections use hostindex.known_hosts instead: parsed once per run, indexed by name."""
     entries: list[KnownKey] = []
     for path in paths:
         data = read_ssh_file(path, "known_hosts", hint="; fix it, or name another file with --known-hosts")
-        if data:
-            entries += _parse_text(data.decode("utf-8", "replace"), path)
+        found = (known_key(fields, f"{path}:{number}") for number, fields in numbered_lines(data or b""))
+        entries += [entry for entry in found if entry is not None]
     return entries
 
 
-def _parse_text(text: str, path: str) -> list[KnownKey]:
-    found = (_parse_line(line, f"{path}:{number}") for number, line in enumerate(text.split("\n"), 1))
-    return [entry for entry in found if entry is not None]
+def _for_name(entries: Entries, name: str) -> list[KnownKey]:
+    """The entries filed under ``name``, in file order: looked up in an index, or checked one by one."""
+    if isinstance(entries, KnownHosts):
+        return entries.matching(name)
+    return [entry for entry in entries if entry.matches(name)]
 
 
-def _parse_line(line: str, origin: str) -> KnownKey | None:
-    fields = line.split()
-    if not fields or fields[0].startswith("#"):
-        return None
-    marker = fields.pop(0) if fields[0].startswith("@") else None
-    # @cert-authority lines trust host certificates, which paramiko's client cannot verify:
-    # kept only to say so (verify_host_key), never matched as a host's key.
-    if marker not in {None, "@revoked", "@cert-authority"} or len(fields) < 3:
-        return None
-    names, key_type, blob = fields[:3]
-    try:
-        key = paramiko.PKey.from_type_string(key_type, base64.b64decode(blob))
-    except _MALFORMED:
-        return None
-    return KnownKey(tuple(names.split(",")), key, marker == "@revoked", origin, marker == "@cert-authority")
-
-
-def judge(name: str, key: Any, entries: Iterable[KnownKey]) -> tuple[Verdict, KnownKey | None]:
+def judge(name: str, key: Any, entries: Entries) -> tuple[Verdict, KnownKey | None]:
     """Is ``key`` the key on file for ``name``? Returns the verdict and the entry behind it."""
     blob = key.asbytes()
-    matching = [entry for entry in entries if not entry.authority and entry.matches(name)]
+    matching = [entry for entry in _for_name(entries, name) if not entry.authority]
     for entry in matching:
         if entry.revoked and entry.key.asbytes() == blob:
             return "revoked", entry
@@ -116,12 +80,12 @@ def judge(name: str, key: Any, entries: Iterable[KnownKey]) -> tuple[Verdict, Kn
     return ("changed", known[0]) if known else ("unknown", None)
 
 
-def prefer_known_key_types(transport: Any, name: str, entries: Iterable[KnownKey]) -> None:
+def prefer_known_key_types(transport: Any, name: str, entries: Entries) -> None:
     """Ask the server for the key type already on file (as OpenSSH does), so a host with
     several key types is checked against the one we know instead of looking "changed"."""
     wanted: list[str] = []
-    for entry in entries:
-        if not entry.revoked and not entry.authority and entry.matches(name):
+    for entry in _for_name(entries, name):
+        if not entry.revoked and not entry.authority:
             kind = entry.key.get_name()
             wanted += _ALGORITHMS_FOR_TYPE.get(kind, (kind,))
     options = transport.get_security_options()
@@ -131,7 +95,7 @@ def prefer_known_key_types(transport: Any, name: str, entries: Iterable[KnownKey
         options.key_types = first + [algorithm for algorithm in offered if algorithm not in wanted]
 
 
-def verify_host_key(target: SshTarget, key: Any, entries: list[KnownKey], label: str) -> None:
+def verify_host_key(target: SshTarget, key: Any, entries: Entries, label: str) -> None:
     """Accept a known key, record an unknown one under accept-new, refuse everything else."""
     name = host_key_name(target)
     verdict, entry = judge(name, key, entries)
@@ -139,7 +103,7 @@ def verify_host_key(target: SshTarget, key: Any, entries: list[KnownKey], label:
         return
     if verdict != "unknown":
         raise _refusal(verdict, target, key, entry, label)
-    authority = next((e for e in entries if e.authority and e.matches(name)), None)
+    authority = next((e for e in _for_name(entries, name) if e.authority), None)
     if authority is not None:  # accept-new would record a plain key where the user trusts a CA
         raise SshError("host-key-unknown", (
             f"{label}: {authority.origin} trusts a @cert-authority for {name}: host certificates, which podaudit's "
@@ -171,7 +135,7 @@ def record_host_key(path: str, name: str, key: Any, hashed: bool, target: SshTar
             raise SshError("config", f"{label}: cannot record the host key in {path}: larger than "
                                      f"{USER_FILE_LIMIT >> 20} MiB")
         text = data.decode("utf-8", "replace")
-        verdict, entry = judge(name, key, _parse_text(text, path))
+        verdict, entry = judge(name, key, KnownHosts([for_data(path, data)]))
         if verdict in {"changed", "revoked"}:
             raise _refusal(verdict, target, key, entry, label)
         if verdict == "unknown":
@@ -208,17 +172,3 @@ def _refusal(verdict: Verdict, target: SshTarget, key: Any, entry: KnownKey | No
 
 def _origin_file(origin: str) -> str:
     return origin.rsplit(":", 1)[0]
-
-
-def _glob_match(pattern: str, name: str) -> bool:
-    """known_hosts patterns know only * and ?; "[" is literal (it starts "[host]:port")."""
-    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern.lower())
-    return re.fullmatch(regex, name, re.DOTALL) is not None
-
-
-def _hashed_match(entry: str, name: str) -> bool:
-    try:
-        candidate = paramiko.HostKeys.hash_host(name, entry)
-    except _MALFORMED:
-        return False
-    return hmac.compare_digest(str(candidate), entry)

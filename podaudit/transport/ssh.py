@@ -26,8 +26,9 @@ from typing import Any
 import paramiko
 
 from podaudit.transport import ErrorKind, SshError, SshOptions, SshTarget
-from podaudit.transport.files import read_ssh_file
-from podaudit.transport.hostkeys import host_key_name, load_known_hosts, prefer_known_key_types, verify_host_key
+from podaudit.transport.files import load_identity, read_ssh_file
+from podaudit.transport.hostindex import known_hosts
+from podaudit.transport.hostkeys import host_key_name, prefer_known_key_types, verify_host_key
 from podaudit.transport.limits import MAX_NODE_STDERR, MAX_NODE_STDOUT, Drain, too_much
 from podaudit.transport.proxy import ProxyCommandSocket
 from podaudit.transport.sshconfig import (
@@ -183,7 +184,7 @@ def _connect_hop(
     """TCP (or a channel through ``via``, the previous hop's transport, or a ProxyCommand)
     + key exchange + host key check + authentication."""
     clock = _Clock(opts.timeout)
-    entries = load_known_hosts(hop.known_hosts_files + hop.global_known_hosts_files)
+    entries = known_hosts(hop.known_hosts_files + hop.global_known_hosts_files)  # parsed once per run
     proxy: ProxyCommandSocket | None = None
     if via[1] is not None:
         sock = _open_forward(via[0], via[1], hop, clock, label)
@@ -329,17 +330,15 @@ def _keys_to_offer(hop: SshTarget, agent: _Agent, notes: list[str]) -> Iterator[
 
 
 def _load_identity(path: str, agent: _Agent) -> tuple[Any | None, str]:
-    """The private key at ``path``; when it cannot be used as is (passphrase, or a .pub file
-    named as IdentityFile), the agent's copy of it, matched through its public key."""
-    try:  # a regular file of sane size, before paramiko reads it all
-        if read_ssh_file(path, "IdentityFile") is None:
-            return None, f"{path} (missing)"
-    except SshError as exc:
-        return None, f"{path} ({exc.message.removeprefix(f'IdentityFile {path}: ')})"
+    """The private key at ``path`` (parsed once per run: files.load_identity); when it cannot be
+    used as is (passphrase, or a .pub file named as IdentityFile), the agent's copy of it,
+    matched through its public key."""
     try:
-        key = paramiko.PKey.from_path(path)
+        key = load_identity(path)
     except FileNotFoundError:
         return None, f"{path} (missing)"
+    except SshError as exc:  # not a regular file of sane size
+        return None, f"{path} ({exc.message.removeprefix(f'IdentityFile {path}: ')})"
     except (paramiko.SSHException, paramiko.UnknownKeyType, OSError, ValueError, TypeError) as exc:
         from_agent = _agent_copy(path, agent)
         if from_agent is not None:
@@ -347,12 +346,6 @@ def _load_identity(path: str, agent: _Agent) -> tuple[Any | None, str]:
         # paramiko 5 lets cryptography's TypeError through for an encrypted key.
         locked = isinstance(exc, (paramiko.PasswordRequiredException, TypeError))
         return None, f"{path} ({'passphrase-protected, not in ssh-agent' if locked else exc})"
-    certificate = f"{path}-cert.pub"
-    # A bad certificate (or a FIFO, or a huge file) leaves the plain key usable.
-    with contextlib.suppress(paramiko.SSHException, SshError, ValueError):  # UnicodeDecodeError is one
-        text = (read_ssh_file(certificate, "certificate") or b"").decode("ascii")
-        if text:
-            key.load_certificate(text)
     return key, path
 
 

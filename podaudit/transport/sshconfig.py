@@ -15,6 +15,7 @@ import glob
 import os
 import re
 import shlex
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Protocol
@@ -58,6 +59,30 @@ class _SSHConfig(paramiko.SSHConfig):  # type: ignore[misc]  # paramiko ships no
         **paramiko.SSHConfig.TOKENS_BY_CONFIG_KEY,
         "proxycommand": [],
     }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._found: dict[str, Any] = {}
+        self._lock = threading.Lock()  # a sweep's threads resolve at once: one lookup per name
+
+    def lookup(self, hostname: str) -> Any:
+        """paramiko's lookup, once per name for the run (the config is loaded once per run): a
+        lookup walks every Host block twice, and a sweep resolves each jump host per node.
+        Each caller gets its own copy, lists included."""
+        found = self._found.get(hostname)
+        if found is None:
+            with self._lock:
+                found = self._found.get(hostname)
+                if found is None:
+                    found = self._found[hostname] = super().lookup(hostname)
+        return paramiko.SSHConfigDict({key: value[:] if isinstance(value, list) else value
+                                       for key, value in found.items()})
+
+    def _does_match(self, match_list: list[Any], *args: Any) -> Any:
+        # paramiko asks getpass.getuser() (a passwd lookup when $LOGNAME and $USER are unset)
+        # before looking at the list, for every Host block the name does not match; a Host
+        # block has no Match criteria, and no criteria match nothing: same answer, no lookup.
+        return [] if not match_list else super()._does_match(match_list, *args)
 
 
 @dataclass(frozen=True)
@@ -329,6 +354,9 @@ class _Tokens:
     def expand(self, value: str, what: str, for_sh: bool = False) -> str:
         """``value`` with its %-tokens replaced. ``for_sh``: the result is a command line for
         ``sh`` (ProxyCommand), so every value must be plain and goes through ``quote``."""
+        if "%" not in value:  # most values (the default known_hosts paths): no home or user lookup
+            return value
+        local = getpass.getuser()
         table = {
             "%": "%",
             "d": os.path.expanduser("~"),
@@ -336,8 +364,8 @@ class _Tokens:
             "k": self.key_alias or self.hostname,
             "n": self.alias,
             "p": str(self.port),
-            "r": self.user or getpass.getuser(),
-            "u": getpass.getuser(),
+            "r": self.user or local,
+            "u": local,
         }
 
         def one(match: re.Match[str]) -> str:

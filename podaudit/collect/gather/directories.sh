@@ -1,8 +1,12 @@
-# Directories: a D record (the listing) and an F record for each entry kept.
+# Directories: an F record for the directory and for each entry kept, and its listing: the
+# listings of a pass wait in a queue (dqueue) and are made by one find(1) for them all
+# (flush_dirs: an L record), not one find per directory.
 
-# gdir REPORT PATH FILTER DEPTH: PATH's F record, its listing (a D record), and an F record
-# for each entry FILTER keeps: all, nodot, conf (*.conf, no dot-files, first of each name),
-# yaml, walk (all, and recurse into real directories, as --config-dir is walked).
+DQN=0 # queued listings: DR_i (report), DA_i (the directory as find is given it, with $R)
+
+# gdir REPORT PATH FILTER DEPTH: PATH's F record, its listing, and an F record for each entry
+# FILTER keeps: all, nodot, conf (*.conf, no dot-files, first of each name), yaml, walk (all,
+# and recurse into real directories, as --config-dir is walked).
 gdir() {
     once "D$1" || return 0
     if [ "$3" = conf ] && [ -d "$R$2" ]; then
@@ -20,12 +24,36 @@ gdir() {
         printf 'D deny\n%s\0' "$1"
         return 0
     fi
-    printf 'D list\n%s\0' "$1"
-    find -H "$R$2" -mindepth 1 -maxdepth 1 -print0 2>/dev/null
-    gd_rc=$?
-    printf '\0'
-    [ "$gd_rc" = 0 ] || printf 'D fail\n%s\0' "$1"
+    DQN=$((DQN + 1))
+    eval "DR_$DQN=\$1 DA_$DQN=\$R\$2"
+    [ "$DQN" -lt 200 ] || flush_dirs
     if [ "$3" = walk ]; then gwalk "$@"; else gentries "$@"; fi
+}
+
+# flush_dirs: "L COUNT", then (report, directory) for each queued listing, then the entries
+# find -print0 gives for them all ("directory/name": remote.py tells each directory's by what
+# precedes the last slash, and drops a name seen twice), then an empty string; if find failed, a D fail record for
+# each of them (their listings are void).
+flush_dirs() {
+    [ "$DQN" -gt 0 ] || return 0
+    printf 'L %s\n' "$DQN"
+    set --
+    fd_i=1
+    while [ "$fd_i" -le "$DQN" ]; do
+        eval "fd_r=\$DR_$fd_i fd_a=\$DA_$fd_i"
+        printf '%s\0%s\0' "$fd_r" "$fd_a"
+        set -- "$@" "$fd_a"
+        fd_i=$((fd_i + 1))
+    done
+    fd_rc=0
+    [ $# -eq 0 ] || find -H "$@" -mindepth 1 -maxdepth 1 -print0 2>/dev/null || fd_rc=$?
+    printf '\0'
+    fd_i=1
+    while [ "$fd_i" -le "$DQN" ]; do
+        [ "$fd_rc" = 0 ] || eval "printf 'D fail\\n%s\\0' \"\$DR_$fd_i\""
+        fd_i=$((fd_i + 1))
+    done
+    DQN=0
 }
 
 gparents() { # the parents of a static pod directory, up to /: a writable one lets anyone swap it
@@ -48,43 +76,21 @@ keep() { # keep FILTER NAME: whether gdir gathers entry NAME
     esac
 }
 
-gentries() { # the entries of a listed directory that its filter keeps, with one stat for all
+gentries() { # the entries of a listed directory that its filter keeps
     ge_rep=$1 ge_dir=$2 ge_filter=$3
     set +f
     set -- "$R$2"/* "$R$2"/.[!.]* "$R$2"/..?*
     set -f
-    ge_n=$#
-    while [ "$ge_n" -gt 0 ]; do
-        ge_e=$1
-        shift
-        ge_n=$((ge_n - 1))
+    for ge_e; do
         [ -e "$ge_e" ] || [ -L "$ge_e" ] || continue
         keep "$ge_filter" "${ge_e##*/}" || continue
         join "$ge_rep" "${ge_e##*/}"
-        once "F$J" || continue
-        set -- "$@" "$ge_e"
-    done
-    GE_STATS=
-    if [ $# -gt 1 ]; then
-        # One line per path, in order, when all succeed (lstat: links are followed by frec).
-        GE_STATS=$(stat -c '%f %u %g %Y %s %i %y' "$@" 2>/dev/null)$NL
-        ge_rest=$GE_STATS ge_n=0
-        while case $ge_rest in *"$NL"*) true ;; *) false ;; esac; do
-            ge_rest=${ge_rest#*"$NL"}
-            ge_n=$((ge_n + 1))
-        done
-        [ "$ge_n" -eq $# ] || GE_STATS=
-    fi
-    for ge_e; do
-        ge_line=
-        if [ -n "$GE_STATS" ]; then
-            ge_line=${GE_STATS%%"$NL"*}
-            GE_STATS=${GE_STATS#*"$NL"}
-        fi
-        join "$ge_rep" "${ge_e##*/}"
         ge_r=$J
+        # Not once "F$ge_r": a directory names each entry once, and a file recorded twice (also
+        # asked for by name) is recorded the same; once's look-ups grow with the keys, and a
+        # directory of 10,000 manifests made them quadratic.
         join "$ge_dir" "${ge_e##*/}"
-        frec "$ge_r" "$J" "$ge_line"
+        frec "$ge_r" "$J"
         if [ "$ge_filter" = conf ]; then
             case $FKIND in missing | dir) ;; *) CHOSEN=$CHOSEN${ge_e##*/}$NL ;; esac
             scan_unit "$J"

@@ -1,6 +1,33 @@
 # Files: one F record per path (stat, link text, physical path, the bytes of a regular file).
+#
+# What the other pieces decide from a file (is it a directory, a readable regular file?) is
+# told at once by the shell's own tests (frec: FKIND, FLINK, FREAD). The record itself waits
+# in a queue: flush_files stats every queued path with one stat(1) and sends the bytes of
+# their regular files as one cat(1) stream (an X record), so a node runs two programs per
+# chunk of paths, not two per file. Only what the tests cannot tell (a path that does not
+# resolve: missing, a loop, no permission) is stat'ed alone, at once (fone), for its error.
 
-surely_missing() { # true when lstat($1) must fail with ENOENT or ENOTDIR (checked without forking)
+QN=0          # queued paths: QR_i (report), QP_i (path on the node, without $R), QL_i (1: a link)
+QA=           # "$R$QP_1" "$R$QP_2"...: the words that make them a command line (eval), built as
+LA=           # they come (set -- "$@" x, once a path, is quadratic); LA: the links' alone
+QB=0          # bytes of the queued paths: a command line stays far below ARG_MAX
+FSTAT='%f %u %g %Y %s %i %y'
+
+RP_DIR=       # the directory realpath_of is in (cd -P) for the last file's path
+SM_OK=$NL     # directories below which a short name absent is surely missing (surely_missing)
+
+surely_missing() { # true when lstat($1) must fail with ENOENT or ENOTDIR (checked without forking);
+    # the answer for one directory holds for every name in it: the unit and drop-in
+    # candidates ask the same few directories hundreds of times
+    sm_b=${1##*/}
+    [ ${#sm_b} -le 80 ] || return 1
+    sm_d=${1%/*}
+    case $SM_OK in *"$NL$sm_d$NL"*) return 0 ;; esac
+    sm_walk "$1" || return 1
+    SM_OK=$SM_OK$sm_d$NL
+}
+
+sm_walk() {
     sm_p=$1
     while :; do
         sm_b=${sm_p##*/}
@@ -17,27 +44,34 @@ surely_missing() { # true when lstat($1) must fail with ENOENT or ENOTDIR (check
     done
 }
 
-realpath_of() { # RP := the physical path of existing $1 (for the live root only)
+realpath_of() { # RP := the physical path of existing $1 (for the live root only); $2: the text
+    # of link $1, when the caller read it already (one readlink fewer)
     rp_p=$1
     rp_n=0
+    rp_known=${2-}
     while [ $rp_n -le 40 ]; do
         rp_n=$((rp_n + 1))
         if [ -d "$rp_p" ]; then
+            RP_DIR=
             cd -P "$rp_p" 2>/dev/null || return 1
             RP=$PWD
             return 0
         fi
         rp_d=${rp_p%/*}
-        cd -P "${rp_d:-/}" 2>/dev/null || return 1
+        if [ "$rp_n" != 1 ] || [ "$rp_d" != "$RP_DIR" ]; then # not the directory of the last file
+            RP_DIR=
+            cd -P "${rp_d:-/}" 2>/dev/null || return 1
+            [ "$rp_n" != 1 ] || RP_DIR=$rp_d
+        fi
         rp_x=${PWD%/}/${rp_p##*/}
         [ -L "$rp_x" ] || { RP=$rp_x; return 0; }
-        rl "$rp_x" || return 1
+        if [ "$rp_n" = 1 ] && [ -n "$rp_known" ]; then RL=$rp_known; else rl "$rp_x" || return 1; fi
         case $RL in /*) rp_p=$RL ;; *) rp_p=${PWD%/}/$RL ;; esac
     done
     return 1
 }
 
-stat_ok() { # the fields of stat -c '%f %u %g %Y %s %i %y' look right (arithmetic errors end sh)
+stat_ok() { # the fields of stat -c "$FSTAT" look right (arithmetic errors end sh)
     [ $# -ge 8 ] || return 1
     case $1 in '' | *[!0-9a-f]*) return 1 ;; esac
     case "$2 $3 $5 $6" in *[!0-9\ ]*) return 1 ;; esac
@@ -59,73 +93,200 @@ ferr() { # ferr REPORT STAT-OUTPUT: an F record for a failed stat
     printf 'F err\n%s\0%s\0' "$1" "$fe_e"
 }
 
-# frec REPORT PATH [STAT-LINE]: one F record: PATH stat'ed after following links, lstat of its last
-# component, its link text and physical path, and the bytes of a regular file.
+# frec REPORT PATH: FKIND, FLINK and FREAD of PATH (seen through $R) from the shell's tests,
+# and its F record queued for flush_files; a path that does not resolve is recorded at once.
 frec() {
-    fr_rep=$1
-    fr_p=$2
     fr_f=$R$2
     FLINK=0
-    FDK=none
-    if [ -n "${3-}" ]; then
-        fr_out=$3 # from gentries' stat of the whole directory
-    elif ! [ -e "$fr_f" ] && ! [ -L "$fr_f" ] && surely_missing "$fr_f"; then
-        FKIND=missing
-        printf 'F err\n%s\0No such file or directory\0' "$fr_rep"
-        return
+    FREAD=
+    if ! [ -e "$fr_f" ]; then
+        fone "$1" "$2"
+        return 0
+    fi
+    [ ! -L "$fr_f" ] || FLINK=1
+    if [ -d "$fr_f" ]; then
+        FKIND=dir
+    elif ! [ -f "$fr_f" ]; then
+        FKIND=other
+    elif [ -r "$fr_f" ]; then
+        FKIND=file FREAD=1
     else
-        fr_out=$(stat -c '%f %u %g %Y %s %i %y' "$fr_f" 2>&1) || { ferr "$fr_rep" "$fr_out"; return; }
+        FKIND=denied
     fi
-    set -- $fr_out
-    stat_ok "$@" || { ferr "$fr_rep" "unexpected stat output: $fr_out"; return; }
-    fr_ino=$6
+    QN=$((QN + 1))
+    eval "QR_$QN=\$1 QP_$QN=\$2 QL_$QN=\$FLINK"
+    QA="$QA \"\$R\$QP_$QN\""
+    [ "$FLINK" = 0 ] || LA="$LA \"\$R\$QP_$QN\""
+    QB=$((QB + ${#fr_f} + 1))
+    # 500 paths or 64 KiB of them a command line: far below ARG_MAX (128 KiB at least).
+    [ "$QN" -ge 500 ] || [ "$QB" -ge 65536 ] || return 0
+    fr_k=$FKIND fr_l=$FLINK fr_rd=$FREAD
+    flush_files
+    FKIND=$fr_k FLINK=$fr_l FREAD=$fr_rd
+}
+
+fone() { # fone REPORT PATH: stat PATH alone and write its F record now (its bytes by dd)
+    fo_r=$1 fo_p=$2 fo_f=$R$2
+    FLINK=0
+    FREAD=
+    if ! [ -e "$fo_f" ] && ! [ -L "$fo_f" ] && surely_missing "$fo_f"; then
+        FKIND=missing
+        printf 'F no\n%s\0' "$fo_r"
+        return 0
+    fi
+    fo_out=$(stat -c "$FSTAT" "$fo_f" 2>&1) || { ferr "$fo_r" "$fo_out"; return 0; }
+    set -- $fo_out
+    stat_ok "$@" || { ferr "$fo_r" "unexpected stat output: $fo_out"; return 0; }
+    fo_ino=$6
+    fo_link=
     if [ $((0x$1 & 61440)) -eq 40960 ]; then # the last component is a symbolic link
-        fr_out=$(stat -L -c '%f %u %g %Y %s %i %y' "$fr_f" 2>&1) || { ferr "$fr_rep" "$fr_out"; return; }
-        set -- $fr_out
-        stat_ok "$@" || { ferr "$fr_rep" "unexpected stat output: $fr_out"; return; }
+        fo_out=$(stat -L -c "$FSTAT" "$fo_f" 2>&1) || { ferr "$fo_r" "$fo_out"; return 0; }
+        set -- $fo_out
+        stat_ok "$@" || { ferr "$fo_r" "unexpected stat output: $fo_out"; return 0; }
         FLINK=1
-        rl "$fr_f" || RL=
-        fr_link=$RL
+        rl "$fo_f" || RL=
+        fo_link=$RL
     fi
-    fr_mode=$1 fr_uid=$2 fr_gid=$3 fr_sec=$4 fr_size=$5
-    case $8 in *.*) fr_ns=${8#*.} ;; *) fr_ns=0 ;; esac
-    fr_t=0
-    if [ -z "$R" ] && realpath_of "$fr_p"; then fr_t=1; fi
-    case $((0x$fr_mode & 61440)) in
+    fwrite "$fo_r" "$fo_p" "$fo_ino" "$fo_link" raw "0x$1" "$2" "$3" "$4" "$5" "$8"
+}
+
+# fwrite REPORT PATH INODE LINK-TEXT HOW MODE UID GID MTIME SIZE MTIME-TEXT: the F record of a
+# stat'ed file (FLINK says whether LINK-TEXT is one); HOW: raw (the bytes now, by dd) or cat
+# (the bytes in flush_files's stream: CN, CT, CP_i).
+fwrite() {
+    case ${11} in *.*) fw_ns=${11#*.} ;; *) fw_ns=0 ;; esac
+    fw_t=0
+    fw_k=
+    [ "$FLINK" = 0 ] || fw_k=$4
+    # The physical path only when it is not the path itself (remote.py takes that for "none").
+    if [ -z "$R" ] && realpath_of "$2" "$fw_k" && [ "$RP" != "$2" ]; then fw_t=1; fi
+    fw_f=$R$2
+    FDK=none
+    case $(($6 & 61440)) in
     32768)
         FKIND=file
-        if [ "$fr_size" -ge "$CAP" ]; then
+        if [ "${10}" -ge "$CAP" ]; then
             FDK=big
-        elif ! [ -r "$fr_f" ]; then
+        elif ! [ -r "$fw_f" ]; then
             FDK=deny FKIND=denied
         else
             # procfs and sysfs say 0 or 4096 and hold something else: read them to their end
-            # (up to the cap) as hex; other files, exactly their size, raw.
-            case $fr_size:$fr_p in 0:* | *:/proc/* | *:/sys/*) FDK=hex ;; *) FDK=raw ;; esac
+            # (up to the cap) as hex; other files, exactly their size.
+            case ${10}:$2 in 0:* | *:/proc/* | *:/sys/*) FDK=hex ;; *) FDK=$5 FREAD=1 ;; esac
         fi
         ;;
     16384) FKIND=dir ;;
     *) FKIND=other ;;
     esac
-    printf 'F ok %s %s %s %s %s %s %s %s %s %s\n%s\0' "$fr_mode" "$fr_uid" "$fr_gid" "$fr_sec" "$fr_ns" \
-        "$fr_size" "$fr_ino" "$FLINK" "$fr_t" "$FDK" "$fr_rep"
-    [ "$FLINK" = 0 ] || printf '%s\0' "$fr_link"
-    [ "$fr_t" = 0 ] || printf '%s\0' "$RP"
+    printf 'F ok %x %s %s %s %s %s %s %s %s %s\n%s\0' "$6" "$7" "$8" "$9" "$fw_ns" \
+        "${10}" "$3" "$FLINK" "$fw_t" "$FDK" "$1"
+    [ "$FLINK" = 0 ] || printf '%s\0' "$4"
+    [ "$fw_t" = 0 ] || printf '%s\0' "$RP"
     case $FDK in
     raw)
-        # Exactly fr_size bytes whatever happens to the file meanwhile: dd pads a short read
-        # with NULs and reads no more than one block; if it cannot open the file, zeros and
-        # a V record that voids them.
-        if ! dd if="$fr_f" bs="$fr_size" count=1 conv=sync 2>/dev/null; then
-            head -c "$fr_size" /dev/zero
-            printf 'V\n%s\0' "$fr_rep"
+        # Exactly the size whatever happens to the file meanwhile: dd pads a short read with
+        # NULs and reads no more than one block; if it cannot open the file, zeros and a V
+        # record that voids them.
+        if ! dd if="$fw_f" bs="${10}" count=1 conv=sync 2>/dev/null; then
+            head -c "${10}" /dev/zero
+            printf 'V\n%s\0' "$1"
         fi
         ;;
+    cat)
+        CN=$((CN + 1))
+        CT=$((CT + ${10}))
+        eval "CP_$CN=\$fw_f"
+        CA="$CA \"\$CP_$CN\""
+        ;;
     hex)
-        head -c "$CAP" "$fr_f" 2>/dev/null | od -An -v -tx1
+        head -c "$CAP" "$fw_f" 2>/dev/null | od -An -v -tx1
         printf '\0'
         ;;
     esac
+}
+
+# flush_files: the F records of the queued paths. One stat -L for them all (the link ones
+# also get one stat of the link itself, for its inode, and their link text); when its lines
+# are not one per path (one failed: the file went away meanwhile), each is stat'ed alone.
+# The bytes of the regular files follow as one stream: "X NONCE COUNT TOTAL", cat of the
+# COUNT files, then the line "X NONCE". NONCE is a fresh random UUID read from the kernel,
+# so no file's bytes can forge the end line: when a file changed size between stat and cat,
+# the end line is not where TOTAL says, and remote.py voids those COUNT files.
+flush_files() {
+    [ "$QN" -gt 0 ] || return 0
+    ff_n=$QN ff_links=$LA
+    eval "set -- $QA"
+    QN=0 QB=0 QA= LA=
+    ff_all=$(stat -L -c "$FSTAT" "$@" 2>/dev/null)
+    IFS=$NL
+    set -- $ff_all
+    IFS=$DEFAULT_IFS
+    if [ $# -ne "$ff_n" ]; then
+        ff_i=1
+        while [ "$ff_i" -le "$ff_n" ]; do
+            eval "fone \"\$QR_$ff_i\" \"\$QP_$ff_i\""
+            ff_i=$((ff_i + 1))
+        done
+        return 0
+    fi
+    flinks "$ff_n" "$ff_links"
+    NONCE=
+    if [ -r /proc/sys/kernel/random/uuid ]; then
+        IFS= read -r NONCE </proc/sys/kernel/random/uuid 2>/dev/null || NONCE=
+        case $NONCE in *[!0-9a-f-]*) NONCE= ;; esac
+        [ ${#NONCE} -eq 36 ] || NONCE=
+    fi
+    ff_how=cat
+    [ -n "$NONCE" ] || ff_how=raw
+    CN=0 CT=0 CA=
+    ff_i=1
+    IFS=$NL
+    for ff_l in $ff_all; do
+        IFS=$DEFAULT_IFS
+        eval "ff_r=\$QR_$ff_i ff_p=\$QP_$ff_i FLINK=\$QL_$ff_i ff_ino=\${QI_$ff_i-} ff_link=\${QT_$ff_i-}"
+        ff_i=$((ff_i + 1))
+        set -- $ff_l
+        if ! stat_ok "$@"; then
+            ferr "$ff_r" "unexpected stat output: $ff_l"
+            continue
+        fi
+        [ "$FLINK" = 1 ] || ff_ino=$6
+        fwrite "$ff_r" "$ff_p" "$ff_ino" "$ff_link" "$ff_how" "0x$1" "$2" "$3" "$4" "$5" "${8-}"
+    done
+    IFS=$DEFAULT_IFS
+    fcat
+}
+
+flinks() { # QI_i, QT_i := inode and text of the queued links among the first $1 paths ($2: LA)
+    fl_max=$1
+    [ -n "$2" ] || return 0
+    eval "set -- $2"
+    fl_n=$#
+    fl_all=$(stat -c '%i' "$@" 2>/dev/null)
+    IFS=$NL
+    set -- $fl_all
+    IFS=$DEFAULT_IFS
+    [ $# -eq "$fl_n" ] || set -- # one failed: each alone
+    fl_i=1
+    while [ "$fl_i" -le "$fl_max" ]; do
+        eval "fl_q=\$QL_$fl_i fl_p=\$R\$QP_$fl_i"
+        if [ "$fl_q" = 1 ]; then
+            if [ $# -gt 0 ]; then fl_ino=$1; shift; else fl_ino=$(stat -c '%i' "$fl_p" 2>/dev/null); fi
+            case $fl_ino in '' | *[!0-9]*) fl_ino=0 ;; esac
+            rl "$fl_p" || RL=
+            eval "QI_$fl_i=\$fl_ino QT_$fl_i=\$RL"
+        fi
+        fl_i=$((fl_i + 1))
+    done
+}
+
+fcat() { # the bytes of the CN files queued by fwrite, as one X record
+    [ "$CN" -gt 0 ] || return 0
+    eval "set -- $CA"
+    printf 'X %s %s %s\n' "$NONCE" "$CN" "$CT"
+    cat "$@" 2>/dev/null
+    printf 'X %s\n' "$NONCE"
+    CN=0 CT=0 CA=
 }
 
 gfile() { # gfile PATH: one F record, once

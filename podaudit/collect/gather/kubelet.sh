@@ -2,6 +2,8 @@
 # --container-runtime-endpoint, --port, --read-only-port and --address from its argv, and the
 # static pod path its config file names.
 
+KC_PATH= KC_TEXT= KC_OK= # the kubelet's config file as config_text last read it
+
 kubelet_flags() { # KCONFIG, KCONFIGDIR, KPMP, KCRE, KPORT, KROPORT, KADDR from the chosen kubelet's argv
     # (pflag's rules, roughly; "_" for "-" as the kubelet's WordSepNormalizeFunc allows)
     kf_rest=$KWORDS
@@ -52,14 +54,26 @@ kubelet_flags() { # KCONFIG, KCONFIGDIR, KPMP, KCRE, KPORT, KROPORT, KADDR from 
 
 static_pod_path_of() { # SPP := staticPodPath written in config file $1 (a simple YAML or JSON line)
     SPP=
-    [ "$FDK" = raw ] || return 0
-    read_text "$R$1" "$CAP" || return 0
+    [ -n "$FREAD" ] || return 0
+    config_text "$R$1" || return 0
     config_scalar staticPodPath
     SPP=$CS
     if [ -n "$SPP" ]; then
         absolute "$SPP" "${1%/*}"
         SPP=$NP
     fi
+}
+
+config_text() { # RT := the text of the kubelet's config file $1 (read_text, up to CAP bytes),
+    # read once a pass: static_pod_path_of and the witnesses (wendpoint, wsettings) each ask
+    # for it, and the shell reads a file a byte a syscall (about 1 ms for a kubeadm config)
+    if [ "$1" != "$KC_PATH" ]; then
+        KC_PATH=$1 KC_OK=1
+        read_text "$1" "$CAP" || KC_OK=
+        KC_TEXT=$RT
+    fi
+    RT=$KC_TEXT
+    [ -n "$KC_OK" ]
 }
 
 config_scalar() { # CS := the last value of key $1 in config text $RT (a simple YAML or JSON line;

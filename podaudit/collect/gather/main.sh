@@ -6,13 +6,16 @@
 discover() {
     find_kubelet emit
     choose_root "$KCHOSEN"
-    if [ -n "$KCHOSEN" ]; then
-        KTICK=$(getconf CLK_TCK 2>/dev/null)
-        printf 'K %s\n' "${KTICK:--}"
+    # No getconf CLK_TCK (a program per node): USER_HZ, what the kernel reports process times
+    # in, is 100 on every architecture a kubelet is built for (include/asm-generic/param.h;
+    # only alpha's is 1024), and "K -" tells remote.py to take 100.
+    [ -z "$KCHOSEN" ] || printf 'K -\n'
+    bt=-
+    if [ -r /proc/stat ]; then # read up to the btime line only (the shell reads a byte at a time)
+        while IFS= read -r rt_l; do
+            case $rt_l in "btime "*) bt=${rt_l#btime } && break ;; esac
+        done 2>/dev/null </proc/stat
     fi
-    if read_text /proc/stat 1048576; then
-        case $RT in *"${NL}btime "*) bt=${RT#*"${NL}btime "} bt=${bt%%"$NL"*} ;; *) bt=- ;; esac
-    else bt=-; fi
     printf 'B %s\n' "${bt:--}"
     if [ -z "$R" ] && read_text /proc/sys/kernel/hostname 5000; then printf 'H proc\n%s\0' "$RT"; fi
     if read_text "$R/etc/hostname" 5000; then printf 'H etc\n%s\0' "$RT"; fi
@@ -69,6 +72,8 @@ main() {
     else
         discover
     fi
+    flush_dirs
+    flush_files
     printf 'END\n'
 }
 

@@ -41,16 +41,17 @@ NL='
 '
 DEFAULT_IFS=" 	$NL"
 R=            # prefix to read the kubelet's files through: empty, or /proc/<pid>/root
-SEEN=$NL      # keys of what was gathered already, one a line
 CHOSEN=$NL    # drop-in names already taken for the unit being gathered
 ENV_FILES=$NL # EnvironmentFile= paths named by the units read so far
 KCONFIG= KCONFIGDIR= KPMP= KPMP_SET= KCWD=/ KKIND= KCHOSEN= KWORDS= KCGROUP= KCRE=
 KPORT= KROPORT= KADDR= # the kubelet's --port, --read-only-port, --address
-FKIND= FLINK=0 FDK=
+FKIND= FLINK=0 FDK= FREAD=
 
-once() { # once KEY: true only the first time KEY is seen
-    case $SEEN in *"$NL$1$NL"*) return 1 ;; esac
-    SEEN=$SEEN$1$NL
+once() { # once KEY: true only the first time KEY is seen (keys kept apart by their length:
+    # one list of them all made each look-up scan hundreds of keys, most of the script's time)
+    eval "on_s=\${SEEN_${#1}-\$NL}"
+    case $on_s in *"$NL$1$NL"*) return 1 ;; esac
+    eval "SEEN_${#1}=\$on_s\$1\$NL"
 }
 
 # Helpers every piece uses; each leaves its answer in the variable it names (J, DEC, NP, T,

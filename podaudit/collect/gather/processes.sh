@@ -23,34 +23,56 @@ kubelet_kind() { # KK, KR := kind and rank of argv $1 (words, one a line)
     esac
 }
 
-emit_proc() { # one P record: pid, cmdline (hex), exe, cwd, stat, cgroup
+listed() { # RL := the text of link /proc/$1/$2 (exe, cwd) as find_kubelet's ls -ln printed it
+    # (one readlink fewer a kubelet), when it surely is: the only line naming /proc/$1/$2
+    # (another process's path may hold that text, or a newline and a forged line), and the same file
+    case $FK_X in *"/proc/$1/$2"*"/proc/$1/$2"*) return 1 ;; *" /proc/$1/$2 -> "*) ;; *) return 1 ;; esac
+    RL=${FK_X#*" /proc/$1/$2 -> "}
+    RL=${RL%%"$NL"*}
+    [ -n "$RL" ] && [ "/proc/$1/$2" -ef "$RL" ]
+}
+
+emit_proc() { # one P record: pid, cmdline (FK_T's lines: flag t; else od's hex), exe, cwd, stat, cgroup
     ep_flags=
-    ep_hex=$(od -An -v -tx1 2>/dev/null </proc/$1/cmdline)
-    if rl "/proc/$1/exe"; then ep_exe=$RL ep_flags=${ep_flags}e; else ep_exe=; fi
-    if rl "/proc/$1/cwd"; then ep_cwd=$RL ep_flags=${ep_flags}c; else ep_cwd=; fi
+    if [ -n "$FK_T" ]; then
+        ep_cmd=$FK_T ep_flags=t
+    else
+        ep_cmd=$(od -An -v -tx1 2>/dev/null </proc/$1/cmdline)
+    fi
+    if listed "$1" exe || rl "/proc/$1/exe"; then ep_exe=$RL ep_flags=${ep_flags}e; else ep_exe=; fi
+    if listed "$1" cwd || rl "/proc/$1/cwd"; then ep_cwd=$RL ep_flags=${ep_flags}c; else ep_cwd=; fi
     if read_text "/proc/$1/stat" 65536; then ep_stat=$RT ep_flags=${ep_flags}s; else ep_stat=; fi
     if read_text "/proc/$1/cgroup" 65536; then ep_cg=$RT ep_flags=${ep_flags}g; else ep_cg=; fi
-    printf 'P %s %s\n%s\0%s\0%s\0%s\0%s\0' "$1" "${ep_flags:--}" "$ep_hex" "$ep_exe" "$ep_cwd" "$ep_stat" "$ep_cg"
+    printf 'P %s %s\n%s\0%s\0%s\0%s\0%s\0' "$1" "${ep_flags:--}" "$ep_cmd" "$ep_exe" "$ep_cwd" "$ep_stat" "$ep_cg"
     EP_CWD=$ep_cwd EP_CG=$ep_cg
 }
 
 find_kubelet() { # KCHOSEN etc.: the kubelet process, as kubelet/process.py choose_kubelet; $1=emit P
     set +f
     fk_g=$(grep -l -a -E 'kubelet|k3s|rke2|kubelite|hyperkube' /proc/[0-9]*/cmdline 2>/dev/null)
-    fk_x=$(ls -l /proc/[0-9]*/exe 2>/dev/null)
-    set -f
     fk_pids=$NL
-    fk_exe=$NL
+    fk_cwd=
     IFS=$NL
     for fk_l in $fk_g; do
         fk_p=${fk_l#/proc/}
         fk_p=${fk_p%/cmdline}
+        case $fk_p in '' | *[!0-9]*) continue ;; esac
         fk_pids=$fk_pids$fk_p$NL
+        fk_cwd="$fk_cwd /proc/$fk_p/cwd"
     done
+    IFS=$DEFAULT_IFS
+    # Every exe, and the cwd of each process grep found, in one ls (listed reads them); -n: no
+    # user names to look up; literal: the names as they are.
+    fk_x=$(QUOTING_STYLE=literal ls -ln /proc/[0-9]*/exe $fk_cwd 2>/dev/null)
+    FK_X=$NL$fk_x$NL
+    set -f
+    fk_exe=$NL
+    IFS=$NL
     for fk_l in $fk_x; do
-        case $fk_l in *" -> "*/kubelet)
+        case $fk_l in *"/exe -> "*/kubelet) # (not a cwd line: a kubelet's may be /var/lib/kubelet)
             fk_p=${fk_l%%/exe -> *}
             fk_p=${fk_p##*/proc/}
+            case $fk_p in '' | *[!0-9]*) continue ;; esac
             fk_exe=$fk_exe$fk_p$NL
             case $fk_pids in *"$NL$fk_p$NL"*) ;; *) fk_pids=$fk_pids$fk_p$NL ;; esac
             ;;
@@ -60,8 +82,13 @@ find_kubelet() { # KCHOSEN etc.: the kubelet process, as kubelet/process.py choo
     fk_best=9
     for fk_p in $fk_pids; do
         case $fk_p in *[!0-9]*) continue ;; esac
-        fk_a=$(tr '\0' '\n' 2>/dev/null </proc/$fk_p/cmdline)
+        # One tr: NUL (between arguments) to newline, and a newline (in an argument) to \001.
+        # Without a control character, its lines are the arguments exactly (the P record
+        # carries them: no od); with one (\001 may be a newline), the words as before and od's hex.
+        fk_a=$(tr '\0\n' '\n\001' 2>/dev/null </proc/$fk_p/cmdline)
         [ -n "$fk_a" ] || continue
+        FK_T=$fk_a
+        case $fk_a in *[![:print:][:space:]]*) FK_T= fk_a=$(tr '\0' '\n' 2>/dev/null </proc/$fk_p/cmdline) ;; esac
         fk_a=$fk_a$NL
         case $fk_exe in *"$NL$fk_p$NL"*) fk_isexe=1 ;; *) fk_isexe=0 ;; esac
         kubelet_kind "$fk_a"

@@ -2,7 +2,7 @@
 # name, and (with no kubelet running) flags written in them.
 
 scan_unit() { # scan_unit PATH: EnvironmentFile= paths (and, with no kubelet running, flags)
-    [ "$FDK" = raw ] || return 0
+    [ -n "$FREAD" ] || return 0
     read_text "$R$1" "$CAP" || return 0
     IFS=$NL
     for su_l in $RT; do
@@ -66,6 +66,10 @@ gunit() { # gunit NAME: the unit file the model would pick, and its drop-ins
     for gu_c in $gu_cands; do
         gu_found=
         for gu_d in $UNIT_DIRS; do
+            if udir_absent "$gu_d" "$gu_c"; then
+                printf 'F no\n%s\0' "$gu_d/$gu_c"
+                continue
+            fi
             gfile "$gu_d/$gu_c"
             case $FKIND in file | other | error) scan_unit "$gu_d/$gu_c"; gu_found=1; break ;; esac
         done
@@ -77,12 +81,37 @@ gunit() { # gunit NAME: the unit file the model would pick, and its drop-ins
     CHOSEN=$NL
     for gu_d in $UNIT_DIRS; do
         for gu_n in $DN; do
-            gdir "$gu_d/$gu_n.d" "$gu_d/$gu_n.d" conf
+            gdropins "$gu_d/$gu_n.d" "$gu_d" "$gu_n.d"
         done
     done
     for gu_d in $UNIT_DIRS; do
-        gdir "$gu_d/service.d" "$gu_d/service.d" conf
+        gdropins "$gu_d/service.d" "$gu_d" service.d
     done
+}
+
+gdropins() { # gdropins PATH DIR NAME: drop-in directory PATH (NAME in unit directory DIR)
+    if udir_absent "$2" "$3"; then
+        once "N$1" || return 0
+        printf 'F no\n%s\0D none\n%s\0' "$1" "$1"
+    else
+        gdir "$1" "$1" conf
+    fi
+}
+
+# udir_absent DIR NAME: true when unit directory DIR is surely missing, so NAME in it is too (as
+# its F record says without a stat). Asked once a directory: the units and their drop-ins are
+# looked for in every unit directory, and most of them are absent on a node.
+UD_NO=' ' UD_YES=' '
+udir_absent() {
+    case $UD_NO in *" $1 "*) [ ${#2} -le 80 ]; return ;; esac
+    case $UD_YES in *" $1 "*) return 1 ;; esac
+    if ! [ -e "$R$1" ] && ! [ -L "$R$1" ] && surely_missing "$R$1"; then
+        UD_NO="$UD_NO$1 "
+        [ ${#2} -le 80 ]
+        return
+    fi
+    UD_YES="$UD_YES$1 "
+    return 1
 }
 
 gunits() { # the kubelet's units: its cgroup's, the usual ones, their drop-ins, and env files

@@ -30,7 +30,7 @@ wsettings() { # WSPORT, WROPORT (0: closed), WS_URL, WR_URL from the kubelet's f
     if [ -n "$KCONFIG" ]; then
         WROPORT=0
         absolute "$KCONFIG" "$KCWD"
-        if read_text "$R$NP" "$CAP"; then
+        if config_text "$R$NP"; then
             config_scalar port
             [ -z "$CS" ] || WSPORT=$CS
             config_scalar readOnlyPort
@@ -110,16 +110,15 @@ whttp() { # whttp WHAT URL VIA [CURL-OPTIONS...]: one GET, one W http record; W_
     # No proxy: the kubelet is this node's. curl -q first: no .curlrc; -g: an IPv6 [address]
     # is no glob. wget: no user wgetrc.
     if command -v curl >/dev/null 2>&1; then
-        { http_proxy= https_proxy= HTTP_PROXY= HTTPS_PROXY= ALL_PROXY= all_proxy= \
-            curl -q -g -s -S -k -m "$WSECS" -D "$WD/h" "$@" "$wh_url" 2>"$WD/e"
-            echo "$?" >"$WD/rc"; } | head -c "$WCAP" | tr -d '\0' >"$WD/b"
-    else # bounded by timeout(1): busybox 1.35's wget -T crashes
-        { http_proxy= HTTP_PROXY= WGETRC=/dev/null HOME=/nonexistent \
-            wt wget -q -S -O - "$wh_url" 2>"$WD/h"
-            echo "$?" >"$WD/rc"; } | head -c "$WCAP" | tr -d '\0' >"$WD/b"
-        cp "$WD/h" "$WD/e" 2>/dev/null
+        wh_err=$WD/e
+        wans wcurl head "$WCAP" "$@" "$wh_url"
+    else # bounded by timeout(1): busybox 1.35's wget -T crashes; its errors are in its headers
+        wh_err=$WD/h
+        while :; do
+            wans wwget head "$WCAP" "$wh_url"
+            wlearn "$WD/h" && break
+        done
     fi
-    wrc
     W_CODE=0
     read_text "$WD/h" 65536 || RT=
     IFS=$NL
@@ -129,11 +128,19 @@ whttp() { # whttp WHAT URL VIA [CURL-OPTIONS...]: one GET, one W http record; W_
         case ${1-}:${2-} in HTTP/*:[1-5][0-9][0-9] | HTTP/*:[1-5][0-9][0-9]?) W_CODE=${2%"${2#???}"}; break ;; esac
     done
     IFS=$DEFAULT_IFS
-    printf 'W http %s %s %s\n%s\0%s\0' "$wh_what" "$WRC" "$W_CODE" "$wh_url" "$wh_via"
-    [ ! -s "$WD/b" ] || cat "$WD/b" 2>/dev/null
-    read_text "$WD/e" 1024 || RT=
-    printf '\0%s\0' "$RT"
+    printf 'W http %s %s %s\n%s\0%s\0%s\0' "$wh_what" "$WRC" "$W_CODE" "$wh_url" "$wh_via" "$WANS"
+    read_text "$wh_err" 1024 || RT=
+    printf '%s\0' "$RT"
     return 0
+}
+
+wcurl() { # curl "$@": headers to $WD/h, errors to $WD/e
+    http_proxy= https_proxy= HTTP_PROXY= HTTPS_PROXY= ALL_PROXY= all_proxy= \
+        curl -q -g -s -S -k -m "$WSECS" -D "$WD/h" "$@" 2>"$WD/e"
+}
+
+wwget() { # wget of URL $1 within WSECS seconds: headers and errors to $WD/h
+    http_proxy= HTTP_PROXY= WGETRC=/dev/null HOME=/nonexistent wt wget -q -S -O - "$1" 2>"$WD/h"
 }
 
 wsecure() { # wsecure VIA CERT KEY: /pods (then /configz) on the secure port with that certificate
@@ -236,7 +243,7 @@ wkubelet() { # the kubelet witness: the secure port with a certificate the node 
         printf 'W none kubelet\n%s\0' "no curl or wget on the node"
         return 0
     fi
-    for wk_c in mktemp head tr cat; do
+    for wk_c in mktemp head; do
         command -v "$wk_c" >/dev/null 2>&1 || {
             printf 'W none kubelet\n%s\0' "no $wk_c command on the node: the kubelet not asked"
             return 0
@@ -245,7 +252,7 @@ wkubelet() { # the kubelet witness: the secure port with a certificate the node 
     W_HEARD= W_NEXT=
     if command -v curl >/dev/null 2>&1; then
         wcerts
-    elif [ -z "$WTO" ] && ! wtimeout; then
+    elif ! command -v timeout >/dev/null 2>&1; then
         printf 'W none kubelet\n%s\0' "no curl, and no timeout command to bound wget: the kubelet not asked"
         return 0
     else

@@ -3,10 +3,13 @@
 # /configz (witness_kubelet.sh). Each command is looked up with `command -v` and bounded in
 # time (timeout(1) for crictl and wget, curl -m: WSECS seconds), and starts only when those
 # seconds fit in what is left of the piece's WBUDGET (wgo); each answer is capped (head -c,
-# tail -c); what is read reaches a command only as one quoted argument. Answers and a copy of
-# admin.conf's client certificate go to a private mktemp -d directory (mode 0700), removed
+# tail -c: one program, on the pipe) and kept in a shell variable (WANS: the shell drops its
+# NUL bytes, as `tr -d '\0'` did); what is read reaches a command only as one quoted argument.
+# Exit statuses, stderr, HTTP headers and a copy of admin.conf's client certificate go to one
+# private mktemp -d directory (mode 0700), made once, only when a command is to run, removed
 # before the piece returns, and on HUP, INT, TERM and PIPE (podaudit hung up: the next write
-# gets SIGPIPE).
+# gets SIGPIPE). Issue 17: each crictl call is timeout, crictl and head (no tr, cat, mktemp or
+# rm a call), and timeout(1)'s syntax is learnt from the first call, not probed.
 #
 #   W none runtime|kubelet|https|readonly|configz STR(why)   not asked (no crictl, no
 #                                                  certificate, the port not the kubelet's...)
@@ -21,7 +24,10 @@
 # (to_inspect there is the same choice). Another layout: nothing inspected, nothing wrong.
 
 WD=        # the private directory
-WTO=       # how timeout(1) takes its limit: new (timeout N), old (busybox < 1.30: timeout -t N)
+WTO=       # how timeout(1) takes its limit: new (timeout N), old (busybox < 1.30: timeout -t N),
+           # empty: not known yet (wlearn)
+WANS=      # the last answer (wans), capped
+W_PODS= W_PS= # crictl's answers to pods and ps -a
 W_HEARD=   # the kubelet's /pods answered 200
 W_NEXT=    # the secure port refused that certificate: try the next one
 W_CODE=0   # the last HTTP status
@@ -42,15 +48,15 @@ wdone() {
     WD=
 }
 
-wtimeout() { # WTO := the timeout(1) syntax this node has; false without a working one
-    command -v timeout >/dev/null 2>&1 || return 1
-    if timeout "$WSECS" true 2>/dev/null; then
-        WTO=new
-    elif timeout -t "$WSECS" true 2>/dev/null; then
-        WTO=old
-    else
-        return 1
-    fi
+wlearn() { # after a command run through wt while WTO was unknown: false when this node's
+    # timeout(1) is busybox's before 1.30 (it took the seconds for the program: "can't execute
+    # 'N'", status 127; stderr in file $1), then WTO=old and the command must run again; else WTO=new.
+    # No probe of its own: `timeout N true` was two programs a node.
+    [ -z "$WTO" ] || return 0
+    WTO=new
+    [ "$WRC" = 127 ] || return 0
+    read_text "$1" 1024 || return 0
+    case $RT in *"can't execute '$WSECS'"*) WTO=old; return 1 ;; esac
 }
 
 wclock() { # WNOW := a clock in centiseconds: /proc/uptime, read by the shell (no fork), else date(1)
@@ -79,7 +85,18 @@ wgo() { # true when a command of WSECS seconds, started now, ends within the pie
 }
 
 wt() { # run "$@" for WSECS seconds at most
-    if [ "$WTO" = new ]; then timeout "$WSECS" "$@"; else timeout -t "$WSECS" "$@"; fi
+    if [ "$WTO" = old ]; then timeout -t "$WSECS" "$@"; else timeout "$WSECS" "$@"; fi
+}
+
+wans() { # wans CMD HOW CAP ARGS...: WANS := the first (HOW=head) or last (tail) CAP bytes CMD
+    # prints (a shell function, run with ARGS; its stderr, in "$WD/err", is the caller's
+    # business), WRC := its exit status. The "." keeps trailing newlines from $(...).
+    wa_c=$1 wa_how=$2 wa_cap=$3
+    shift 3
+    : >"$WD/rc"
+    WANS=$( { "$wa_c" "$@"; echo "$?" >"$WD/rc"; } | "$wa_how" -c "$wa_cap"; printf .)
+    WANS=${WANS%.}
+    wrc
 }
 
 wrc() { # WRC := the exit status the last answer left in $WD/rc (255 when unknown)
@@ -95,7 +112,7 @@ wendpoint() { # WEP, WEPR := the kubelet's runtime endpoint (its flag, its confi
     WEP=$KCRE
     if [ -z "$WEP" ] && [ -n "$KCONFIG" ]; then
         absolute "$KCONFIG" "$KCWD"
-        if read_text "$R$NP" "$CAP"; then
+        if config_text "$R$NP"; then
             config_scalar containerRuntimeEndpoint
             WEP=$CS
         fi
@@ -123,22 +140,26 @@ wcri() { # wcri WHAT ARG CRICTL-ARGS...: crictl within the time limit, one W cri
     wc_what=$1 wc_arg=$2
     shift 2
     wgo || return 1
-    : >"$WD/rc"
-    if [ "$wc_what" = logs ]; then # the log's stderr stream is crictl's stderr: keep both, the end
-        { wt "$W_CRICTL" "$@" 2>&1; echo "$?" >"$WD/rc"; } | tail -c "$WLOG" | tr -d '\0' >"$WD/$wc_what"
-        : >"$WD/err"
-    else
-        wc_cap=$WCAP
-        [ "$wc_what" != inspect ] || wc_cap=$WICAP
-        { wt "$W_CRICTL" "$@" 2>"$WD/err"; echo "$?" >"$WD/rc"; } | head -c "$wc_cap" | tr -d '\0' >"$WD/$wc_what"
-    fi
-    wrc
-    printf 'W cri %s %s\n%s\0' "$wc_what" "$WRC" "$wc_arg"
-    [ ! -s "$WD/$wc_what" ] || cat "$WD/$wc_what" 2>/dev/null
+    while :; do
+        if [ "$wc_what" = logs ]; then # the log's stderr stream is crictl's stderr: keep both, the end
+            : >"$WD/err"
+            wans wcrictl_logs tail "$WLOG" "$@"
+        else
+            wc_cap=$WCAP
+            [ "$wc_what" != inspect ] || wc_cap=$WICAP
+            wans wcrictl head "$wc_cap" "$@"
+        fi
+        wlearn "$WD/err" && break # (pods, the first call, learns it: never logs)
+    done
+    [ "$wc_what" != logs ] || : >"$WD/err"
+    printf 'W cri %s %s\n%s\0%s\0' "$wc_what" "$WRC" "$wc_arg" "$WANS"
     read_text "$WD/err" 1024 || RT=
-    printf '\0%s\0' "$RT"
+    printf '%s\0' "$RT"
     return 0
 }
+
+wcrictl() { wt "$W_CRICTL" "$@" 2>"$WD/err"; }
+wcrictl_logs() { wt "$W_CRICTL" "$@" 2>&1; }
 
 wstring() { # WV := the JSON string value of line $1 ('  "key": "value",'), if plain
     WV=${1#*\":}
@@ -147,10 +168,10 @@ wstring() { # WV := the JSON string value of line $1 ('  "key": "value",'), if p
     case $WV in \"*\") WV=${WV#\"} WV=${WV%\"} ;; *) WV= ;; esac
 }
 
-wstatic() { # W_STATIC := IDs of the static pod sandboxes (config.source=file) in $WD/pods
+wstatic() { # W_STATIC := IDs of the static pod sandboxes (config.source=file) in W_PODS
     W_STATIC=$NL
     ws_id= ws_sec= ws_file=
-    ws_all=$(cat "$WD/pods" 2>/dev/null)
+    ws_all=$W_PODS
     IFS=$NL
     for ws_l in $ws_all; do
         case $ws_l in
@@ -169,10 +190,10 @@ wstatic() { # W_STATIC := IDs of the static pod sandboxes (config.source=file) i
     IFS=$DEFAULT_IFS
 }
 
-wpick() { # W_PICK := the newest container of each static sandbox that is not running ($WD/ps)
+wpick() { # W_PICK := the newest container of each static sandbox that is not running (W_PS)
     W_PICK= wp_n=0 wp_seen=$NL
     wp_id= wp_sb= wp_st= wp_name= wp_sec=
-    wp_all=$(cat "$WD/ps" 2>/dev/null)
+    wp_all=$W_PS
     IFS=$NL
     for wp_l in $wp_all; do
         case $wp_l in
@@ -219,13 +240,17 @@ wruntime() { # the runtime witness: sandboxes, containers, and the failing stati
     '') printf 'W none runtime\n%s\0' "no runtime endpoint: the kubelet names none and no usual socket exists"; return 0 ;;
     *) printf 'W none runtime\n%s\0' "the runtime endpoint $WEP is not a unix socket; not asked"; return 0 ;;
     esac
-    for wr_c in timeout mktemp head tail tr cat; do
+    for wr_c in timeout mktemp head tail; do
         command -v "$wr_c" >/dev/null 2>&1 || {
             printf 'W none runtime\n%s\0' "no $wr_c command on the node: crictl not run"
             return 0
         }
     done
-    if ! wtimeout || ! wtmp; then
+    if ! wgo; then # no private directory for a command that cannot run
+        printf 'W none runtime\n%s\0' "$WWHY: crictl not run"
+        return 0
+    fi
+    if ! wtmp; then
         printf 'W none runtime\n%s\0' "timeout or mktemp does not work on the node: crictl not run"
         return 0
     fi
@@ -234,8 +259,10 @@ wruntime() { # the runtime witness: sandboxes, containers, and the failing stati
         return 0
     fi
     [ "$WRC" = 0 ] || return 0
+    W_PODS=$WANS
     wcri ps "$WEP" -r "$WEPR" ps -a -o json || return 0
     [ "$WRC" = 0 ] || return 0
+    W_PS=$WANS
     wstatic
     wpick
     # Out of time, the rest stays "not inspected" (or without its log): the node's --timeout must not pass.
