@@ -343,7 +343,7 @@ def analysis_bench(counts: list[int], seed: int, keep: bool, repeat: int) -> lis
         extra = {"-o table": run_measured(podaudit_argv("--snapshot", str(largest), "sweep", "-o", "table"))}
         # The DaemonSet's path: one bundle of every node (collect), then analyze with the API's view.
         bundle = work / "bundle.tar.gz"
-        extra["collect (one bundle)"] = run_measured(podaudit_argv("--snapshot", str(largest), "collect", "-o",
+        extra["collect (one bundle)"] = run_measured(podaudit_argv("--snapshot", str(largest), "collect",
                                                                    str(bundle)))
         if bundle.exists():
             extra["analyze the bundle -o json"] = run_measured(podaudit_argv("analyze", str(bundle), "--api",
@@ -360,7 +360,8 @@ def analysis_bench(counts: list[int], seed: int, keep: bool, repeat: int) -> lis
           f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after)")
     print_analysis(rows, extra, extras_at)
     print(f"podaudit --help: {help_ms:.0f} ms (median of 10); python -c pass: {pass_ms:.0f} ms")
-    return analysis_verdicts(rows, help_ms)
+    ran = [(f"{name} at {extras_at}: no error", run.rc < 2, f"exit code {run.rc}") for name, run in extra.items()]
+    return analysis_verdicts(rows, help_ms) + ran
 
 
 def analysis_verdicts(rows: list[tuple[int, dict[str, int], Run, Run, dict[str, list[object]]]], help_ms: float
@@ -563,6 +564,8 @@ def measure_podaudit(lab: Path, inventory: Path, concurrency: int) -> dict[str, 
     nodes = doc["nodes"]
     execs = sum(n["collection"]["execs"] for n in nodes) / max(len(nodes), 1)
     logins = sum(n["collection"]["logins"] for n in nodes) / max(len(nodes), 1)
+    for failure in doc["unavailable"]:  # say why, so a failed node is a lead, not a number
+        print(f"  not read: {failure['node']}: {failure['kind']}: {failure['message'][:200]}", file=sys.stderr)
     return {"name": "podaudit sweep", "wall": run.wall, "ok": len(nodes), "failed": len(doc["unavailable"]),
             "execs": execs, "logins": logins, "peak_mb": run.max_rss_mb, "cpu": run.cpu}
 
