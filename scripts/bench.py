@@ -1,6 +1,7 @@
 """Benchmarks of podaudit at scale, each beside a baseline run in the same invocation.
 
-Default: both, about 3.5 minutes on 2 cores. Exit code 1 when a target is missed.
+Default: all three parts below, about 17 minutes on 2 cores (``--analysis-only``,
+``--hosts-only``, ``--sweep-only``: one each). Exit code 1 when a target is missed.
 
 Analysis (no lab, several minutes: 10,000 snapshots are 1.2 GB): generated node snapshots,
 timed at 1,000, 5,000 and 10,000 nodes (``podaudit --snapshot DIR sweep -o json``: wall time,
@@ -13,6 +14,12 @@ Sweeps (needs root: the lab uses namespaces; about 2.5 minutes at 25,50,100,200)
 lab brought up once at the largest size (200 nodes: 5-7 s), one untimed login to every node, then
 for each size the first N nodes swept by podaudit and by a thread pool of plain paramiko execs,
 one per node, reading the same files (the floor).
+The node-side CPU of the gather script beside the floor's, run by ``sh -s`` in a lab node.
+
+known_hosts (scripts/bench_hosts.py; needs root): the client's host-key work per connection
+at 100 and 10,000 unrelated known_hosts lines, plain and half hashed, and a 100-node lab
+sweep with each, in paired rounds.
+
 ``--nodes N`` is the single-size run that adds a sequential ``ssh`` loop (an operator's for-loop).
 """
 
@@ -85,10 +92,12 @@ def main() -> int:
         description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--analysis-only", action="store_true", help="only the analysis benchmark (no lab, ~1 min)")
-    mode.add_argument("--sweep-only", action="store_true", help="only the lab sweeps (root, ~2.5 min)")
+    mode.add_argument("--analysis-only", action="store_true", help="only the analysis benchmark (no lab, ~7 min)")
+    mode.add_argument("--sweep-only", action="store_true",
+                      help="only the lab sweeps and the node-side CPU (root, ~5 min)")
     mode.add_argument("--hosts-only", action="store_true",
-                      help="only known_hosts size against the client's cost per node (scripts/bench_hosts.py; root)")
+                      help="only known_hosts size against the client's cost per node "
+                           "(scripts/bench_hosts.py; root, ~5 min)")
     mode.add_argument("--nodes", type=int, metavar="N",
                       help="only a sweep of N lab nodes, with the sequential ssh loop too (100: ~1.2 min)")
     parser.add_argument("--sweep-sizes", default=",".join(map(str, SWEEP_SIZES)), metavar="N,N,...",

@@ -192,7 +192,7 @@ GATHER = (b"PODAUDIT-GATHER 3\nM discover 10485760\n"
           + b"C net-route 0\nIface\tDestination\tGateway\neth0\t00000000\t0100000A\x00"
           + b"I 2\neth0\x00E\nodd\x00V\n/etc/y\x00"
           + b"F ok 81a4 0 0 1700000000 5 3 45 0 0 cat\n/etc/z\x00F no\n/etc/w\x00"
-          + b"X %s 1 3\nabcX %s\n" % (_NONCE, _NONCE)
+          + b"X %s 1 3\nabcX %s same\n" % (_NONCE, _NONCE)
           + b"L 1\n/etc\x00/etc\x00/etc/z\x00/etc/w\x00\x00END\n")
 
 

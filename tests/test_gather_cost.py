@@ -77,7 +77,7 @@ def programs_outside(trace: Path, name: str) -> list[str]:
     return [program for pid, program in ran[1:] if not inside(pid)]
 
 
-def test_the_first_pass_on_a_kubeadm_node_runs_seven_programs(tmp_path, workdir, static_kubelet):  # noqa: F811
+def test_the_first_pass_on_a_kubeadm_node_runs_nine_programs(tmp_path, workdir, static_kubelet):  # noqa: F811
     shell, trace = traced(tmp_path, "discover")
     run = kubeadm_node(tmp_path, static_kubelet, collect=False, local=False, scripts=[gather_script()]).run(
         tmp_path / "run", shell, workdir)
@@ -85,9 +85,10 @@ def test_the_first_pass_on_a_kubeadm_node_runs_seven_programs(tmp_path, workdir,
     print(f"the first pass ran {len(ran)} programs and sent {len(run.streams[0])} bytes: {ran}")
     # Finding the kubelet (grep; ls: every exe, and the cwd of what grep found), its argv for the
     # P record too (tr: no od, no readlink), the addresses (ip), then one find for every listing
-    # and one stat and one cat for every file of the pass: the 4 manifests, 2 units, 2 env files
-    # and the config are not a program each.
-    assert sorted(ran) == sorted(["grep", "ls", "tr", "find", "stat", "cat",
+    # and one stat, one cat (bounded by one head) and one stat again (the files are still those
+    # stat saw) for every file of the pass: the 4 manifests, 2 units, 2 env files and the
+    # config are not a program each.
+    assert sorted(ran) == sorted(["grep", "ls", "tr", "find", "stat", "cat", "head", "stat",
                                   *(["ip"] if shutil.which("ip") else [])])
     # Most of it the model's answers about absent units and drop-in directories.
     assert len(run.streams[0]) <= 17_000
@@ -107,9 +108,9 @@ def test_a_pass_over_many_manifests_runs_the_same_programs_as_over_one(tmp_path,
     script = gather_script([], [str(folder)], kubelet_pid=1)  # pid 1 of the namespace: its root is /
     run = Node(collect=False, local=False, scripts=[script]).run(tmp_path / "run", shell, workdir)
     ran = programs(trace)
-    # 1202 F records (the directory, its entries) in 3 chunks: a stat and a cat each, one stat
-    # for the link's own inode and one readlink; one find for the listing.
-    assert sorted(ran) == sorted(["find", "stat", "stat", "stat", "cat", "cat", "cat", "stat", "readlink"]), ran
+    # 1202 F records (the directory, its entries) in 3 chunks: a stat, a cat, its head and a stat
+    # again each, one stat for the link's own inode and one readlink; one find for the listing.
+    assert sorted(ran) == sorted(["find", *["stat", "cat", "head", "stat"] * 3, "stat", "readlink"]), ran
     snapshot = parse_gather(run.streams[0], "x")
     local = RootFS("/")
     for name in ("pod-0000.yaml", "pod-0499.yaml", "pod-0500.yaml", "pod-1199.yaml", "link.yaml"):
@@ -121,10 +122,45 @@ def test_a_pass_over_many_manifests_runs_the_same_programs_as_over_one(tmp_path,
     assert overhead <= 1201 * (2 * len(f"{folder}/pod-0000.yaml") + 80)
 
 
-def test_a_file_that_grows_while_it_is_read_voids_its_chunk_not_the_stream(tmp_path, workdir):  # noqa: F811
-    """The bytes of a chunk's files travel as one cat: when they are not the size stat said (a
-    file grew meanwhile; here a cat that says more), the closing line with the node's random
-    UUID is not where the sizes put it, those files are void, and the records after still parse."""
+def test_sizes_that_change_and_change_back_never_move_bytes_into_another_file(tmp_path, workdir):  # noqa: F811
+    """A chunk's files travel as one cat. Its owner grows one file and shrinks a later one by as
+    much between stat and cat (here a cat that does it first): the total is unchanged, and
+    without a check the root-owned file between them would carry the owner's bytes. The stat
+    after the cat sees other sizes and ctimes, the closing line (with the node's random UUID,
+    which no file can hold) says so, and all the chunk's files are void; the records after
+    still parse (review of issue 17's batching)."""
+    real = shutil.which("cat")
+    head = shutil.which("head")
+    assert real is not None and head is not None
+    grown, victim, shrunk = tmp_path / "a.yaml", tmp_path / "c.yaml", tmp_path / "b.yaml"
+    for path in (grown, victim, shrunk):
+        path.write_text(POD.format(name=path.stem))
+    size = shrunk.stat().st_size
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "cat").write_text(
+        f"#!/bin/sh\nprintf EVIL >> '{grown}'\n{head} -c {size - 4} '{shrunk}' > '{tmp_path}/t'\n"
+        f"{real} '{tmp_path}/t' > '{shrunk}'\nexec {real} \"$@\"\n")
+    (bin_dir / "cat").chmod(0o755)
+    paths = [str(grown), str(victim), str(shrunk), str(tmp_path / "absent")]
+    script = gather_script(paths, kubelet_pid=1)
+    run = Node(collect=False, local=False, scripts=[script]).run(tmp_path / "run", Shell("sh", ("sh",), str(bin_dir)),
+                                                                 workdir)
+    assert shrunk.stat().st_size == size - 4 and b"EVIL" in grown.read_bytes()  # the total stayed
+    snapshot = parse_gather(run.streams[0], "x")
+    for path in (grown, victim, shrunk):
+        record = snapshot.files[str(path)]
+        assert (record.kind, record.data, record.error) == ("file", None, "the file changed while it was read")
+    assert snapshot.files[str(tmp_path / "absent")].kind == "missing"
+    # The same stream cut anywhere is refused, never mis-framed.
+    for end in range(len(run.streams[0])):
+        with pytest.raises(GatherError):
+            parse_gather(run.streams[0][:end], "x")
+
+
+def test_a_cat_that_says_more_than_the_files_hold_is_cut_at_their_sizes(tmp_path, workdir):  # noqa: F811
+    """head bounds the cat at the sizes stat saw: extra bytes (a file swapped for /dev/zero after
+    its stat, a cat that adds text) never reach the records or shift the stream."""
     real = shutil.which("cat")
     assert real is not None
     bin_dir = tmp_path / "bin"
@@ -134,20 +170,12 @@ def test_a_file_that_grows_while_it_is_read_voids_its_chunk_not_the_stream(tmp_p
     files = [tmp_path / "a.yaml", tmp_path / "b.yaml"]
     for path in files:
         path.write_text(POD.format(name=path.stem))
-    paths = [str(p) for p in files] + [str(tmp_path / "absent")]
-    script = gather_script(paths, kubelet_pid=1)
+    script = gather_script([str(p) for p in files], kubelet_pid=1)
     run = Node(collect=False, local=False, scripts=[script]).run(tmp_path / "run", Shell("sh", ("sh",), str(bin_dir)),
                                                                  workdir)
     snapshot = parse_gather(run.streams[0], "x")
-    for path in files:
-        record = snapshot.files[str(path)]
-        assert (record.kind, record.data, record.error) == ("file", None, "the file changed while it was read")
-        assert record.size == path.stat().st_size  # its stat stands
-    assert snapshot.files[str(tmp_path / "absent")].kind == "missing"
-    # The same stream cut anywhere is refused, never mis-framed.
-    for end in range(len(run.streams[0])):
-        with pytest.raises(GatherError):
-            parse_gather(run.streams[0][:end], "x")
+    assert [snapshot.files[str(p)].data for p in files] == [p.read_bytes() for p in files]
+    assert b"grown" not in run.streams[0]
 
 
 def test_each_crictl_call_is_timeout_crictl_and_head(tmp_path: Path, node: WitnessNode,  # noqa: F811

@@ -9,10 +9,11 @@ Stream grammar (all header tokens ASCII, ``STR`` is bytes without NUL, then one 
          raw: exactly SIZE raw bytes | hex: STR(hex digits and blanks) | big, deny, none: nothing
          | cat: SIZE bytes in the next X record
     X NONCE COUNT TOTAL             the bytes of the last COUNT "cat" F records, one after the
-         other (TOTAL: the sum of their sizes), then the line "X NONCE"; NONCE: a random UUID
-         the node drew, so no file's bytes can forge that line. When it is not TOTAL bytes on
-         (a file changed size meanwhile), the COUNT files are void, and the stream goes on
-         after it.
+         other (TOTAL: the sum of their sizes, at most), then the line "X NONCE same|changed";
+         NONCE: a random UUID the node drew, so no file's bytes can forge that line; changed:
+         a file's inode, size or ctime after the cat is not what stat saw. When the line is
+         not TOTAL bytes on, or says changed, the COUNT files are void, and the stream goes
+         on after it.
     F err STR(path) STR(strerror)
     F no STR(path)                  missing (no such file, or a parent is not a directory)
     V STR(path)                     the data of the last F record for path could not be read
@@ -260,7 +261,8 @@ def _read_d(cur: _Cursor, words: list[str], raw: Raw) -> None:
 
 
 def _read_x(cur: _Cursor, words: list[str], raw: Raw) -> None:
-    """The bytes of the pending "cat" files, one after the other, closed by "X NONCE"."""
+    """The bytes of the pending "cat" files, one after the other, closed by "X NONCE same"
+    (every file still the inode, size and ctime stat saw) or "X NONCE changed"."""
     _arity(words, 4)
     if not _NONCE.fullmatch(words[1]):
         raise GatherError(f"bad X nonce {words[1][:40]!r}")
@@ -269,26 +271,27 @@ def _read_x(cur: _Cursor, words: list[str], raw: Raw) -> None:
     pending, cur.pending = cur.pending, []
     if count != len(pending) or total != sum(size for _, size in pending):
         raise GatherError(f"X record for {count} files of {total} bytes, not the {len(pending)} announced")
-    closing = b"X " + words[1].encode("ascii") + b"\n"
+    closing = b"X " + words[1].encode("ascii") + b" "
     end = cur.pos + total
-    if cur.data.startswith(closing, end):
-        for path, size in pending:
-            record = raw.files.get(path)
-            if record is not None and record.kind == "file":
-                raw.files[path] = replace(record, data=cur.data[cur.pos:cur.pos + size])
-            cur.pos += size
-        cur.pos += len(closing)
-        return
-    # A file grew or shrank between stat and cat: its bytes, and every later file's, are not
-    # where the sizes say. Resynchronise on the closing line and void them all.
+    # The node drew the nonce after the files were chosen and never wrote it anywhere but
+    # here, so no file's bytes hold it: the first closing line is the real one.
     found = cur.data.find(closing, cur.pos)
     if found < 0:
         raise GatherError(f"truncated X record at byte {cur.pos}")
-    for path, _ in pending:
+    start = cur.pos
+    cur.pos = found + len(closing)
+    verdict = cur.line()
+    if verdict not in (["same"], ["changed"]):
+        raise GatherError(f"bad X verdict {' '.join(verdict)[:30]!r}")
+    whole = found == end and verdict == ["same"]
+    # Otherwise a file grew, shrank or was replaced between stat and cat: no file's bytes are
+    # surely its own, and all of them are void.
+    for path, size in pending:
         record = raw.files.get(path)
         if record is not None and record.kind == "file":
-            raw.files[path] = replace(record, data=None, error=CHANGED)
-    cur.pos = found + len(closing)
+            data = cur.data[start:start + size] if whole else None
+            raw.files[path] = replace(record, data=data, error=record.error if whole else CHANGED)
+        start += size
 
 
 def _read_l(cur: _Cursor, words: list[str], raw: Raw) -> None:

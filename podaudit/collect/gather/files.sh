@@ -11,7 +11,7 @@ QN=0          # queued paths: QR_i (report), QP_i (path on the node, without $R)
 QA=           # "$R$QP_1" "$R$QP_2"...: the words that make them a command line (eval), built as
 LA=           # they come (set -- "$@" x, once a path, is quadratic); LA: the links' alone
 QB=0          # bytes of the queued paths: a command line stays far below ARG_MAX
-FSTAT='%f %u %g %Y %s %i %y'
+FSTAT='%f %u %g %Y %s %i %y %z'  # %z: ctime, which fcat checks again after its cat
 
 RP_DIR=       # the directory realpath_of is in (cd -P) for the last file's path
 SM_OK=$NL     # directories below which a short name absent is surely missing (surely_missing)
@@ -58,9 +58,10 @@ realpath_of() { # RP := the physical path of existing $1 (for the live root only
             return 0
         fi
         rp_d=${rp_p%/*}
+        [ -n "$rp_d" ] || rp_d=/ # a file in / (RP_DIR is empty when no directory is known)
         if [ "$rp_n" != 1 ] || [ "$rp_d" != "$RP_DIR" ]; then # not the directory of the last file
             RP_DIR=
-            cd -P "${rp_d:-/}" 2>/dev/null || return 1
+            cd -P "$rp_d" 2>/dev/null || return 1
             [ "$rp_n" != 1 ] || RP_DIR=$rp_d
         fi
         rp_x=${PWD%/}/${rp_p##*/}
@@ -195,7 +196,7 @@ fwrite() {
     cat)
         CN=$((CN + 1))
         CT=$((CT + ${10}))
-        eval "CP_$CN=\$fw_f"
+        eval "CP_$CN=\$fw_f CK_$CN=\$CTIME"
         CA="$CA \"\$CP_$CN\""
         ;;
     hex)
@@ -251,6 +252,7 @@ flush_files() {
             continue
         fi
         [ "$FLINK" = 1 ] || ff_ino=$6
+        CTIME="$6 $5 ${10-} ${11-}" # what fcat checks after its cat: inode, size, ctime
         fwrite "$ff_r" "$ff_p" "$ff_ino" "$ff_link" "$ff_how" "0x$1" "$2" "$3" "$4" "$5" "${8-}"
     done
     IFS=$DEFAULT_IFS
@@ -281,11 +283,28 @@ flinks() { # QI_i, QT_i := inode and text of the queued links among the first $1
 }
 
 fcat() { # the bytes of the CN files queued by fwrite, as one X record
+    # The closing line says whether every file is still the one stat -L saw: the same inode,
+    # size and ctime after the cat. Sizes that change and change back (one file grown, a later
+    # one shrunk, or one file read twice) keep the total but move one file's bytes into
+    # another's record; any write, truncation or rename sets the inode's ctime, which no user
+    # can set back, so such a cat is void. head bounds it: a file swapped for /dev/zero ends.
     [ "$CN" -gt 0 ] || return 0
     eval "set -- $CA"
     printf 'X %s %s %s\n' "$NONCE" "$CN" "$CT"
-    cat "$@" 2>/dev/null
-    printf 'X %s\n' "$NONCE"
+    cat -- "$@" 2>/dev/null | head -c "$CT"
+    fc_now=$(stat -L -c '%i %s %z' -- "$@" 2>/dev/null)
+    fc_said=same fc_i=1
+    IFS=$NL
+    for fc_l in $fc_now; do
+        IFS=$DEFAULT_IFS
+        eval "fc_was=\$CK_$fc_i"
+        set -- $fc_l
+        [ "$fc_was" = "$1 $2 ${3-} ${4-}" ] || fc_said=changed
+        fc_i=$((fc_i + 1))
+    done
+    IFS=$DEFAULT_IFS
+    [ "$fc_i" = $((CN + 1)) ] || fc_said=changed
+    printf 'X %s %s\n' "$NONCE" "$fc_said"
     CN=0 CT=0 CA=
 }
 
