@@ -11,7 +11,6 @@ not in every chunk of nodes (run/nodes_file.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from functools import cached_property
 
 from podaudit.model import ApiNodeFacts
@@ -23,9 +22,6 @@ HOSTNAME = "Hostname"
 
 class ApiNodeIndex(tuple[ApiNodeFacts, ...]):
     """Every Node the API lists, in its order, and where each name and address points."""
-
-    def __new__(cls, nodes: Iterable[ApiNodeFacts]) -> ApiNodeIndex:
-        return super().__new__(cls, nodes)
 
     @cached_property
     def by_name(self) -> frozenset[str]:
