@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from podaudit.audit import rules_baseline
 from podaudit.audit.baseline import (
     Baseline,
     ExpectedPod,
@@ -21,7 +25,7 @@ from podaudit.audit.baseline_accept import Acceptance, accepting_baseline
 from podaudit.audit.baseline_record import build_baseline
 from podaudit.audit.context import ClusterContext, NodeContext, Role
 from podaudit.audit.engine import AuditResult, audit
-from podaudit.audit.registry import finding
+from podaudit.audit.registry import finding, load_all_rules
 from podaudit.audit.rules_baseline import drift, group_identical, missing_expected, not_in_baseline
 from podaudit.audit.suppressions import Suppression
 from podaudit.collect.local import LocalNode
@@ -346,6 +350,35 @@ def test_pa503_ignores_the_nodes_own_name_and_address() -> None:
     assert found.node == "cp-3" and "kube-apiserver manifest content differs" in found.message
 
 
+@settings(max_examples=400, deadline=None)
+@given(data=st.binary(max_size=60).map(lambda b: bytes(b"ab1.-:_ xN"[c % 10] for c in b)),
+       word=st.sampled_from([b"ab1", b"a", b"1.1", b"N:1", b"b1-a"]),
+       edge=st.sampled_from(["name", "ipv4", "ipv6"]))
+def test_identity_replacement_is_the_lookaround_substitution(data: bytes, word: bytes, edge: str) -> None:
+    """_replace_word does what re.sub of (?<!edge)word(?!edge) did (rules_baseline before it
+    compiled one pattern per node), on strings dense in edge bytes and repeats."""
+    edges = {"name": (rules_baseline._NAME_EDGE, rb"[\w.-]"), "ipv4": (rules_baseline._IPV4_EDGE, rb"[\w.]"),
+             "ipv6": (rules_baseline._IPV6_EDGE, rb"[\w.:]")}
+    allowed, klass = edges[edge]
+    pattern = re.compile(rb"(?<!" + klass + rb")" + re.escape(word) + rb"(?!" + klass + rb")")
+    assert rules_baseline._replace_word(data, word, allowed, b"<x>") == pattern.sub(b"<x>", data)
+
+
+def test_pa503_sets_aside_only_the_whole_name_and_address() -> None:
+    """Each node's own name and address are set aside, but not inside a longer word: on node1,
+    node10, node1.example.com and 10.0.0.12 stay as they are, so node1 agrees with the others."""
+    def worker(node: str, ip: str, peer: str) -> NodeContext:
+        return ctx(node, "worker", {"agent": pod_yaml("agent", extra=f"    args: [--node={node}, --ip={ip}, "
+                                                                     f"--peer={peer}]\n")}, address=ip)
+
+    for peer in ("node10", "node1.example.com", "10.0.0.12", "x-node1", "node1_b"):
+        assert run(drift, [worker(f"node{i}", f"10.0.0.{i}", peer) for i in (1, 2, 3)]) == [], peer
+    nodes = [worker(f"node{i}", f"10.0.0.{i}", "node10") for i in (1, 2, 3)]
+    nodes[0] = worker("node1", "10.0.0.1", "node11")
+    [found] = run(drift, nodes)
+    assert found.node == "node1" and "agent manifest content differs" in found.message
+
+
 def test_pa503_node_specific_content_without_majority_is_silent() -> None:
     # Every etcd.yaml names its own peers: all differ, so none is the odd one out.
     nodes = [ctx(f"cp-{i}", "control-plane", {"etcd": pod_yaml("etcd", image=f"etcd:{i}")}) for i in (1, 2, 3)]
@@ -551,6 +584,7 @@ def test_accept_findings_keeps_the_suppressions_the_run_used(trees: Path, tmp_pa
 
 
 def test_accepted_entries_match_hostile_names_exactly() -> None:
+    load_all_rules()  # PA903's module: this test may be the first of its process
     node, path = "we*ird[1] ", " /etc/k8s/ma?nifests/a b\U0001f600\udcff.yaml\n"
     odd = finding("PA903", node, path, f"{node}: cannot read {path}: \x1b[31mdenied", key=path)
     text = accepting_baseline(AuditResult(findings=[odd]), Acceptance.parse(None, None, TODAY))

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import replace
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 import pytest
@@ -81,9 +82,23 @@ def test_a_node_reached_by_its_address_is_matched_to_its_api_node(tmp_path: Path
     assert any("the API has a Node node01" in step["what"] for step in nodes["node01"]["node_name_provenance"])
 
 
-def test_sweep_json_pieces_are_the_document(fleet: Path) -> None:
+class _Frozen(datetime):
+    """A clock that stands still: a document holds times (removal commands' backup stamps, pod
+    ages), and two renderings a second apart would differ there, not in what is compared."""
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _Frozen:
+        return cls(2026, 12, 7, 12, 0, 0, tzinfo=tz)
+
+
+def test_sweep_json_pieces_are_the_document(fleet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Also with no nodes, no audit and an interrupted run: the pieces join to ``dumps``."""
+    from podaudit.api import view
+    from podaudit.remedy import commands
     from podaudit.report.jsonout import iter_sweep_json
+
+    monkeypatch.setattr(commands, "datetime", _Frozen)
+    monkeypatch.setattr(view, "datetime", _Frozen)
 
     cluster = snapshot_cluster(str(fleet))
     some = _in_threads(cluster.nodes[:3], 1, None, None)

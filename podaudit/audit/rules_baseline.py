@@ -10,7 +10,6 @@ control-plane nodes. A baseline's pinned ``sha256`` is always the file's exact b
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, TypeVar
@@ -216,21 +215,44 @@ def _names(names: list[str]) -> str:
     return shown + (f" and {len(names) - _LIST_AT_MOST} more" if len(names) > _LIST_AT_MOST else "")
 
 
-def _identity_patterns(view: NodeView) -> list[tuple[re.Pattern[bytes], bytes]]:
-    """The node's own name, hostname and addresses, as they appear in its manifests."""
+# The characters that may not touch a name or an address for it to count as that name or
+# address (regex \w on bytes is ASCII [A-Za-z0-9_]): "node1" is not in "node10" nor in
+# "node1.example.com", and 10.0.0.1 is not in 10.0.0.12.
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_NAME_EDGE = _WORD | frozenset(b".-")
+_IPV4_EDGE = _WORD | frozenset(b".")
+_IPV6_EDGE = _WORD | frozenset(b".:")
+
+
+def _identity_words(view: NodeView) -> list[tuple[bytes, frozenset[int], bytes]]:
+    """The node's own name, hostname and addresses as they appear in its manifests: each word,
+    the bytes that may not touch it, and its placeholder."""
     names = {view.node_name.value, *([view.hostname.strip()] if view.hostname else [])}
     names |= {n.lower() for n in names}
     addresses = {a.split("/")[0] for a in (view.network.node_addresses if view.network else ())}
-    patterns = []
     # Longest first, so a hostname that contains the node name is replaced whole.
-    for name in sorted((n for n in names if len(n) >= 3), key=len, reverse=True):
-        word = re.escape(name.encode("utf-8", "surrogateescape"))
-        patterns.append((re.compile(rb"(?<![\w.-])" + word + rb"(?![\w.-])"), NODE_PLACEHOLDER))
-    for address in sorted(a for a in addresses if a):
-        word = re.escape(address.encode())
-        edge = rb"[\w.:]" if ":" in address else rb"[\w.]"
-        patterns.append((re.compile(rb"(?<!" + edge + rb")" + word + rb"(?!" + edge + rb")"), ADDRESS_PLACEHOLDER))
-    return patterns
+    words = [(name.encode("utf-8", "surrogateescape"), _NAME_EDGE, NODE_PLACEHOLDER)
+             for name in sorted((n for n in names if len(n) >= 3), key=len, reverse=True)]
+    words += [(address.encode("utf-8", "surrogateescape"), _IPV6_EDGE if ":" in address else _IPV4_EDGE,
+               ADDRESS_PLACEHOLDER) for address in sorted(a for a in addresses if a)]
+    return words
+
+
+def _replace_word(data: bytes, word: bytes, edge: frozenset[int], placeholder: bytes) -> bytes:
+    """``data`` with every whole ``word`` (no ``edge`` byte just before or after) replaced,
+    left to right: what re.sub of (?<!edge)word(?!edge) does, without compiling a pattern for
+    every node (each node's name and addresses are its own, so no pattern cache ever hits:
+    that cost 0.5 ms per node, serially, in a fleet's drift check)."""
+    parts: list[bytes] = []
+    start = done = 0
+    while (at := data.find(word, start)) >= 0:
+        end = at + len(word)
+        if (at and data[at - 1] in edge) or (end < len(data) and data[end] in edge):
+            start = at + 1
+            continue
+        parts += (data[done:at], placeholder)
+        start = done = end
+    return b"".join((*parts, data[done:])) if parts else data
 
 
 def content_digest(view: NodeView, pod: StaticPod) -> str | None:
@@ -240,8 +262,8 @@ def content_digest(view: NodeView, pod: StaticPod) -> str | None:
                 None)
     if data is None:
         return None
-    for pattern, placeholder in _identity_patterns(view):
-        data = pattern.sub(placeholder, data)
+    for word, edge, placeholder in _identity_words(view):
+        data = _replace_word(data, word, edge, placeholder)
     return hashlib.sha256(data).hexdigest()
 
 
