@@ -37,7 +37,7 @@ from bench import GENERATE, LAB, run_measured, server_cpu
 
 def sweep_once(python: str, lab: Path, inventory: Path, nodes: list[dict[str, object]]) -> dict[str, float]:
     before = server_cpu(nodes)
-    run = run_measured([python, "-m", "podaudit", "sweep", "--inventory", str(inventory), "--ssh-config",
+    run = run_measured([python, "-P", "-m", "podaudit", "sweep", "--inventory", str(inventory), "--ssh-config",
                         str(lab / "ssh_config"), "--no-api", "-o", "json"])
     doc = json.loads(run.stdout)
     read = doc["nodes"]

@@ -19,11 +19,15 @@ from podaudit.collect.gather_parse import _Cursor, _read_p
 from podaudit.collect.records import GatherError, Raw
 from podaudit.collect.remote import gather_script, parse_gather
 from podaudit.collect.rootfs import RootFS
+from podaudit.kubelet.invocation import KUBELET_UNITS
+from podaudit.kubelet.resolve import analyze_node
+from podaudit.kubelet.unitfiles import UNIT_DIRS
 from tests.test_remote_collector import (  # noqa: F401 (fixtures, shared with that module)
     POD,
     Node,
     Shell,
     kubeadm_node,
+    missing_paths,
     no_injection,
     static_kubelet,
     workdir,
@@ -90,10 +94,28 @@ def test_the_first_pass_on_a_kubeadm_node_runs_nine_programs(tmp_path, workdir, 
     # config are not a program each.
     assert sorted(ran) == sorted(["grep", "ls", "tr", "find", "stat", "cat", "head", "stat",
                                   *(["ip"] if shutil.which("ip") else [])])
-    # Most of it the model's answers about absent units and drop-in directories.
-    assert len(run.streams[0]) <= 17_000
+    # 17.4 KB before the units and settings files of other kinds of kubelet were left out.
+    assert len(run.streams[0]) <= 7_000
     snapshot = parse_gather(run.streams[0], "cp-1")
     assert snapshot.files["/etc/kubernetes/manifests/etcd.yaml"].data == POD.format(name="etcd").encode()
+
+
+def test_a_running_kubelet_s_first_pass_asks_only_for_its_own_unit(tmp_path, workdir, static_kubelet):  # noqa: F811
+    """With a kubelet running, the model reads the unit that started it and no other
+    (invocation._unit_of; find_invocation tries every KUBELET_UNITS only when none runs), and
+    the k3s, rke2 and MicroK8s settings files only for those kinds (invocation._finish), so the
+    first pass asks nothing of theirs on a kubeadm node, and still misses nothing."""
+    run = kubeadm_node(tmp_path, static_kubelet, collect=False, local=False, scripts=[gather_script()]).run(
+        tmp_path / "run", Shell("sh", ("sh",)), workdir)
+    snapshot = parse_gather(run.streams[0], "cp-1")
+    asked = {p for p in (*snapshot.files, *snapshot.dirs) if p.startswith(UNIT_DIRS)}
+    others = [u.removesuffix(".service") for u in KUBELET_UNITS if u != "kubelet.service"]
+    assert asked and not [p for p in asked if any(u in p for u in others)]
+    assert "/usr/lib/systemd/system/kubelet.service.d" in asked
+    assert not [p for p in (*snapshot.files, *snapshot.dirs) if p.startswith(("/etc/rancher", "/var/lib/rancher",
+                                                                              "/var/snap"))]
+    assert missing_paths(snapshot) == ([], [])
+    assert analyze_node(snapshot).invocation.unit.unit_path == "/usr/lib/systemd/system/kubelet.service"
 
 
 def test_a_pass_over_many_manifests_runs_the_same_programs_as_over_one(tmp_path, workdir):  # noqa: F811

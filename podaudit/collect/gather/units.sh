@@ -114,10 +114,19 @@ udir_absent() {
     return 1
 }
 
-gunits() { # the kubelet's units: its cgroup's, the usual ones, their drop-ins, and env files
+gunits() { # the kubelet's units, their drop-ins, and env files
+    # A running kubelet's model reads only the unit that started it: its cgroup's, else the usual
+    # one for its kind (invocation.py, _unit_of); every KUBELET_UNITS only with none running
+    # (find_invocation). Five units that do not apply were most of this pass's shell work.
     cgroup_unit "$KCGROUP"
-    [ -z "$CU" ] || gunit "$CU"
-    for u in $KUBELET_UNITS; do gunit "$u"; done
+    case $CU:$KKIND in
+    ?*:*) gu_units=$CU ;;
+    :kubelet | :hyperkube) gu_units=kubelet.service ;;
+    :k3s) gu_units='k3s.service k3s-agent.service' ;;
+    :rke2) gu_units='rke2-server.service rke2-agent.service' ;;
+    *) gu_units=$KUBELET_UNITS ;;
+    esac
+    for u in $gu_units; do gunit "$u"; done
     for f in /etc/default/kubelet /etc/sysconfig/kubelet /var/lib/kubelet/kubeadm-flags.env \
         /etc/kubernetes/kubelet.env /etc/eks/kubelet/environment; do
         gfile "$f"
