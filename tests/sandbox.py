@@ -27,8 +27,11 @@ PID1 = Path(__file__).resolve().parent / "support" / "pid1.py"
 SYSTEM_TOPS = frozenset({"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr", "/etc", "/proc", "/sys",
                          "/dev"})
 # --kill-child: when unshare dies (a test timeout kills it), the namespace's init dies, and
-# with it every process of the namespace.
-UNSHARE = ["unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private", "--kill-child"]
+# with it every process of the namespace. --cgroup: its processes' cgroup reads "/", so the
+# service that runs the suite (a CI runner's, a desktop's user@.service) never passes for the
+# unit that started a test's kubelet.
+UNSHARE = ["unshare", "--cgroup", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
+           "--kill-child"]
 
 
 def why_no_namespaces() -> str | None:

@@ -677,6 +677,27 @@ def test_k3s_with_a_rewritten_title_and_its_default_dirs(tmp_path, workdir, shel
     assert [p.name for p in view.static_pods] == ["coredns"]
 
 
+def test_rke2_s_kubelet_child_and_its_manifests_in_one_pass(tmp_path, workdir, shell, fake_kubelet_binary):
+    """rke2 starts the kubelet as a child with only --config-dir=<data-dir>/agent/etc/kubelet.conf.d,
+    where rke2's drop-in sets staticPodPath to <data-dir>/agent/pod-manifests: the first pass
+    gathers that folder (the script reads no staticPodPath from drop-ins), so one exec does."""
+    var_lib = tmp_path / "var-lib"
+    conf_d = var_lib / "rancher/rke2/agent/etc/kubelet.conf.d"
+    conf_d.mkdir(parents=True)
+    (conf_d / "00-rke2-defaults.conf").write_text(CONFIG.format(path="/var/lib/rancher/rke2/agent/pod-manifests"))
+    manifests = var_lib / "rancher/rke2/agent/pod-manifests"
+    manifests.mkdir()
+    write_pod(manifests / "etcd.yaml", "etcd")
+    argv = [str(fake_kubelet_binary), "--config-dir=/var/lib/rancher/rke2/agent/etc/kubelet.conf.d",
+            "--hostname-override=rke2-cp", "--file-check-frequency=5s"]
+    run = Node([(argv, None)], mounts={"/var/lib": var_lib}).run(tmp_path / "run", shell, workdir)
+    assert len(run.streams) == 1
+    _, view = gathered_as_local(run)
+    assert view.invocation.kind == "kubelet"
+    assert view.static_pod_path.value == "/var/lib/rancher/rke2/agent/pod-manifests"
+    assert [p.mirror_name for p in view.static_pods] == ["etcd-rke2-cp"]
+
+
 def test_a_reader_without_root_records_what_it_may_not_read(tmp_path, fake_kubelet_binary, sh):
     base = tmp_path / "nobody"  # in the run's own /tmp its parents are open to nobody
     base.mkdir()

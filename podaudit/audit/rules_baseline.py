@@ -243,6 +243,8 @@ def _replace_word(data: bytes, word: bytes, edge: frozenset[int], placeholder: b
     left to right: what re.sub of (?<!edge)word(?!edge) does, without compiling a pattern for
     every node (each node's name and addresses are its own, so no pattern cache ever hits:
     that cost 0.5 ms per node, serially, in a fleet's drift check)."""
+    if not word:
+        return data
     parts: list[bytes] = []
     start = done = 0
     while (at := data.find(word, start)) >= 0:

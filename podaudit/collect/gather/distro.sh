@@ -14,5 +14,10 @@ gdistro() { # k3s, rke2 and MicroK8s files: the running kind's (invocation._fini
         gdir "/var/lib/rancher/$d/agent/etc/kubelet.conf.d" "/var/lib/rancher/$d/agent/etc/kubelet.conf.d" walk 0
         gdir "/var/lib/rancher/$d/agent/pod-manifests" "/var/lib/rancher/$d/agent/pod-manifests" nodot
     done
-    case $KKIND in '' | kubelite) gfile /var/snap/microk8s/current/args/kubelet ;; esac
+    case $KKIND in '' | kubelite)
+        gfile /var/snap/microk8s/current/args/kubelet
+        # whether the kubelite wrapper edits that file (launch_microk8s._sanitise reads it)
+        gfile /var/snap/microk8s/current/var/lock/no-arg-sanitisation
+        ;;
+    esac
 }

@@ -133,6 +133,15 @@ gkubelet() { # the files the kubelet's flags name: --config, --config-dir, --pod
     if [ -n "$KCONFIGDIR" ]; then
         absolute "$KCONFIGDIR" "$KCWD"
         gdir "$NP" "$NP" walk 0
+        # rke2 runs the kubelet as a child whose --config-dir is <data-dir>/agent/etc/kubelet.conf.d,
+        # where rke2's own drop-in sets staticPodPath to <data-dir>/agent/pod-manifests (the pair
+        # distro.k3s_launch knows); this script reads no staticPodPath from drop-ins, so without
+        # this every rke2 node would cost one more pass.
+        case $NP in */agent/etc/kubelet.conf.d)
+            gk_pm=${NP%/etc/kubelet.conf.d}/pod-manifests
+            gdir "$gk_pm" "$gk_pm" nodot
+            ;;
+        esac
     fi
     if [ -n "$KPMP" ]; then
         absolute "$KPMP" "$KCWD"

@@ -119,14 +119,18 @@ gunits() { # the kubelet's units, their drop-ins, and env files
     # one for its kind (invocation.py, _unit_of); every KUBELET_UNITS only with none running
     # (find_invocation). Five units that do not apply were most of this pass's shell work.
     cgroup_unit "$KCGROUP"
-    case $CU:$KKIND in
-    ?*:*) gu_units=$CU ;;
-    :kubelet | :hyperkube) gu_units=kubelet.service ;;
-    :k3s) gu_units='k3s.service k3s-agent.service' ;;
-    :rke2) gu_units='rke2-server.service rke2-agent.service' ;;
-    *) gu_units=$KUBELET_UNITS ;;
-    esac
-    for u in $gu_units; do gunit "$u"; done
+    if [ -n "$CU" ]; then
+        gunit "$CU" # one name, whatever it holds (gunit refuses it whole if odd)
+    else
+        case $KKIND in
+        kubelet | hyperkube) gu_units=kubelet.service ;;
+        k3s) gu_units='k3s.service k3s-agent.service' ;;
+        rke2) gu_units='rke2-server.service rke2-agent.service' ;;
+        kubelite) gu_units= ;; # no usual unit: snapd names it, and the cgroup says so
+        *) gu_units=$KUBELET_UNITS ;;
+        esac
+        for u in $gu_units; do gunit "$u"; done
+    fi
     for f in /etc/default/kubelet /etc/sysconfig/kubelet /var/lib/kubelet/kubeadm-flags.env \
         /etc/kubernetes/kubelet.env /etc/eks/kubelet/environment; do
         gfile "$f"
