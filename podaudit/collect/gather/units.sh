@@ -117,7 +117,8 @@ udir_absent() {
 gunits() { # the kubelet's units, their drop-ins, and env files
     # A running kubelet's model reads only the unit that started it: its cgroup's, else the usual
     # one for its kind (invocation.py, _unit_of); every KUBELET_UNITS only with none running
-    # (find_invocation). Five units that do not apply were most of this pass's shell work.
+    # (find_invocation). The five that do not apply, in eight unit folders each, were half of
+    # what a kubeadm node sent back (mostly records of paths that do not exist).
     cgroup_unit "$KCGROUP"
     if [ -n "$CU" ]; then
         gunit "$CU" # one name, whatever it holds (gunit refuses it whole if odd)
