@@ -508,3 +508,39 @@ def test_a_bundle_without_witnesses_reads_as_not_asked(tmp_path: Path) -> None:
     write_tree(replace(_witnessed_snapshot(), witnesses=None), str(tmp_path / "cp1"))
     assert "witnesses" not in json.loads((tmp_path / "cp1" / "podaudit.meta.json").read_text())
     assert LocalNode(str(tmp_path / "cp1")).snapshot.witnesses is None
+
+
+def test_unpacking_makes_each_folder_once_not_once_per_member(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle's members come folder by folder: each folder is made (mkdir) and opened about
+    once, not walked again from the top for every member below it (1,000 nodes: 167,000 mkdir
+    for 15,000 folders before); the tree unpacked is the same. Counts, not timings."""
+    from podaudit.collect import untar
+    from podaudit.collect.bundle import unpack
+    from scripts.bench import Generator
+
+    Generator(7).write(tmp_path / "fleet", 40)
+    bundle = collect(tmp_path, "--snapshot", str(tmp_path / "fleet"))
+    calls = {"mkdir": 0, "open": 0}
+    real_mkdir, real_open = os.mkdir, os.open
+
+    def counted(name: str, real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(untar.os, "mkdir", counted("mkdir", real_mkdir))
+    monkeypatch.setattr(untar.os, "open", counted("open", real_open))
+    into = tmp_path / "unpacked"
+    into.mkdir()
+    nodes = unpack(bundle.read_bytes(), "bundle", str(into))
+    monkeypatch.undo()
+    folders = [p for p in into.rglob("*") if p.is_dir() and not p.is_symlink()]
+    files = [p for p in into.rglob("*") if p.is_file() and not p.is_symlink()]
+    assert len(nodes) == 40 and len(folders) > 500
+    assert calls["mkdir"] <= 1.2 * len(folders)
+    assert calls["open"] <= 2.5 * len(folders) + len(files)  # each folder in two passes, each file once
+    for node in ("worker-0001", "worker-0002"):  # the same bytes as the snapshot's
+        source = tmp_path / "fleet" / "nodes" / node
+        for path in source.rglob("*.yaml"):
+            assert (into / "nodes" / node / path.relative_to(source)).read_bytes() == path.read_bytes()
