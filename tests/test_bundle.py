@@ -544,3 +544,35 @@ def test_unpacking_makes_each_folder_once_not_once_per_member(tmp_path: Path, mo
         source = tmp_path / "fleet" / "nodes" / node
         for path in source.rglob("*.yaml"):
             assert (into / "nodes" / node / path.relative_to(source)).read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize("shape", ["deep", "wide"])
+def test_unpacking_holds_few_descriptors_whatever_the_shape(tmp_path: Path, shape: str) -> None:
+    """Under a limit of 64 open files: a folder 1,500 deep (a hostile bundle may nest so) and
+    600 folders side by side unpack whole, with their modes; the folders kept open while
+    unpacking stay few, whatever the depth or the width."""
+    if shape == "deep":
+        deep = "nodes/n1/" + "/".join(["d"] * 1500)
+        members = [_dir("nodes"), _dir("nodes/n1"), _file(f"{deep}/f.yaml", b"x: 1\n")]
+        expected = [f"{deep}/f.yaml"]
+    else:
+        members = [_dir("nodes")]
+        for node in range(200):
+            members += [_dir(f"nodes/n{node}"), _dir(f"nodes/n{node}/etc"),
+                        _file(f"nodes/n{node}/etc/kubernetes/manifests/a.yaml", b"x: 1\n")]
+        expected = [f"nodes/n{node}/etc/kubernetes/manifests/a.yaml" for node in range(200)]
+    for info, _ in members:
+        if info.isdir():
+            info.mode = 0o750
+    bundle = _bundle_with(tmp_path, members)
+    into = tmp_path / "into"
+    into.mkdir()
+    code = ("import resource, sys\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+            "from podaudit.collect.bundle import unpack\n"
+            "print(len(unpack(open(sys.argv[1], 'rb').read(), 'bundle', sys.argv[2])))\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(bundle), str(into)], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert all((into / name).read_bytes() == b"x: 1\n" for name in expected)
+    assert (into / "nodes/n1").stat().st_mode & 0o777 == 0o750  # the mode pass reached it too

@@ -153,7 +153,7 @@ def _check_links(members: list[tarfile.TarInfo]) -> None:
 
 def _folder(top: int, parts: list[str]) -> int:
     """A descriptor of the folder ``parts`` below ``top``, each missing folder made; a link or
-    a file on the way is an OSError (ELOOP, ENOTDIR), never followed."""
+    a file on the way is an OSError (ENOTDIR on Linux), never followed."""
     fd = os.dup(top)
     try:
         for part in parts:
@@ -169,43 +169,55 @@ def _folder(top: int, parts: list[str]) -> int:
 
 
 class _Folders:
-    """The folders below ``top`` opened so far, by path, each as ``_folder`` opens it (made if
-    missing, O_NOFOLLOW|O_DIRECTORY from its parent): a bundle's members come folder by folder,
-    and walking every member's path from the top again was most of an unpacking's system calls
-    (1,000 nodes: 167,000 mkdir and 194,000 open for 26,000 members). The descriptors are
-    this object's: a caller uses one before its next ``get``, and never closes it."""
+    """The folders of the last path asked for, from the top, kept open: a bundle's members come
+    folder by folder, and walking every member's path from the top again was most of an
+    unpacking's system calls (1,000 nodes: 167,000 mkdir and 194,000 open for 26,000 members).
+    Each folder is opened as ``_folder`` opens it (made if missing, with ``make``;
+    O_NOFOLLOW|O_DIRECTORY from its parent). At most HELD descriptors are kept, whatever the
+    depth (a shell's limit may be 256 open files, and a hostile bundle may nest 1,500 folders
+    deep); the one ``get`` returns is this object's, valid until the next ``get``."""
 
-    MAX_OPEN = 256  # descriptors kept at most: a bundle of many nodes has tens of thousands of folders
+    HELD = 32
 
     def __init__(self, top: int, make: bool = True) -> None:
         self.top = top
         self.make = make  # False once every folder is made: only opened
-        self.open: dict[tuple[str, ...], int] = {}
+        self.chain: list[tuple[str, int]] = []  # the last path's first folders and their descriptors
+        self.loose: int | None = None  # the last path's folder when deeper than the chain
 
     def __enter__(self) -> _Folders:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._drop(0)
 
-    def close(self) -> None:
-        for fd in self.open.values():
+    def _drop(self, keep: int) -> None:
+        """Close all but the first ``keep`` of the chain, and the loose descriptor."""
+        if self.loose is not None:
+            fd, self.loose = self.loose, None
             os.close(fd)
-        self.open.clear()
+        while len(self.chain) > keep:
+            os.close(self.chain.pop()[1])
 
     def get(self, parts: list[str]) -> int:
-        if len(self.open) >= self.MAX_OPEN:
-            self.close()  # the next members' folders are opened again, from the top
-        key = tuple(parts)
-        depth = len(key)
-        while depth and key[:depth] not in self.open:
-            depth -= 1
-        fd = self.open[key[:depth]] if depth else self.top
-        for end in range(depth + 1, len(key) + 1):
+        keep = 0
+        while keep < min(len(parts), len(self.chain)) and self.chain[keep][0] == parts[keep]:
+            keep += 1
+        self._drop(keep)
+        fd = self.chain[-1][1] if self.chain else self.top
+        for part in parts[keep:]:
             if self.make:
                 with contextlib.suppress(FileExistsError):
-                    os.mkdir(key[end - 1], 0o755, dir_fd=fd)
-            fd = self.open[key[:end]] = os.open(key[end - 1], _DIR, dir_fd=fd)
+                    os.mkdir(part, 0o755, dir_fd=fd)
+            below = os.open(part, _DIR, dir_fd=fd)
+            if fd == self.loose:  # past the chain: only the deepest is kept
+                self.loose = None
+                os.close(fd)
+            if len(self.chain) < self.HELD and self.loose is None:
+                self.chain.append((part, below))
+            else:
+                self.loose = below
+            fd = below
         return fd
 
 
