@@ -548,11 +548,13 @@ def test_unpacking_makes_each_folder_once_not_once_per_member(tmp_path: Path, mo
 
 @pytest.mark.parametrize("shape", ["deep", "wide"])
 def test_unpacking_holds_few_descriptors_whatever_the_shape(tmp_path: Path, shape: str) -> None:
-    """Under a limit of 64 open files: a folder 1,500 deep (a hostile bundle may nest so) and
-    600 folders side by side unpack whole, with their modes; the folders kept open while
-    unpacking stay few, whatever the depth or the width."""
+    """Under a limit of 64 open files: a folder 97 deep (the deepest a bundle may hold) and 600
+    folders side by side unpack whole, with their modes; the folders kept open while unpacking
+    stay few, whatever the depth or the width."""
+    from podaudit.collect import untar
+
     if shape == "deep":
-        deep = "nodes/n1/" + "/".join(["d"] * 1500)
+        deep = "nodes/n1/" + "/".join(["d"] * (untar.MAX_DEPTH - 3))
         members = [_dir("nodes"), _dir("nodes/n1"), _file(f"{deep}/f.yaml", b"x: 1\n")]
         expected = [f"{deep}/f.yaml"]
     else:
@@ -576,3 +578,44 @@ def test_unpacking_holds_few_descriptors_whatever_the_shape(tmp_path: Path, shap
     assert proc.returncode == 0, proc.stderr
     assert all((into / name).read_bytes() == b"x: 1\n" for name in expected)
     assert (into / "nodes/n1").stat().st_mode & 0o777 == 0o750  # the mode pass reached it too
+
+
+def test_a_bundle_nested_too_deep_is_refused_in_one_line(tmp_path: Path) -> None:
+    """1,500 folders deep unpacked fine, but could not be removed again (shutil.rmtree recurses
+    once per folder: RecursionError, the tree left in the temp folder): refused before
+    anything is written, in one line, and nothing is left behind."""
+    deep = "nodes/n1/" + "/".join(["d"] * 1500)
+    bundle = _bundle_with(tmp_path, [_dir("nodes"), _dir("nodes/n1"), _file(f"{deep}/f.yaml", b"x: 1\n")])
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "podaudit", "analyze", str(bundle)], capture_output=True, text=True,
+                          env={**os.environ, "TMPDIR": str(temp)}, check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "nested in more than 99 folders" in proc.stderr and str(bundle) in proc.stderr
+    assert list(temp.iterdir()) == []
+
+
+def test_a_node_path_nested_too_deep_for_a_bundle_is_recorded_unread(tmp_path: Path) -> None:
+    """A hostile node's manifest folder 150 folders deep: collect keeps the rest and says the
+    file was not kept (the analysis shows it unread), so that analyze, which refuses bundles
+    nested that deep, still reads the bundle collect wrote."""
+    from podaudit.collect.bundle import NODE_DEPTH, pack, unpack, write_tree
+    from podaudit.collect.local import LocalNode
+    from podaudit.model import FileRecord, NodeSnapshot
+
+    deep = "/" + "/".join(["m"] * 150) + "/pod.yaml"
+    snapshot = NodeSnapshot("n1", files={
+        deep: FileRecord(deep, "file", 0o600, 0, 0, 0.0, 4, b"x: 1"),
+        "/etc/kubernetes/manifests/etcd.yaml": FileRecord("/etc/kubernetes/manifests/etcd.yaml", "file", 0o600,
+                                                          0, 0, 0.0, 4, b"x: 2")})
+    folder = tmp_path / "cluster"
+    write_tree(snapshot, str(folder / "nodes" / "n1"))
+    meta = json.loads((folder / "nodes" / "n1" / "podaudit.meta.json").read_text())
+    assert meta["unread"][deep]["error"] == f"nested in more than {NODE_DEPTH} folders: not kept in a bundle"
+    assert not (folder / "nodes" / "n1" / "m").exists()
+    into = tmp_path / "into"
+    into.mkdir()
+    assert unpack(pack(str(folder), "test", False), "bundle", str(into)) == ["n1"]
+    node = LocalNode(str(into / "nodes" / "n1"))
+    assert node.snapshot is not None and node.file("/etc/kubernetes/manifests/etcd.yaml").data == b"x: 2"
+    assert node.file(deep).kind == "error"

@@ -31,7 +31,7 @@ from typing import Any
 
 from podaudit.collect.meta import META_FILE, witnesses_to_json
 from podaudit.collect.redact import redact_argv, redact_manifest, redact_text, redact_witnesses
-from podaudit.collect.untar import BoundedTarInfo, Refused, extract
+from podaudit.collect.untar import MAX_DEPTH, BoundedTarInfo, Refused, extract
 from podaudit.model import FileRecord, NodeSnapshot
 
 FORMAT = 1
@@ -92,6 +92,10 @@ def _put_record(dest: str, record: FileRecord, meta: dict[str, Any], redact: boo
     if record.kind in {"denied", "error", "uncollected"}:
         meta["unread"][record.path] = {"kind": record.kind, "error": record.error or record.kind}
         return
+    if _too_deep(record.target or record.path):  # said, not dropped: the analysis shows it unread
+        meta["unread"][record.path] = {"kind": "error", "error": f"nested in more than {NODE_DEPTH} folders: "
+                                       "not kept in a bundle"}
+        return
     if record.kind == "missing":
         return
     where = record.target or record.path
@@ -124,11 +128,24 @@ def _put_processes(dest: str, snapshot: NodeSnapshot, redact: bool) -> None:
                 _symlink(dest, f"{base}/{name}", target)
 
 
+# Names in a node's path that a bundle keeps: its members are nodes/<node>/<path>, and
+# analyze refuses a bundle nested deeper (untar.MAX_DEPTH).
+NODE_DEPTH = MAX_DEPTH - 2
+
+
+def _parts(node_path: str) -> list[str]:
+    return [p for p in node_path.split("/") if p and p not in {".", ".."}]
+
+
+def _too_deep(node_path: str) -> bool:
+    return len(_parts(node_path)) > NODE_DEPTH
+
+
 def _inside(dest: str, node_path: str) -> str | None:
     """Where ``node_path`` goes under ``dest``; None when a parent there is a link (or not a
-    folder): never write through one."""
-    parts = [p for p in node_path.split("/") if p and p not in {".", ".."}]
-    if not parts:
+    folder): never write through one; None too when nested deeper than a bundle keeps."""
+    parts = _parts(node_path)
+    if not parts or len(parts) > NODE_DEPTH:
         return None
     current = dest
     for part in parts[:-1]:

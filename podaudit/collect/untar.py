@@ -29,6 +29,10 @@ _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # whole into memory (TarInfo._proc_gnulong, _proc_pax) before any member is seen. podaudit's
 # own are a few hundred bytes (a path, a time); a gzip bomb can declare gigabytes.
 MAX_HEADER_TEXT = 1 << 20
+# Names in one member's path, at most. A node's deepest real paths are a few dozen; a bundle
+# nested a thousand deep unpacks, but Python's rmtree (3.11) recurses once per folder and
+# could not remove it again: RecursionError, and the unpacked tree left in the temp folder.
+MAX_DEPTH = 100
 _HEADER_TEXT = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
                 tarfile.SOLARIS_XHDTYPE)
 
@@ -114,6 +118,8 @@ def _check_name(member: tarfile.TarInfo, prefix: int, name_max: int, path_max: i
         raise Refused(f"member {member.name!r} has a name that is not a file name") from None
     if b"\0" in name or b"\0" in target:
         raise Refused(f"member {member.name!r} has a NUL byte in its name or link target")
+    if name.count(b"/") >= MAX_DEPTH:
+        raise Refused(f"member {member.name[:60]!r}... is nested in more than {MAX_DEPTH - 1} folders")
     if any(len(part) > name_max for part in name.split(b"/")):
         raise Refused(f"member {member.name!r} has a name longer than the {name_max} bytes this system allows")
     if prefix + 1 + len(name) >= path_max or len(target) >= path_max:
