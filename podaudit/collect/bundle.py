@@ -92,11 +92,11 @@ def _put_record(dest: str, record: FileRecord, meta: dict[str, Any], redact: boo
     if record.kind in {"denied", "error", "uncollected"}:
         meta["unread"][record.path] = {"kind": record.kind, "error": record.error or record.kind}
         return
+    if record.kind == "missing":
+        return
     if _too_deep(record.target or record.path):  # said, not dropped: the analysis shows it unread
         meta["unread"][record.path] = {"kind": "error", "error": f"nested in more than {NODE_DEPTH} folders: "
                                        "not kept in a bundle"}
-        return
-    if record.kind == "missing":
         return
     where = record.target or record.path
     if record.kind == "dir":

@@ -180,7 +180,7 @@ class _Folders:
     unpacking's system calls (1,000 nodes: 167,000 mkdir and 194,000 open for 26,000 members).
     Each folder is opened as ``_folder`` opens it (made if missing, with ``make``;
     O_NOFOLLOW|O_DIRECTORY from its parent). At most HELD descriptors are kept, whatever the
-    depth (a shell's limit may be 256 open files, and a hostile bundle may nest 1,500 folders
+    depth (a shell's limit may be 256 open files, and a bundle may nest MAX_DEPTH folders
     deep); the one ``get`` returns is this object's, valid until the next ``get``."""
 
     HELD = 32
