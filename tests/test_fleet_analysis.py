@@ -117,3 +117,21 @@ def test_rules_run_in_one_order_whatever_imported_them_first() -> None:
     early = subprocess.run([sys.executable, "-c", "import podaudit.audit.rules_witness, podaudit.audit.rules_baseline; "
                             + show], capture_output=True, text=True, check=True).stdout
     assert early == fresh and fresh.index("PA305") < fresh.index("PA503")
+
+
+def test_workers_never_import_from_where_podaudit_was_started(fleet: Path, tmp_path: Path) -> None:
+    """A folder holding a pickle.py (a snapshot, a repository someone hands over) is where an
+    operator may run podaudit; the installed command never imports from it, and its worker
+    processes (`python -c`, which puts the current directory first) must not either."""
+    podaudit = Path(sys.executable).with_name("podaudit")
+    if not podaudit.exists():
+        pytest.skip("podaudit's console script is not installed beside this python")
+    marker = tmp_path / "imported"
+    here = tmp_path / "untrusted"
+    here.mkdir()
+    (here / "pickle.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(9)\n")
+    proc = subprocess.run([str(podaudit), "--snapshot", str(fleet), "sweep", "-o", "json"], cwd=here,
+                          capture_output=True, text=True, check=False)
+    doc = json.loads(proc.stdout)
+    assert len(doc["nodes"]) == NODES >= PROCESS_THRESHOLD and doc["unavailable"] == [], proc.stderr
+    assert not marker.exists()

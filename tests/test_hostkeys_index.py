@@ -153,6 +153,9 @@ def test_a_sweep_reads_each_file_once(lab: Any, tmp_path: Path, monkeypatch: pyt
     known.write_text(known.read_text() + "".join(f"far-{n}.example ssh-ed25519 {_blob(n)}\n" for n in range(2000)))
     old = time.time() - 600
     os.utime(known, (old, old))  # an operator's file, not one written this second
+    # Empty caches: another test of this module may have read the lab's files already.
+    monkeypatch.setattr(ssh_files, "_IDENTITIES", ssh_files.FileCache())
+    monkeypatch.setattr(hostindex, "_FILES", hostindex.FileCache(limit=16))
     reads: Counter[str] = Counter()
     _counting(monkeypatch, hostindex, "read_ssh_file", reads)
     _counting(monkeypatch, paramiko.PKey, "from_path", reads)

@@ -78,7 +78,7 @@ def gather_script(paths: Sequence[str] = (), dirs: Sequence[str] = (), cap: int 
 
 
 # Built once per process and set of arguments: a sweep sends every node the same first pass.
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64, typed=True)  # typed: True is not a cap of 1 that was checked
 def _script(paths: tuple[str, ...], dirs: tuple[str, ...], cap: int, kubelet_pid: int | None,
             witnesses_only: bool, kubelet_urls: tuple[str, ...] | None, witness_budget: int) -> bytes:
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:

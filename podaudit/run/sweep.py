@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import subprocess
 import sys
 import threading
 import time
@@ -22,10 +23,9 @@ from typing import TYPE_CHECKING, cast
 from podaudit.collect.local import NodeHandle
 from podaudit.collect.source import NodeResult, NodeSource, SweepResult, read_node
 from podaudit.model import FailureKind, NodeFailure
-from podaudit.run.worker import Chunk, Reader, read_slim
+from podaudit.run.worker import Chunk, Reader, read_slim, start
 
 if TYPE_CHECKING:
-    import subprocess
     from multiprocessing.connection import Connection
 
 DEFAULT_CONCURRENCY = 32
@@ -89,8 +89,6 @@ class _Worker:
 
     @classmethod
     def start(cls, slim: bool = False) -> _Worker:
-        from podaudit.run.worker import start
-
         return cls(*start(slim))
 
     def give(self, chunk: Chunk) -> None:
@@ -117,8 +115,6 @@ class _Worker:
 
     def stop(self) -> None:
         """SIGTERM, SIGKILL after STOP_GRACE seconds: none outlives podaudit holding its stdout."""
-        import subprocess
-
         self.process.terminate()
         try:
             self.process.wait(STOP_GRACE)

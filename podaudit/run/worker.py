@@ -38,7 +38,10 @@ def start(slim: bool) -> tuple[subprocess.Popen[bytes], Connection]:
 
     register()  # the chunks' Node index goes by file, once per run
     ours, theirs = socket.socketpair()
-    code = f"from podaudit.run.worker import main; main({theirs.fileno()}, {os.getpid()}, {slim!r})"
+    # `python -c` puts the current directory first on sys.path (the installed podaudit command
+    # does not): dropped first, so a pickle.py or podaudit/ where podaudit was started is never imported.
+    code = (f"import sys; del sys.path[0]; from podaudit.run.worker import main; "
+            f"main({theirs.fileno()}, {os.getpid()}, {slim!r})")
     # The parent's import path, so the worker imports the same podaudit (a source tree, a venv).
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     # Ctrl-C is the parent's: SIGINT stays blocked in the worker from its first instruction (a
@@ -127,12 +130,12 @@ class _Sharing(pickle.Pickler):
         return pickle.dumps(obj, pickle.HIGHEST_PROTOCOL) if id(obj) in self.shared else None
 
 
-def _shareable(results: Chunk | list[tuple[int, NodeResult]]) -> set[int]:
+def _shareable(results: list[tuple[int, NodeResult]]) -> set[int]:
     """The decoded files of each view: its config files' data and key lines, its manifests'
     fields; nothing reads them but to look (no rule or report changes a view)."""
     shared: set[int] = set()
     for _, result in results:
-        view = result.view if isinstance(result, NodeResult) else None
+        view = result.view
         if view is not None:
             shared.update(id(part) for doc in view.config_docs for part in (doc.data, doc.key_lines))
             shared.update(id(e.spec) for e in (*view.entries, *view.running_entries) if e.spec)

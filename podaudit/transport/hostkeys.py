@@ -134,14 +134,13 @@ def record_host_key(path: str, name: str, key: Any, hashed: bool, target: SshTar
         if len(data) > USER_FILE_LIMIT:
             raise SshError("config", f"{label}: cannot record the host key in {path}: larger than "
                                      f"{USER_FILE_LIMIT >> 20} MiB")
-        text = data.decode("utf-8", "replace")
         verdict, entry = judge(name, key, KnownHosts([for_data(path, data)]))
         if verdict in {"changed", "revoked"}:
             raise _refusal(verdict, target, key, entry, label)
         if verdict == "unknown":
             stored = paramiko.HostKeys.hash_host(name) if hashed else name
-            separator = "" if not text or text.endswith("\n") else "\n"
-            handle.write(f"{separator}{stored} {key.get_name()} {key.get_base64()}\n".encode())
+            separator = b"" if not data or data.endswith(b"\n") else b"\n"
+            handle.write(separator + f"{stored} {key.get_name()} {key.get_base64()}\n".encode())
 
 
 def _unknown(target: SshTarget, key: Any, label: str) -> SshError:
