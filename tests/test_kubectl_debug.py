@@ -328,7 +328,8 @@ def test_hostile_api_answers_are_one_line_failures(answer: str, needle: str, tmp
     fake = tmp_path / "kubectl"
     fake.write_text(FAKE_KUBECTL.format(calls=calls, answer=answer))
     fake.chmod(0o755)
-    source = DebugNode("node01", KubectlOptions(kubectl=str(fake), timeout=5), DebugOptions(timeout=0.5), "hostile")
+    # kubectl's timeout well above what a loaded machine takes to start the fake (5 s once was not)
+    source = DebugNode("node01", KubectlOptions(kubectl=str(fake), timeout=30), DebugOptions(timeout=0.5), "hostile")
     with pytest.raises(NodeUnavailable) as exc:
         source.load()
     assert "\n" not in exc.value.message and exc.value.message.startswith("node01: ")
